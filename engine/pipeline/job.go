@@ -1,0 +1,77 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/intakehq/intake/engine/process"
+	"github.com/intakehq/intake/engine/retrieve"
+	"github.com/intakehq/intake/engine/secret"
+	"github.com/intakehq/intake/engine/spec"
+	"github.com/intakehq/intake/engine/store"
+)
+
+// Integrations is what LoadJob reads an integration from.
+type Integrations interface {
+	Integration(ctx context.Context, id string) (*store.Integration, error)
+	Credentials(ctx context.Context, id string, box *secret.Box) (map[string]any, error)
+}
+
+// LoadJob reads an integration, finds its connector, opens its credentials and builds
+// a client for it.
+func LoadJob(ctx context.Context, db Integrations, cat *spec.Catalog, box *secret.Box, id string, opts retrieve.Options) (Job, error) {
+	in, err := db.Integration(ctx, id)
+	if err != nil {
+		return Job{}, err
+	}
+	if in.Status != store.StatusEnabled {
+		return Job{}, fmt.Errorf("integration %s is %s", id, in.Status)
+	}
+	conn, err := cat.Get(in.Provider)
+	if err != nil {
+		return Job{}, fmt.Errorf("integration %s: %w", id, err)
+	}
+	creds, err := db.Credentials(ctx, id, box)
+	if err != nil {
+		return Job{}, err
+	}
+	client, err := retrieve.NewClient(ctx, retrieve.Source{Connector: conn, Config: in.Config, Credentials: creds}, opts)
+	if err != nil {
+		return Job{}, fmt.Errorf("integration %s: %w", id, err)
+	}
+	return Job{IntegrationID: id, Connector: conn, Client: client}, nil
+}
+
+// Preview retrieves and maps records of one interaction type without storing anything,
+// calling fn with each mapped record (or the record's mapping error) until limit
+// records have been seen (0: no limit).
+func Preview(ctx context.Context, client *retrieve.Client, it *spec.InteractionType, limit int, fn func(*process.Mapped, error) error) error {
+	mapper := process.NewMapper(it)
+	start, err := startingPoint(&store.Object{}, it)
+	if err != nil {
+		return err
+	}
+	n := 0
+	errLimit := errors.New("limit reached")
+	err = client.Pages(ctx, it, start, func(pg retrieve.Page) error {
+		for _, raw := range pg.Records {
+			if limit > 0 && n >= limit {
+				return errLimit
+			}
+			n++
+			m, err := mapper.Map(ctx, raw)
+			if err := fn(m, err); err != nil {
+				return err
+			}
+		}
+		if limit > 0 && n >= limit {
+			return errLimit
+		}
+		return nil
+	})
+	if errors.Is(err, errLimit) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,200 @@
+// Package pipeline runs one sync of an integration: for each interaction type it
+// retrieves pages, maps their records and commits each page with the cursor that
+// covers it, so an interrupted sync loses nothing and duplicates nothing.
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/intakehq/intake/engine/process"
+	"github.com/intakehq/intake/engine/retrieve"
+	"github.com/intakehq/intake/engine/spec"
+	"github.com/intakehq/intake/engine/store"
+)
+
+// Store is what a sync needs from the database.
+type Store interface {
+	EnsureObject(ctx context.Context, integrationID, typ string) (*store.Object, error)
+	StartRun(ctx context.Context, obj *store.Object) (int64, error)
+	CommitPage(ctx context.Context, runID int64, obj *store.Object, p store.Page) (store.PageResult, error)
+	FinishRun(ctx context.Context, runID int64, obj *store.Object, status, errMsg string) (*store.Run, error)
+}
+
+// PageEvent reports a committed page, for progress displays.
+type PageEvent struct {
+	Integration string
+	Type        string
+	Page        int
+	Records     int
+	Result      store.PageResult
+	Cursor      string
+}
+
+// Syncer runs syncs.
+type Syncer struct {
+	Store  Store
+	Logger *slog.Logger
+	// OnPage, when set, is called after each committed page.
+	OnPage func(PageEvent)
+}
+
+// Job is one integration to sync with a ready client.
+type Job struct {
+	IntegrationID string
+	Connector     *spec.Connector
+	Client        *retrieve.Client
+	Types         []string // empty: every interaction type, in spec order
+}
+
+// Result is the outcome of one interaction type's sync.
+type Result struct {
+	Type string
+	Run  *store.Run
+	Err  error
+}
+
+// Sync syncs each interaction type of the job in turn. A failing type does not stop
+// the others; cancellation does.
+func (s *Syncer) Sync(ctx context.Context, job Job) ([]Result, error) {
+	types := job.Types
+	if len(types) == 0 {
+		types = job.Connector.InteractionTypes.Keys
+	}
+	for _, t := range types {
+		if _, ok := job.Connector.InteractionTypes.Get(t); !ok {
+			return nil, fmt.Errorf("provider %s has no interaction type %q (it has: %v)", job.Connector.Provider, t, job.Connector.InteractionTypes.Keys)
+		}
+	}
+	var results []Result
+	for _, t := range types {
+		it := job.Connector.InteractionTypes.Map[t]
+		run, err := s.SyncType(ctx, job, it)
+		results = append(results, Result{Type: t, Run: run, Err: err})
+		if ctx.Err() != nil {
+			return results, ctx.Err()
+		}
+	}
+	return results, nil
+}
+
+// SyncType runs one sync of one integration object.
+func (s *Syncer) SyncType(ctx context.Context, job Job, it *spec.InteractionType) (*store.Run, error) {
+	obj, err := s.Store.EnsureObject(ctx, job.IntegrationID, it.Name)
+	if err != nil {
+		return nil, err
+	}
+	since, err := startingPoint(obj, it)
+	if err != nil {
+		return nil, err
+	}
+	runID, err := s.Store.StartRun(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	mapper := process.NewMapper(it)
+	committed := obj.Cursor
+	var high time.Time // highest cursor value seen in this run
+	if committed != "" {
+		high, _ = time.Parse(time.RFC3339Nano, committed)
+	}
+	syncErr := job.Client.Pages(ctx, it, since, func(pg retrieve.Page) error {
+		page := store.Page{Records: make([]store.Record, 0, len(pg.Records))}
+		for _, raw := range pg.Records {
+			m, err := mapper.Map(ctx, raw)
+			if err != nil {
+				var re *process.RecordError
+				if !errors.As(err, &re) {
+					return err
+				}
+				q := store.Quarantined{ExternalID: re.ExternalID, Reason: job.Client.Redact(re.Reason)}
+				q.Raw, _ = json.Marshal(raw)
+				page.Quarantined = append(page.Quarantined, q)
+				continue
+			}
+			rec := store.Record{ExternalID: m.ExternalID, Kind: it.Kind, Data: m.Data, Raw: m.Raw, Hash: m.Hash}
+			if !m.Cursor.IsZero() {
+				rec.SourceUpdatedAt = m.Cursor.Format(time.RFC3339Nano)
+				if m.Cursor.After(high) {
+					high = m.Cursor
+				}
+			}
+			page.Records = append(page.Records, rec)
+		}
+		if it.Incremental != nil && !high.IsZero() {
+			c := high.Format(time.RFC3339Nano)
+			if c != committed {
+				// A sorted feed's page covers everything up to its highest cursor, so the
+				// cursor can commit with it; otherwise a later page may hold older
+				// records, and the cursor waits for the run to succeed.
+				if it.Incremental.Sorted {
+					page.Cursor = c
+					committed = c
+				} else {
+					page.PendingCursor = c
+				}
+			}
+		}
+		res, err := s.Store.CommitPage(ctx, runID, obj, page)
+		if err != nil {
+			return err
+		}
+		if s.OnPage != nil {
+			s.OnPage(PageEvent{Integration: job.IntegrationID, Type: it.Name, Page: pg.Number, Records: len(pg.Records), Result: res, Cursor: committed})
+		}
+		return nil
+	})
+	status, msg := store.RunSucceeded, ""
+	switch {
+	case syncErr == nil:
+	case ctx.Err() != nil:
+		status, msg = store.RunCancelled, "cancelled: "+context.Cause(ctx).Error()
+	default:
+		status, msg = store.RunFailed, job.Client.Redact(syncErr.Error())
+	}
+	// Record the outcome even when ctx is cancelled: the run must not stay "running".
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	run, err := s.Store.FinishRun(fctx, runID, obj, status, msg)
+	if err != nil {
+		return nil, errors.Join(syncErr, err)
+	}
+	if s.Logger != nil {
+		s.Logger.Info("sync run", "integration", job.IntegrationID, "type", it.Name, "run", run.ID, "status", run.Status,
+			"pages", run.Pages, "new", run.RecordsNew, "updated", run.RecordsUpdated, "unchanged", run.RecordsUnchanged,
+			"quarantined", run.RecordsQuarantined, "duration", time.Since(started).Round(time.Millisecond), "error", run.Error)
+	}
+	if syncErr != nil {
+		return run, fmt.Errorf("sync %s/%s: %s", job.IntegrationID, it.Name, msg)
+	}
+	return run, nil
+}
+
+// startingPoint is the cursor to send: the committed cursor less the lookback, else the
+// spec's start, else nothing (a full read).
+func startingPoint(obj *store.Object, it *spec.InteractionType) (*time.Time, error) {
+	inc := it.Incremental
+	if inc == nil {
+		return nil, nil
+	}
+	if obj.Cursor != "" {
+		t, err := time.Parse(time.RFC3339Nano, obj.Cursor)
+		if err != nil {
+			return nil, fmt.Errorf("stored cursor %q of %s/%s is not a timestamp: %w", obj.Cursor, obj.IntegrationID, obj.Type, err)
+		}
+		t = t.Add(-inc.Lookback.D())
+		if st, ok := inc.StartTime(); ok && t.Before(st) {
+			t = st
+		}
+		return &t, nil
+	}
+	if st, ok := inc.StartTime(); ok {
+		return &st, nil
+	}
+	return nil, nil
+}

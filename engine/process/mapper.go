@@ -1,0 +1,139 @@
+// Package process turns raw provider records into stored interactions: it maps each
+// record with the spec's compiled jq, extracts its id and cursor, and hashes its
+// content so unchanged records are not rewritten.
+package process
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/intakehq/intake/engine/expr"
+	"github.com/intakehq/intake/engine/spec"
+)
+
+// Mapped is one record after mapping.
+type Mapped struct {
+	ExternalID string
+	Data       json.RawMessage // fields in spec order
+	Raw        json.RawMessage
+	Hash       string
+	Cursor     time.Time // zero when the type is not incremental
+}
+
+// Mapper maps the records of one interaction type. It is safe for concurrent use.
+type Mapper struct {
+	it *spec.InteractionType
+}
+
+// NewMapper returns a mapper for it.
+func NewMapper(it *spec.InteractionType) *Mapper { return &Mapper{it: it} }
+
+// RecordError is a record that cannot be mapped; it is quarantined, not fatal.
+type RecordError struct {
+	ExternalID string
+	Reason     string
+}
+
+func (e *RecordError) Error() string {
+	if e.ExternalID != "" {
+		return fmt.Sprintf("record %s: %s", e.ExternalID, e.Reason)
+	}
+	return "record: " + e.Reason
+}
+
+// Map maps one raw record.
+func (m *Mapper) Map(ctx context.Context, raw any) (*Mapped, error) {
+	rawJSON, err := marshal(raw)
+	if err != nil {
+		return nil, &RecordError{Reason: "cannot encode raw record: " + err.Error()}
+	}
+	id, err := m.it.ID.First(ctx, raw)
+	if err != nil {
+		return nil, &RecordError{Reason: "id: " + err.Error()}
+	}
+	ext, ok := externalID(id)
+	if !ok {
+		return nil, &RecordError{Reason: fmt.Sprintf("id: %s gave %s; it must yield a non-empty string or number", m.it.ID.Src, describe(id))}
+	}
+	out := &Mapped{ExternalID: ext, Raw: rawJSON}
+	if inc := m.it.Incremental; inc != nil {
+		v, err := inc.Cursor.First(ctx, raw)
+		if err != nil {
+			return nil, &RecordError{ExternalID: ext, Reason: "incremental.cursor: " + err.Error()}
+		}
+		t, err := spec.ParseTimeValue(v, inc.Format)
+		if err != nil {
+			return nil, &RecordError{ExternalID: ext, Reason: "incremental.cursor: " + err.Error()}
+		}
+		out.Cursor = t
+	}
+	if m.it.Fields.Len() == 0 {
+		out.Data = rawJSON
+	} else {
+		var b bytes.Buffer
+		b.WriteByte('{')
+		for i, name := range m.it.Fields.Keys {
+			v, err := m.it.Fields.Map[name].First(ctx, raw)
+			if err != nil {
+				return nil, &RecordError{ExternalID: ext, Reason: "fields." + name + ": " + err.Error()}
+			}
+			enc, err := marshal(v)
+			if err != nil {
+				return nil, &RecordError{ExternalID: ext, Reason: "fields." + name + ": " + err.Error()}
+			}
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.Quote(name))
+			b.WriteByte(':')
+			b.Write(enc)
+		}
+		b.WriteByte('}')
+		out.Data = b.Bytes()
+	}
+	sum := sha256.New()
+	sum.Write(out.Data)
+	sum.Write([]byte{0})
+	sum.Write(out.Raw)
+	out.Hash = hex.EncodeToString(sum.Sum(nil))
+	return out, nil
+}
+
+func externalID(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, x != ""
+	case json.Number, int, float64:
+		return expr.Text(x), true
+	}
+	return "", false
+}
+
+func describe(v any) string {
+	if v == nil {
+		return "null"
+	}
+	b, _ := json.Marshal(v)
+	if len(b) > 60 {
+		b = append(b[:60], "…"...)
+	}
+	return string(b)
+}
+
+// marshal encodes compactly without HTML escaping; map keys come out sorted, so equal
+// values always hash the same.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}

@@ -1,0 +1,347 @@
+// Package spec holds the connector spec format: its types, strict loading with
+// FILE:LINE:COL errors, defaults and validation. A loaded *Connector has every jq
+// expression and template compiled and is safe for concurrent use.
+package spec
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/intakehq/intake/engine/expr"
+)
+
+// Connector is one provider's spec: connectors/PROVIDER.yaml.
+type Connector struct {
+	File             string                     `yaml:"-" json:"-"`
+	Provider         string                     `yaml:"provider" json:"provider"`
+	Title            string                     `yaml:"title" json:"title,omitempty"`
+	Description      string                     `yaml:"description" json:"description,omitempty"`
+	DocsURL          string                     `yaml:"docs_url" json:"docs_url,omitempty"`
+	Config           Ordered[*Field]            `yaml:"config" json:"config,omitempty"`
+	Credentials      Ordered[*Field]            `yaml:"credentials" json:"credentials,omitempty"`
+	BaseURL          *Template                  `yaml:"base_url" json:"base_url,omitempty"`
+	Auth             *Auth                      `yaml:"auth" json:"auth,omitempty"`
+	Headers          Ordered[*Template]         `yaml:"headers" json:"headers,omitempty"`
+	Timeout          Duration                   `yaml:"timeout" json:"timeout"`
+	Retries          *int                       `yaml:"retries" json:"retries"`
+	SyncEvery        Duration                   `yaml:"sync_every" json:"sync_every"`
+	InteractionTypes Ordered[*InteractionType] `yaml:"interaction_types" json:"interaction_types"`
+}
+
+// Field declares one config or credentials value an integration supplies.
+type Field struct {
+	Type        string `yaml:"type" json:"type"`
+	Description string `yaml:"description" json:"description,omitempty"`
+	Pattern     string `yaml:"pattern" json:"pattern,omitempty"`
+	Enum        []any  `yaml:"enum" json:"enum,omitempty"`
+	Default     any    `yaml:"default" json:"default,omitempty"`
+	Required    *bool  `yaml:"required" json:"required,omitempty"`
+	Example     any    `yaml:"example" json:"example,omitempty"`
+
+	re *regexp.Regexp
+}
+
+// IsRequired reports whether an integration must supply the field.
+func (f *Field) IsRequired() bool {
+	if f.Required != nil {
+		return *f.Required
+	}
+	return f.Default == nil
+}
+
+// Auth types.
+const (
+	AuthNone   = "none"
+	AuthAPIKey = "api_key"
+	AuthBearer = "bearer"
+	AuthBasic  = "basic"
+)
+
+// Auth says how requests authenticate.
+type Auth struct {
+	Type     string    `yaml:"type" json:"type"`
+	In       string    `yaml:"in" json:"in,omitempty"`
+	Name     string    `yaml:"name" json:"name,omitempty"`
+	Value    *Template `yaml:"value" json:"value,omitempty"`
+	Token    *Template `yaml:"token" json:"token,omitempty"`
+	Username *Template `yaml:"username" json:"username,omitempty"`
+	Password *Template `yaml:"password" json:"password,omitempty"`
+}
+
+// InteractionType is one kind of record a provider offers.
+type InteractionType struct {
+	Name        string            `yaml:"-" json:"-"`
+	Kind        string            `yaml:"kind" json:"kind"`
+	Description string            `yaml:"description" json:"description,omitempty"`
+	SyncEvery   Duration          `yaml:"sync_every" json:"sync_every"`
+	Request     Request           `yaml:"request" json:"request"`
+	Records     *Expr             `yaml:"records" json:"records"`
+	ID          *Expr             `yaml:"id" json:"id"`
+	Pagination  *Pagination       `yaml:"pagination" json:"pagination,omitempty"`
+	Incremental *Incremental      `yaml:"incremental" json:"incremental,omitempty"`
+	Fields      Ordered[*Expr]    `yaml:"fields" json:"fields,omitempty"`
+}
+
+// Request is the first request of a sync of an interaction type.
+type Request struct {
+	Method  string             `yaml:"method" json:"method"`
+	Path    *Template          `yaml:"path" json:"path"`
+	Params  Ordered[*Template] `yaml:"params" json:"params,omitempty"`
+	Headers Ordered[*Template] `yaml:"headers" json:"headers,omitempty"`
+	Body    *Value             `yaml:"body" json:"body,omitempty"`
+}
+
+// Pagination types.
+const (
+	PageNone    = "none"
+	PageOffset  = "offset"
+	PageNumber  = "page"
+	PageCursor  = "cursor"
+	PageNextURL = "next_url"
+	PageLink    = "link"
+)
+
+// Pagination says how to reach the next page.
+type Pagination struct {
+	Type            string `yaml:"type" json:"type"`
+	Param           string `yaml:"param" json:"param,omitempty"`
+	LimitParam      string `yaml:"limit_param" json:"limit_param,omitempty"`
+	Limit           int    `yaml:"limit" json:"limit,omitempty"`
+	Start           *int   `yaml:"start" json:"start,omitempty"`
+	Next            *Expr  `yaml:"next" json:"next,omitempty"`
+	Stop            *Expr  `yaml:"stop" json:"stop,omitempty"`
+	Total           *Expr  `yaml:"total" json:"total,omitempty"`
+	StopOnShortPage bool   `yaml:"stop_on_short_page" json:"stop_on_short_page,omitempty"`
+	Rel             string `yaml:"rel" json:"rel,omitempty"`
+	MaxPages        int    `yaml:"max_pages" json:"max_pages,omitempty"`
+}
+
+// StartAt returns the first offset or page number.
+func (p *Pagination) StartAt() int {
+	if p.Start != nil {
+		return *p.Start
+	}
+	if p.Type == PageNumber {
+		return 1
+	}
+	return 0
+}
+
+// Incremental says how to ask only for what changed since the last successful sync.
+type Incremental struct {
+	Cursor   *Expr    `yaml:"cursor" json:"cursor"`
+	Format   string   `yaml:"format" json:"format"`
+	Param    string   `yaml:"param" json:"param,omitempty"`
+	Start    string   `yaml:"start" json:"start,omitempty"`
+	Lookback Duration `yaml:"lookback" json:"lookback,omitempty"`
+	Sorted   bool     `yaml:"sorted" json:"sorted,omitempty"`
+
+	start    time.Time
+	hasStart bool
+}
+
+// StartTime returns the configured start of the first sync, if any.
+func (i *Incremental) StartTime() (time.Time, bool) { return i.start, i.hasStart }
+
+// Expr is a jq expression in a spec, compiled at load.
+type Expr struct {
+	Src string
+	*expr.Query
+}
+
+// UnmarshalYAML keeps the source; compilation happens in validation, where errors
+// can name their position.
+func (e *Expr) UnmarshalYAML(n *yaml.Node) error { return n.Decode(&e.Src) }
+
+// MarshalJSON prints the source.
+func (e *Expr) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(e.Src)), nil }
+
+// Template is a `${ jq }` string in a spec, compiled at load.
+type Template struct {
+	Src string
+	*expr.Template
+}
+
+// UnmarshalYAML keeps the source for validation to compile.
+func (t *Template) UnmarshalYAML(n *yaml.Node) error { return n.Decode(&t.Src) }
+
+// MarshalJSON prints the source.
+func (t *Template) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(t.Src)), nil }
+
+func mustTemplate(src string) *Template {
+	t, err := expr.ParseTemplate(src)
+	if err != nil {
+		panic(err)
+	}
+	return &Template{Src: src, Template: t}
+}
+
+// Value is a JSON value in a spec whose strings are templates (a request body).
+type Value struct {
+	Raw  any
+	tree any // Raw with every string replaced by *expr.Template
+}
+
+// UnmarshalYAML keeps the raw value.
+func (v *Value) UnmarshalYAML(n *yaml.Node) error { return n.Decode(&v.Raw) }
+
+// MarshalJSON prints the raw value.
+func (v *Value) MarshalJSON() ([]byte, error) { return jsonMarshal(v.Raw) }
+
+// Render evaluates every template in the value.
+func (v *Value) Render(ctx context.Context, vars any) (any, error) { return renderTree(ctx, v.tree, vars) }
+
+func renderTree(ctx context.Context, t any, vars any) (any, error) {
+	switch x := t.(type) {
+	case *expr.Template:
+		return x.Render(ctx, vars)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, v := range x {
+			r, err := renderTree(ctx, v, vars)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			out[k] = r
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, v := range x {
+			r, err := renderTree(ctx, v, vars)
+			if err != nil {
+				return nil, fmt.Errorf("[%d]: %w", i, err)
+			}
+			out[i] = r
+		}
+		return out, nil
+	default:
+		return x, nil
+	}
+}
+
+// Duration is a time.Duration written as 30s, 5m, 3h, 7d or 1h30m.
+type Duration time.Duration
+
+// D returns the duration as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalYAML parses the duration.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON prints the duration in its shortest form.
+func (d Duration) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(FormatDuration(d.D()))), nil }
+
+var dayRe = regexp.MustCompile(`([0-9]+(?:\.[0-9]+)?)d`)
+
+// ParseDuration parses a Go duration that may also use d (24h) as a unit.
+func ParseDuration(s string) (time.Duration, error) {
+	var days float64
+	rest := dayRe.ReplaceAllStringFunc(s, func(m string) string {
+		f, _ := strconv.ParseFloat(strings.TrimSuffix(m, "d"), 64)
+		days += f
+		return ""
+	})
+	var d time.Duration
+	if rest != "" {
+		var err error
+		if d, err = time.ParseDuration(rest); err != nil {
+			return 0, fmt.Errorf("invalid duration %q: use a number and a unit (ms, s, m, h, d), e.g. 30s or 1h30m", s)
+		}
+	}
+	return d + time.Duration(days*24*float64(time.Hour)), nil
+}
+
+// FormatDuration prints d with a day unit where it divides evenly.
+func FormatDuration(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	s := d.String()
+	s = strings.TrimSuffix(s, "0s")
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	if s == "" {
+		return "0s"
+	}
+	return s
+}
+
+// Ordered is a YAML mapping that keeps its keys in file order.
+type Ordered[T any] struct {
+	Keys []string
+	Map  map[string]T
+}
+
+// UnmarshalYAML decodes a mapping, keeping key order.
+func (o *Ordered[T]) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: expected a mapping", n.Line)
+	}
+	o.Map = make(map[string]T, len(n.Content)/2)
+	o.Keys = o.Keys[:0]
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		var v T
+		if err := n.Content[i+1].Decode(&v); err != nil {
+			return err
+		}
+		k := n.Content[i].Value
+		o.Keys = append(o.Keys, k)
+		o.Map[k] = v
+	}
+	return nil
+}
+
+// Get returns the value of k.
+func (o Ordered[T]) Get(k string) (T, bool) {
+	v, ok := o.Map[k]
+	return v, ok
+}
+
+// Len returns the number of keys.
+func (o Ordered[T]) Len() int { return len(o.Keys) }
+
+// Set adds or replaces k, keeping first-insertion order.
+func (o *Ordered[T]) Set(k string, v T) {
+	if o.Map == nil {
+		o.Map = map[string]T{}
+	}
+	if _, ok := o.Map[k]; !ok {
+		o.Keys = append(o.Keys, k)
+	}
+	o.Map[k] = v
+}
+
+// MarshalJSON prints the mapping in key order.
+func (o Ordered[T]) MarshalJSON() ([]byte, error) {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range o.Keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Quote(k))
+		b.WriteByte(':')
+		v, err := jsonMarshal(o.Map[k])
+		if err != nil {
+			return nil, err
+		}
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return []byte(b.String()), nil
+}

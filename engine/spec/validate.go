@@ -1,0 +1,504 @@
+package spec
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/intakehq/intake/engine/expr"
+)
+
+// Defaults applied after validation.
+const (
+	DefaultTimeout   = 30 * time.Second
+	DefaultRetries   = 4
+	DefaultSyncEvery = time.Hour
+	DefaultMaxPages  = 100000
+)
+
+// Context fields each kind of template may read. They are the keys of the object a
+// template is evaluated against (see retrieve.Vars).
+var (
+	ctxBaseURL  = []string{"config"}
+	ctxAuth     = []string{"config", "credentials"}
+	ctxHeaders  = []string{"config", "credentials", "now"}
+	ctxRequest  = []string{"config", "cursor", "page", "now"}
+	pageFields  = []string{"limit", "number", "offset", "token"}
+	timeFormats = []string{"rfc3339", "unix", "unix_ms"}
+)
+
+type validator struct {
+	doc  *document
+	c    *Connector
+	errs Errors
+}
+
+func (v *validator) fail(segs []string, atKey bool, format string, args ...any) {
+	v.errs = append(v.errs, v.doc.errAt(segs, atKey, format, args...))
+}
+
+func p(segs ...string) []string { return segs }
+
+func (c *Connector) validate(doc *document) Errors {
+	v := &validator{doc: doc, c: c}
+	v.fields(c.Config, "config")
+	v.fields(c.Credentials, "credentials")
+	if c.BaseURL != nil {
+		v.template(c.BaseURL, p("base_url"), ctxBaseURL)
+	}
+	v.auth()
+	for _, k := range c.Headers.Keys {
+		v.template(c.Headers.Map[k], p("headers", k), ctxHeaders)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = Duration(DefaultTimeout)
+	}
+	if c.Retries == nil {
+		r := DefaultRetries
+		c.Retries = &r
+	}
+	if c.SyncEvery == 0 {
+		c.SyncEvery = Duration(DefaultSyncEvery)
+	}
+	for _, name := range c.InteractionTypes.Keys {
+		it := c.InteractionTypes.Map[name]
+		it.Name = name
+		v.interactionType(it, p("interaction_types", name))
+	}
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return v.errs
+}
+
+func (v *validator) fields(fs Ordered[*Field], section string) {
+	for _, name := range fs.Keys {
+		f := fs.Map[name]
+		at := p(section, name)
+		if f == nil {
+			v.fail(at, false, "must be a mapping with at least a type")
+			continue
+		}
+		if f.Type == "" {
+			f.Type = "string"
+		}
+		if f.Pattern != "" {
+			if f.Type != "string" {
+				v.fail(append(at, "pattern"), true, "pattern applies only to type string")
+			}
+			re, err := regexp.Compile(`^(?:` + f.Pattern + `)$`)
+			if err != nil {
+				v.fail(append(at, "pattern"), false, "invalid regular expression: %v", err)
+			} else {
+				f.re = re
+			}
+		}
+		if f.Default != nil {
+			if err := f.Check(f.Default); err != nil {
+				v.fail(append(at, "default"), false, "%v", err)
+			}
+		}
+		for i, e := range f.Enum {
+			if err := checkType(f.Type, e); err != nil {
+				v.fail(append(at, "enum", fmt.Sprint(i)), false, "%v", err)
+			}
+		}
+		if f.Required != nil && *f.Required && f.Default != nil {
+			v.fail(append(at, "required"), true, "a field with a default is never missing; drop required or the default")
+		}
+	}
+}
+
+// Check validates a value an integration supplies for this field.
+func (f *Field) Check(val any) error {
+	if err := checkType(f.Type, val); err != nil {
+		return err
+	}
+	if f.re != nil {
+		if s, _ := val.(string); !f.re.MatchString(s) {
+			return fmt.Errorf("%q does not match pattern %s", s, f.Pattern)
+		}
+	}
+	if len(f.Enum) > 0 {
+		for _, e := range f.Enum {
+			if fmt.Sprint(e) == fmt.Sprint(val) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%v is not one of %v", val, f.Enum)
+	}
+	return nil
+}
+
+func checkType(typ string, val any) error {
+	ok := false
+	switch typ {
+	case "string":
+		_, ok = val.(string)
+	case "boolean":
+		_, ok = val.(bool)
+	case "integer":
+		switch x := val.(type) {
+		case int, int64:
+			ok = true
+		case float64:
+			ok = x == float64(int64(x))
+		case json.Number:
+			_, err := x.Int64()
+			ok = err == nil
+		}
+	case "number":
+		switch val.(type) {
+		case int, int64, float64, json.Number:
+			ok = true
+		}
+	}
+	if !ok {
+		return fmt.Errorf("%v is not of type %s", val, typ)
+	}
+	return nil
+}
+
+func (v *validator) auth() {
+	a := v.c.Auth
+	if a == nil {
+		v.c.Auth = &Auth{Type: AuthNone}
+		return
+	}
+	at := p("auth")
+	used := map[string]bool{}
+	switch a.Type {
+	case AuthAPIKey:
+		used["in"], used["name"], used["value"] = true, true, true
+		if a.In == "" {
+			a.In = "header"
+		}
+		if a.Name == "" {
+			v.fail(at, true, "auth type api_key needs name (the header or query parameter that carries the key)")
+		}
+		if a.Value == nil {
+			a.Value = v.defaultCredential("api_key", at)
+		}
+	case AuthBearer:
+		used["token"] = true
+		if a.Token == nil {
+			a.Token = v.defaultCredential("token", at)
+		}
+	case AuthBasic:
+		used["username"], used["password"] = true, true
+		if a.Username == nil {
+			a.Username = v.defaultCredential("username", at)
+		}
+		if a.Password == nil {
+			a.Password = v.defaultCredential("password", at)
+		}
+	}
+	set := map[string]bool{"in": a.In != "", "name": a.Name != "", "value": a.Value != nil,
+		"token": a.Token != nil, "username": a.Username != nil, "password": a.Password != nil}
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if set[k] && !used[k] {
+			v.fail(append(at, k), true, "not used by auth type %s", a.Type)
+		}
+	}
+	for _, t := range []struct {
+		k string
+		t *Template
+	}{{"value", a.Value}, {"token", a.Token}, {"username", a.Username}, {"password", a.Password}} {
+		if t.t != nil && used[t.k] {
+			v.template(t.t, append(at, t.k), ctxAuth)
+		}
+	}
+}
+
+// defaultCredential returns the template an auth key defaults to, and reports a spec
+// that does not declare the credential it would read.
+func (v *validator) defaultCredential(name string, at []string) *Template {
+	if _, ok := v.c.Credentials.Get(name); !ok {
+		v.fail(at, true, "auth type %s reads credentials.%s by default; declare it under credentials or set the value explicitly", v.c.Auth.Type, name)
+	}
+	t := mustTemplate("${ .credentials." + name + " }")
+	return t
+}
+
+func (v *validator) template(t *Template, at []string, allowed []string) {
+	tpl, err := expr.ParseTemplate(t.Src)
+	if err != nil {
+		v.exprErr(at, err)
+		return
+	}
+	t.Template = tpl
+	for _, q := range tpl.Queries() {
+		v.checkPaths(q, at, allowed)
+	}
+}
+
+func (v *validator) checkPaths(q *expr.Query, at []string, allowed []string) {
+	for _, path := range q.RootPaths() {
+		root := path[0]
+		if !contains(allowed, root) {
+			v.fail(at, false, "${ %s }: unknown context field %q (available here: %s)", q.String(), root, strings.Join(allowed, ", "))
+			continue
+		}
+		if len(path) < 2 {
+			continue
+		}
+		var declared []string
+		switch root {
+		case "config":
+			declared = v.c.Config.Keys
+		case "credentials":
+			declared = v.c.Credentials.Keys
+		case "page":
+			declared = pageFields
+		default:
+			continue
+		}
+		if !contains(declared, path[1]) {
+			msg := fmt.Sprintf("${ %s }: %s.%s is not declared", q.String(), root, path[1])
+			if s := suggest(path[1], declared); s != "" {
+				msg += fmt.Sprintf(" (did you mean %s.%s?)", root, s)
+			} else if len(declared) > 0 {
+				msg += fmt.Sprintf(" (declared: %s)", strings.Join(declared, ", "))
+			}
+			v.fail(at, false, "%s", msg)
+		}
+	}
+}
+
+func (v *validator) exprErr(at []string, err error) {
+	var ee *expr.Error
+	if errors.As(err, &ee) {
+		v.errs = append(v.errs, v.doc.errAtOffset(at, ee.Offset, "%s", ee.Msg))
+		return
+	}
+	v.fail(at, false, "%v", err)
+}
+
+func (v *validator) jq(e *Expr, at []string) {
+	if e == nil {
+		return
+	}
+	q, err := expr.Compile(e.Src)
+	if err != nil {
+		v.exprErr(at, err)
+		return
+	}
+	e.Query = q
+}
+
+func (v *validator) interactionType(it *InteractionType, at []string) {
+	if it == nil {
+		v.fail(at, false, "must be a mapping")
+		return
+	}
+	r := &it.Request
+	req := append(at, "request")
+	if r.Method == "" {
+		r.Method = "GET"
+	}
+	if r.Path != nil {
+		v.template(r.Path, append(req, "path"), ctxRequest)
+		if v.c.BaseURL == nil && r.Path.Template != nil && r.Path.IsConstant() && !strings.HasPrefix(r.Path.Src, "http://") && !strings.HasPrefix(r.Path.Src, "https://") {
+			v.fail(append(req, "path"), false, "relative path %q needs a base_url at the top of the spec", r.Path.Src)
+		}
+	}
+	for _, k := range r.Params.Keys {
+		v.template(r.Params.Map[k], append(req, "params", k), ctxRequest)
+	}
+	for _, k := range r.Headers.Keys {
+		v.template(r.Headers.Map[k], append(req, "headers", k), ctxRequest)
+	}
+	if r.Body != nil {
+		if r.Method == "GET" {
+			v.fail(append(req, "body"), true, "a GET request has no body; set method: POST")
+		}
+		r.Body.tree = v.valueTree(r.Body.Raw, append(req, "body"))
+	}
+	v.jq(it.Records, append(at, "records"))
+	v.jq(it.ID, append(at, "id"))
+	for _, k := range it.Fields.Keys {
+		if it.Fields.Map[k] == nil {
+			v.fail(append(at, "fields", k), false, "needs a jq expression")
+			continue
+		}
+		v.jq(it.Fields.Map[k], append(at, "fields", k))
+	}
+	if it.Pagination == nil {
+		it.Pagination = &Pagination{Type: PageNone}
+	}
+	v.pagination(it.Pagination, append(at, "pagination"))
+	if it.Incremental != nil {
+		v.incremental(it, append(at, "incremental"))
+	} else if usesCursor(it) {
+		v.fail(append(at, "request"), true, "uses ${ .cursor } but the interaction type has no incremental section")
+	}
+	if it.SyncEvery == 0 {
+		it.SyncEvery = v.c.SyncEvery
+	}
+}
+
+func usesCursor(it *InteractionType) bool {
+	var ts []*Template
+	ts = append(ts, it.Request.Path)
+	for _, k := range it.Request.Params.Keys {
+		ts = append(ts, it.Request.Params.Map[k])
+	}
+	for _, k := range it.Request.Headers.Keys {
+		ts = append(ts, it.Request.Headers.Map[k])
+	}
+	for _, t := range ts {
+		if t == nil || t.Template == nil {
+			continue
+		}
+		for _, q := range t.Queries() {
+			for _, path := range q.RootPaths() {
+				if path[0] == "cursor" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func (v *validator) valueTree(raw any, at []string) any {
+	switch x := raw.(type) {
+	case string:
+		t := &Template{Src: x}
+		v.template(t, at, ctxRequest)
+		if t.Template == nil {
+			return x
+		}
+		return t.Template
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			out[k] = v.valueTree(val, append(append([]string(nil), at...), k))
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, val := range x {
+			out[i] = v.valueTree(val, append(append([]string(nil), at...), fmt.Sprint(i)))
+		}
+		return out
+	default:
+		return x
+	}
+}
+
+func (v *validator) pagination(pg *Pagination, at []string) {
+	used := map[string]bool{"type": true, "stop": true, "max_pages": true}
+	switch pg.Type {
+	case PageNone:
+		used["stop"] = false
+	case PageOffset, PageNumber:
+		for _, k := range []string{"param", "limit_param", "limit", "start", "total", "stop_on_short_page"} {
+			used[k] = true
+		}
+		if pg.Param == "" {
+			pg.Param = map[string]string{PageOffset: "offset", PageNumber: "page"}[pg.Type]
+		}
+		if pg.Limit > 0 && pg.LimitParam == "" {
+			v.fail(append(at, "limit"), true, "limit needs limit_param, the parameter that carries the page size")
+		}
+		if pg.LimitParam != "" && pg.Limit == 0 {
+			v.fail(append(at, "limit_param"), true, "limit_param needs limit, the page size to send")
+		}
+		if pg.StopOnShortPage && pg.Limit == 0 {
+			v.fail(append(at, "stop_on_short_page"), true, "stop_on_short_page needs limit")
+		}
+		if pg.Type == PageOffset && pg.Limit == 0 {
+			v.fail(at, true, "offset pagination needs limit and limit_param: the offset advances by the page size")
+		}
+	case PageCursor:
+		used["param"], used["next"], used["limit_param"], used["limit"] = true, true, true, true
+		if pg.Param == "" {
+			pg.Param = "cursor"
+		}
+		if pg.Next == nil {
+			v.fail(at, true, "cursor pagination needs next: jq over the body that yields the next page's token")
+		}
+	case PageNextURL:
+		used["next"], used["limit_param"], used["limit"] = true, true, true
+		if pg.Next == nil {
+			v.fail(at, true, "next_url pagination needs next: jq over the body that yields the next page's URL")
+		}
+	case PageLink:
+		used["rel"], used["limit_param"], used["limit"] = true, true, true
+		if pg.Rel == "" {
+			pg.Rel = "next"
+		}
+	}
+	if pg.Type != PageOffset && pg.Type != PageNumber && (pg.LimitParam != "") != (pg.Limit > 0) {
+		v.fail(at, true, "limit and limit_param go together")
+	}
+	set := map[string]bool{
+		"param": pg.Param != "", "limit_param": pg.LimitParam != "", "limit": pg.Limit > 0,
+		"start": pg.Start != nil, "next": pg.Next != nil, "stop": pg.Stop != nil, "total": pg.Total != nil,
+		"stop_on_short_page": pg.StopOnShortPage, "rel": pg.Rel != "",
+		"max_pages": pg.MaxPages > 0,
+	}
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if set[k] && !used[k] {
+			v.fail(append(at, k), true, "not used by pagination type %s", pg.Type)
+		}
+	}
+	v.jq(pg.Next, append(at, "next"))
+	v.jq(pg.Stop, append(at, "stop"))
+	v.jq(pg.Total, append(at, "total"))
+	if pg.MaxPages == 0 {
+		pg.MaxPages = DefaultMaxPages
+	}
+}
+
+func (v *validator) incremental(it *InteractionType, at []string) {
+	inc := it.Incremental
+	v.jq(inc.Cursor, append(at, "cursor"))
+	if inc.Format == "" {
+		inc.Format = "rfc3339"
+	}
+	if !contains(timeFormats, inc.Format) {
+		ref := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+		back, err := time.Parse(inc.Format, ref.Format(inc.Format))
+		if err != nil || back.Year() != 2001 || back.Day() != 3 {
+			v.fail(append(at, "format"), false, "%q is not rfc3339, unix, unix_ms or a Go time layout that keeps the date (e.g. 2006-01-02T15:04:05Z07:00)", inc.Format)
+		}
+	}
+	if inc.Start != "" {
+		t, err := ParseTime(inc.Start, inc.Format)
+		if err != nil {
+			v.fail(append(at, "start"), false, "%v", err)
+		} else {
+			inc.start, inc.hasStart = t, true
+		}
+	}
+	if inc.Param != "" {
+		if _, clash := it.Request.Params.Get(inc.Param); clash {
+			v.fail(append(at, "param"), false, "request.params already sets %q; use one or the other", inc.Param)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

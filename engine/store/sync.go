@@ -1,0 +1,296 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Object is an Integration Object: an integration × an interaction type.
+type Object struct {
+	ID                  int64
+	IntegrationID       string
+	Type                string
+	Cursor              string
+	PendingCursor       string
+	LastSyncedAt        time.Time
+	ConsecutiveFailures int
+}
+
+// EnsureObject returns the integration object, creating it on first use.
+func (s *Store) EnsureObject(ctx context.Context, integrationID, typ string) (*Object, error) {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO integration_objects (integration_id, interaction_type) VALUES (?, ?) ON CONFLICT (integration_id, interaction_type) DO NOTHING`, integrationID, typ); err != nil {
+		return nil, fmt.Errorf("integration object %s/%s: %w", integrationID, typ, err)
+	}
+	var o Object
+	var cur, pend, last sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT id, integration_id, interaction_type, cursor, pending_cursor, last_synced_at, consecutive_failures FROM integration_objects WHERE integration_id = ? AND interaction_type = ?`, integrationID, typ).
+		Scan(&o.ID, &o.IntegrationID, &o.Type, &cur, &pend, &last, &o.ConsecutiveFailures)
+	if err != nil {
+		return nil, fmt.Errorf("integration object %s/%s: %w", integrationID, typ, err)
+	}
+	o.Cursor, o.PendingCursor, o.LastSyncedAt = cur.String, pend.String, parseTS(last)
+	return &o, nil
+}
+
+// Run statuses.
+const (
+	RunRunning     = "running"
+	RunSucceeded   = "succeeded"
+	RunFailed      = "failed"
+	RunCancelled   = "cancelled"
+	RunInterrupted = "interrupted"
+)
+
+// Run is one sync of an integration object.
+type Run struct {
+	ID                 int64
+	ObjectID           int64
+	StartedAt          time.Time
+	FinishedAt         time.Time
+	Status             string
+	CursorBefore       string
+	CursorAfter        string
+	Pages              int
+	RecordsNew         int
+	RecordsUpdated     int
+	RecordsUnchanged   int
+	RecordsQuarantined int
+	Error              string
+}
+
+// StartRun records the start of a sync. Runs of the object still marked running were
+// cut short by a crash: they are marked interrupted.
+func (s *Store) StartRun(ctx context.Context, obj *Object) (int64, error) {
+	var id int64
+	now := s.ts()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE sync_runs SET status = ?, finished_at = ?, error = 'the process stopped during this run' WHERE integration_object_id = ? AND status = ?`, RunInterrupted, now, obj.ID, RunRunning); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE integration_objects SET pending_cursor = NULL, last_attempt_at = ? WHERE id = ?`, now, obj.ID); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `INSERT INTO sync_runs (integration_object_id, started_at, status, cursor_before) VALUES (?, ?, ?, ?) RETURNING id`, obj.ID, now, RunRunning, nullStr(obj.Cursor)).Scan(&id)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("start sync run: %w", err)
+	}
+	return id, nil
+}
+
+// Record is one mapped interaction ready to store.
+type Record struct {
+	ExternalID      string
+	Kind            string
+	Data            []byte // mapped JSON
+	Raw             []byte // raw JSON
+	Hash            string
+	SourceUpdatedAt string // RFC 3339, "" when the type is not incremental
+}
+
+// Quarantined is a record that could not be mapped, kept with the reason.
+type Quarantined struct {
+	ExternalID string
+	Reason     string
+	Raw        []byte
+}
+
+// Page is what one page of a sync commits at once.
+type Page struct {
+	Records     []Record
+	Quarantined []Quarantined
+	// Cursor, when set, becomes the object's committed cursor in the same transaction
+	// (feeds sorted by cursor). PendingCursor, when set, is kept as the running sync's
+	// high-water mark and becomes the cursor only when the run succeeds.
+	Cursor        string
+	PendingCursor string
+}
+
+// PageResult counts what a page changed.
+type PageResult struct {
+	New, Updated, Unchanged, Quarantined int
+}
+
+// CommitPage stores a page's records and advances the cursor in one transaction, so a
+// crash leaves either all of the page or none of it.
+func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page) (PageResult, error) {
+	var res PageResult
+	now := s.ts()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res = PageResult{}
+		sel, err := tx.PrepareContext(ctx, `SELECT content_hash FROM interactions WHERE integration_object_id = ? AND external_id = ?`)
+		if err != nil {
+			return err
+		}
+		defer sel.Close()
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO interactions (integration_object_id, external_id, kind, data, raw, content_hash, source_updated_at, first_seen_at, updated_at, sync_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		upd, err := tx.PrepareContext(ctx, `UPDATE interactions SET kind = ?, data = ?, raw = ?, content_hash = ?, source_updated_at = ?, updated_at = ?, sync_run_id = ? WHERE integration_object_id = ? AND external_id = ?`)
+		if err != nil {
+			return err
+		}
+		defer upd.Close()
+		for _, r := range p.Records {
+			var old string
+			err := sel.QueryRowContext(ctx, obj.ID, r.ExternalID).Scan(&old)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				if _, err := ins.ExecContext(ctx, obj.ID, r.ExternalID, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, now, runID); err != nil {
+					return fmt.Errorf("insert %s: %w", r.ExternalID, err)
+				}
+				res.New++
+			case err != nil:
+				return err
+			case old == r.Hash:
+				res.Unchanged++
+			default:
+				if _, err := upd.ExecContext(ctx, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, runID, obj.ID, r.ExternalID); err != nil {
+					return fmt.Errorf("update %s: %w", r.ExternalID, err)
+				}
+				res.Updated++
+			}
+		}
+		for _, q := range p.Quarantined {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO quarantine (integration_object_id, sync_run_id, external_id, reason, raw, created_at) VALUES (?, ?, ?, ?, ?, ?)`, obj.ID, runID, nullStr(q.ExternalID), q.Reason, string(q.Raw), now); err != nil {
+				return err
+			}
+			res.Quarantined++
+		}
+		if p.Cursor != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE integration_objects SET cursor = ? WHERE id = ?`, p.Cursor, obj.ID); err != nil {
+				return err
+			}
+		}
+		if p.PendingCursor != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE integration_objects SET pending_cursor = ? WHERE id = ?`, p.PendingCursor, obj.ID); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE sync_runs SET pages = pages + 1, records_new = records_new + ?, records_updated = records_updated + ?, records_unchanged = records_unchanged + ?, records_quarantined = records_quarantined + ? WHERE id = ?`,
+			res.New, res.Updated, res.Unchanged, res.Quarantined, runID)
+		return err
+	})
+	if err != nil {
+		return PageResult{}, fmt.Errorf("commit page of run %d: %w", runID, err)
+	}
+	if p.Cursor != "" {
+		obj.Cursor = p.Cursor
+	}
+	return res, nil
+}
+
+// FinishRun records how a run ended. On success the pending cursor (if any) becomes the
+// committed cursor and the failure count resets; on failure the pending cursor is
+// dropped, so the next run re-reads from the last committed cursor.
+func (s *Store) FinishRun(ctx context.Context, runID int64, obj *Object, status, errMsg string) (*Run, error) {
+	now := s.ts()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		switch status {
+		case RunSucceeded:
+			if _, err := tx.ExecContext(ctx, `UPDATE integration_objects SET cursor = COALESCE(pending_cursor, cursor), pending_cursor = NULL, last_synced_at = ?, consecutive_failures = 0 WHERE id = ?`, now, obj.ID); err != nil {
+				return err
+			}
+		case RunFailed:
+			if _, err := tx.ExecContext(ctx, `UPDATE integration_objects SET pending_cursor = NULL, consecutive_failures = consecutive_failures + 1 WHERE id = ?`, obj.ID); err != nil {
+				return err
+			}
+		default:
+			if _, err := tx.ExecContext(ctx, `UPDATE integration_objects SET pending_cursor = NULL WHERE id = ?`, obj.ID); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE sync_runs SET status = ?, finished_at = ?, error = ?, cursor_after = (SELECT cursor FROM integration_objects WHERE id = ?) WHERE id = ?`, status, now, nullStr(errMsg), obj.ID, runID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finish sync run %d: %w", runID, err)
+	}
+	return s.Run(ctx, runID)
+}
+
+// Run returns one sync run.
+func (s *Store) Run(ctx context.Context, id int64) (*Run, error) {
+	var r Run
+	var started, finished, before, after, errMsg sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT id, integration_object_id, started_at, finished_at, status, cursor_before, cursor_after, pages, records_new, records_updated, records_unchanged, records_quarantined, error FROM sync_runs WHERE id = ?`, id).
+		Scan(&r.ID, &r.ObjectID, &started, &finished, &r.Status, &before, &after, &r.Pages, &r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &errMsg)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sync run %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sync run %d: %w", id, err)
+	}
+	r.StartedAt, r.FinishedAt = parseTS(started), parseTS(finished)
+	r.CursorBefore, r.CursorAfter, r.Error = before.String, after.String, errMsg.String
+	return &r, nil
+}
+
+// Interaction is a stored record.
+type Interaction struct {
+	ID              int64           `json:"id"`
+	IntegrationID   string          `json:"integration"`
+	Type            string          `json:"interaction_type"`
+	ExternalID      string          `json:"external_id"`
+	Kind            string          `json:"kind"`
+	Data            json.RawMessage `json:"data"`
+	SourceUpdatedAt string          `json:"source_updated_at,omitempty"`
+	FirstSeenAt     string          `json:"first_seen_at"`
+	UpdatedAt       string          `json:"updated_at"`
+}
+
+// InteractionFilter narrows ListInteractions; zero fields match everything.
+type InteractionFilter struct {
+	IntegrationID string
+	Type          string
+	Limit         int
+}
+
+// ListInteractions returns stored interactions, most recently changed first.
+func (s *Store) ListInteractions(ctx context.Context, f InteractionFilter) ([]Interaction, error) {
+	q := `SELECT i.id, o.integration_id, o.interaction_type, i.external_id, i.kind, i.data, COALESCE(i.source_updated_at, ''), i.first_seen_at, i.updated_at
+		FROM interactions i JOIN integration_objects o ON o.id = i.integration_object_id WHERE 1 = 1`
+	var args []any
+	if f.IntegrationID != "" {
+		q += ` AND o.integration_id = ?`
+		args = append(args, f.IntegrationID)
+	}
+	if f.Type != "" {
+		q += ` AND o.interaction_type = ?`
+		args = append(args, f.Type)
+	}
+	q += ` ORDER BY i.updated_at DESC, i.id DESC`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list interactions: %w", err)
+	}
+	defer rows.Close()
+	var out []Interaction
+	for rows.Next() {
+		var it Interaction
+		var data string
+		if err := rows.Scan(&it.ID, &it.IntegrationID, &it.Type, &it.ExternalID, &it.Kind, &data, &it.SourceUpdatedAt, &it.FirstSeenAt, &it.UpdatedAt); err != nil {
+			return nil, fmt.Errorf("list interactions: %w", err)
+		}
+		it.Data = json.RawMessage(data)
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+// CountInteractions counts stored interactions of an integration (all types when typ is "").
+func (s *Store) CountInteractions(ctx context.Context, integrationID, typ string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM interactions i JOIN integration_objects o ON o.id = i.integration_object_id WHERE o.integration_id = ? AND (? = '' OR o.interaction_type = ?)`, integrationID, typ, typ).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/intakehq/intake/engine/store"
+)
+
+func (a *app) interactionsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "interactions",
+		Short: "Look at stored interactions",
+	}
+	var (
+		f      store.InteractionFilter
+		asJSON bool
+	)
+	list := &cobra.Command{
+		Use:   "list [--integration ID] [--type T] [--limit N] [--json]",
+		Short: "List stored interactions, most recently changed first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			db, err := a.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			rows, err := db.ListInteractions(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(a.env.Stdout)
+				enc.SetEscapeHTML(false)
+				for _, r := range rows {
+					if err := enc.Encode(r); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			if len(rows) == 0 {
+				fmt.Fprintln(a.env.Stdout, "no interactions stored yet; run `intake sync --integration ID`")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "INTEGRATION\tTYPE\tEXTERNAL ID\tKIND\tUPDATED\tDATA")
+			for _, r := range rows {
+				data := string(r.Data)
+				if len(data) > 80 {
+					data = data[:77] + "..."
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.IntegrationID, r.Type, r.ExternalID, r.Kind, r.UpdatedAt, data)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVar(&f.IntegrationID, "integration", "", "only this integration")
+	list.Flags().StringVar(&f.Type, "type", "", "only this interaction type")
+	list.Flags().IntVar(&f.Limit, "limit", 50, "at most N rows (0: all)")
+	list.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line")
+	cmd.AddCommand(list)
+	return cmd
+}
