@@ -4,11 +4,14 @@
 package expr
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/itchyny/gojq"
@@ -32,6 +35,10 @@ func (e *Error) Error() string { return e.Msg }
 
 // Compile parses and compiles src. Environment access ($ENV, env) is disabled: a
 // connector must not be able to read the daemon's secrets from its environment.
+//
+// The error message quotes src when it is one line of at most 80 bytes; a longer or
+// multi-line expression is not repeated (it would be unreadable with its \n escapes):
+// the message is then "invalid jq: " and the parser's message, and Offset locates it.
 func Compile(src string) (*Query, error) {
 	ast, err := gojq.Parse(src)
 	if err != nil {
@@ -43,13 +50,23 @@ func Compile(src string) (*Query, error) {
 				off = 0
 			}
 		}
-		return nil, &Error{Offset: off, Msg: fmt.Sprintf("invalid jq %q: %v", src, err)}
+		return nil, &Error{Offset: off, Msg: invalid(src, err)}
 	}
 	code, err := gojq.Compile(ast, gojq.WithEnvironLoader(func() []string { return nil }))
 	if err != nil {
-		return nil, &Error{Offset: -1, Msg: fmt.Sprintf("invalid jq %q: %v", src, err)}
+		return nil, &Error{Offset: -1, Msg: invalid(src, err)}
 	}
 	return &Query{src: src, code: code, ast: ast}, nil
+}
+
+// maxQuoted is the longest expression a compile error repeats.
+const maxQuoted = 80
+
+func invalid(src string, err error) string {
+	if len(src) <= maxQuoted && !strings.ContainsAny(src, "\n\r") {
+		return fmt.Sprintf("invalid jq %q: %v", src, err)
+	}
+	return fmt.Sprintf("invalid jq: %v", err)
 }
 
 // MustCompile is Compile for expressions fixed in Go source.
@@ -128,9 +145,17 @@ func (q *Query) Truthy(ctx context.Context, input any) (bool, error) {
 // RootPaths lists the paths the expression reads directly from the root of its input,
 // one or two keys deep: ".config.subdomain" reads ["config", "subdomain"], ".cursor"
 // reads ["cursor"]. It is used at load time to refuse a template that names a context
-// field that will never exist. Expressions whose input is not the root (the right side
-// of a pipe, a function argument) are not inspected, so the list may be incomplete but
-// never wrong.
+// field that will never exist.
+//
+// Recognised forms: .a.b, ."a"."b", .["a"]["b"] (string literals only), the {a}
+// and {"a"} object shorthands (which read .a), and, as roots of their own, the
+// expressions of object keys {(.k): v}, of indexes .[.k] and of string
+// interpolation. The inputs of the right side of a pipe (but "e as $x | body" runs
+// body on the root), of the right side of |=, of function arguments (map(.x),
+// select(.x)), of a catch handler and of reduce/foreach updates are not the root and
+// are not inspected; neither are dynamic accesses such as .[$k],
+// .["a" + "b"] or getpath(["a"]). So the list may be incomplete, but what it
+// lists is really read from the root.
 func (q *Query) RootPaths() [][]string {
 	seen := map[string][]string{}
 	walkQuery(q.ast, true, seen)
@@ -146,6 +171,10 @@ func (q *Query) RootPaths() [][]string {
 	return out
 }
 
+func addPath(seen map[string][]string, path ...string) {
+	seen[strings.Join(path, "\x00")] = path
+}
+
 func walkQuery(q *gojq.Query, root bool, seen map[string][]string) {
 	if q == nil {
 		return
@@ -155,7 +184,13 @@ func walkQuery(q *gojq.Query, root bool, seen map[string][]string) {
 	}
 	if q.Op == gojq.OpPipe {
 		walkQuery(q.Left, root, seen)
-		walkQuery(q.Right, false, seen)
+		// "e as $x | body" runs body on the same input as e.
+		walkQuery(q.Right, root && len(q.Patterns) > 0, seen)
+		return
+	}
+	if q.Op == gojq.OpModify {
+		// In "p |= f", f runs on the values at p.
+		walkQuery(q.Left, root, seen)
 		return
 	}
 	walkQuery(q.Left, root, seen)
@@ -163,58 +198,131 @@ func walkQuery(q *gojq.Query, root bool, seen map[string][]string) {
 }
 
 func walkTerm(t *gojq.Term, root bool, seen map[string][]string) {
+	if !root {
+		return
+	}
 	switch t.Type {
 	case gojq.TermTypeIndex:
-		if root && t.Index != nil {
-			first := indexName(t.Index)
-			if first == "" {
-				break
-			}
-			path := []string{first}
-			if len(t.SuffixList) > 0 && t.SuffixList[0].Index != nil {
-				if second := indexName(t.SuffixList[0].Index); second != "" {
-					path = append(path, second)
-				}
-			}
-			seen[strings.Join(path, ".")] = path
+		if t.Index == nil {
+			break
 		}
+		walkIndex(t.Index, seen)
+		first := indexName(t.Index)
+		if first == "" {
+			break
+		}
+		path := []string{first}
+		if len(t.SuffixList) > 0 && t.SuffixList[0].Index != nil {
+			if second := indexName(t.SuffixList[0].Index); second != "" {
+				path = append(path, second)
+			}
+		}
+		addPath(seen, path...)
 	case gojq.TermTypeQuery:
-		walkQuery(t.Query, root, seen)
+		walkQuery(t.Query, true, seen)
 	case gojq.TermTypeObject:
-		if t.Object != nil {
-			for _, kv := range t.Object.KeyVals {
-				walkQuery(kv.Val, root, seen)
+		if t.Object == nil {
+			break
+		}
+		for _, kv := range t.Object.KeyVals {
+			walkQuery(kv.KeyQuery, true, seen)
+			if kv.KeyString != nil {
+				walkString(kv.KeyString, seen)
+			}
+			if kv.Val != nil {
+				walkQuery(kv.Val, true, seen)
+				continue
+			}
+			// Shorthand: {a} and {"a"} are {a: .a}; {$a} reads a variable.
+			switch {
+			case kv.Key != "" && !strings.HasPrefix(kv.Key, "$"):
+				addPath(seen, kv.Key)
+			case kv.KeyString != nil && kv.KeyString.Queries == nil:
+				addPath(seen, kv.KeyString.Str)
 			}
 		}
 	case gojq.TermTypeArray:
 		if t.Array != nil {
-			walkQuery(t.Array.Query, root, seen)
+			walkQuery(t.Array.Query, true, seen)
 		}
 	case gojq.TermTypeIf:
 		if t.If != nil {
-			walkQuery(t.If.Cond, root, seen)
-			walkQuery(t.If.Then, root, seen)
+			walkQuery(t.If.Cond, true, seen)
+			walkQuery(t.If.Then, true, seen)
 			for _, e := range t.If.Elif {
-				walkQuery(e.Cond, root, seen)
-				walkQuery(e.Then, root, seen)
+				walkQuery(e.Cond, true, seen)
+				walkQuery(e.Then, true, seen)
 			}
-			walkQuery(t.If.Else, root, seen)
+			walkQuery(t.If.Else, true, seen)
 		}
 	case gojq.TermTypeFormat, gojq.TermTypeString:
 		if t.Str != nil {
-			for _, sq := range t.Str.Queries {
-				walkQuery(sq, root, seen)
-			}
+			walkString(t.Str, seen)
+		}
+	case gojq.TermTypeUnary:
+		if t.Unary != nil {
+			walkTerm(t.Unary.Term, true, seen)
+		}
+	case gojq.TermTypeTry:
+		if t.Try != nil {
+			walkQuery(t.Try.Body, true, seen) // the catch handler's input is the error
+		}
+	case gojq.TermTypeLabel:
+		if t.Label != nil {
+			walkQuery(t.Label.Body, true, seen)
+		}
+	case gojq.TermTypeReduce:
+		if t.Reduce != nil {
+			walkQuery(t.Reduce.Query, true, seen)
+			walkQuery(t.Reduce.Start, true, seen)
+		}
+	case gojq.TermTypeForeach:
+		if t.Foreach != nil {
+			walkQuery(t.Foreach.Query, true, seen)
+			walkQuery(t.Foreach.Start, true, seen)
+		}
+	}
+	// Index expressions in suffixes (.a[.k], (.a)[.k]) read the term's input too.
+	for _, sf := range t.SuffixList {
+		if sf.Index != nil {
+			walkIndex(sf.Index, seen)
 		}
 	}
 }
 
+// walkIndex inspects the expressions of an index: .[.k], .[.a:.b], ."\(.k)".
+func walkIndex(ix *gojq.Index, seen map[string][]string) {
+	if ix.Str != nil {
+		walkString(ix.Str, seen)
+	}
+	walkQuery(ix.Start, true, seen)
+	walkQuery(ix.End, true, seen)
+}
+
+func walkString(s *gojq.String, seen map[string][]string) {
+	for _, sq := range s.Queries {
+		walkQuery(sq, true, seen)
+	}
+}
+
+// indexName returns the key of a literal index (.a, ."a", .["a"]), or "".
 func indexName(ix *gojq.Index) string {
+	if ix.IsSlice || ix.End != nil {
+		return ""
+	}
 	if ix.Name != "" {
 		return ix.Name
 	}
-	if ix.Str != nil && ix.Str.Queries == nil {
-		return ix.Str.Str
+	if ix.Str != nil {
+		if ix.Str.Queries == nil {
+			return ix.Str.Str
+		}
+		return ""
+	}
+	if q := ix.Start; q != nil && q.Term != nil && q.Left == nil && q.Right == nil &&
+		q.Term.Type == gojq.TermTypeString && q.Term.Str != nil && q.Term.Str.Queries == nil &&
+		len(q.Term.SuffixList) == 0 {
+		return q.Term.Str.Str
 	}
 	return ""
 }
@@ -229,40 +337,54 @@ type Template struct {
 type part struct {
 	lit string
 	q   *Query
-	off int // byte offset of the expression inside src
+	off int // byte offset of "${" inside src
 }
 
-// ParseTemplate compiles every `${ ... }` segment of src. A literal "${" is written "$${".
+// Segment is one `${ jq }` of a template.
+type Segment struct {
+	Query  *Query
+	Offset int // byte offset of "${" in the template source
+}
+
+// ParseTemplate compiles every `${ ... }` segment of src.
+//
+// A segment runs from "${" to the first "}" outside jq strings, comments and
+// brackets, so `${ {a: "}"} | .a }` is one segment. The source is read from left to
+// right, and "$${" is a literal "${" (it starts no segment): "$${ .x }" renders as
+// "${ .x }". A "$" before "$${" is an ordinary character, so "$$${ .x }" renders as
+// "$${ .x }". To put a literal "$" right before a segment, write it as a segment of
+// its own: `${ "$" }${ .x }`.
+//
+// An error is an *Error whose Offset is a byte offset into src.
 func ParseTemplate(src string) (*Template, error) {
 	t := &Template{src: src}
-	rest, base := src, 0
 	var lit strings.Builder
-	for {
-		i := strings.Index(rest, "${")
-		if i < 0 {
-			lit.WriteString(rest)
-			break
-		}
-		if i > 0 && rest[i-1] == '$' {
-			lit.WriteString(rest[:i-1])
+	i := 0
+	for i < len(src) {
+		if strings.HasPrefix(src[i:], "$${") {
 			lit.WriteString("${")
-			rest, base = rest[i+2:], base+i+2
+			i += 3
 			continue
 		}
-		lit.WriteString(rest[:i])
-		end := matchingBrace(rest[i+2:])
-		if end < 0 {
-			return nil, &Error{Offset: base + i, Msg: fmt.Sprintf("unterminated ${ in %q", src)}
+		if !strings.HasPrefix(src[i:], "${") {
+			lit.WriteByte(src[i])
+			i++
+			continue
 		}
-		body := rest[i+2 : i+2+end]
+		start := i + 2
+		end := scanExpr(src, start, '}')
+		if end < 0 {
+			return nil, &Error{Offset: i, Msg: fmt.Sprintf("unterminated ${ in %q", src)}
+		}
+		body := src[start:end]
 		if strings.TrimSpace(body) == "" {
-			return nil, &Error{Offset: base + i, Msg: fmt.Sprintf("empty ${ } in %q", src)}
+			return nil, &Error{Offset: i, Msg: fmt.Sprintf("empty ${ } in %q", src)}
 		}
 		q, err := Compile(body)
 		if err != nil {
 			var ee *Error
 			if errors.As(err, &ee) && ee.Offset >= 0 {
-				ee.Offset += base + i + 2
+				ee.Offset += start
 			}
 			return nil, err
 		}
@@ -270,8 +392,8 @@ func ParseTemplate(src string) (*Template, error) {
 			t.parts = append(t.parts, part{lit: lit.String()})
 			lit.Reset()
 		}
-		t.parts = append(t.parts, part{q: q, off: base + i + 2})
-		rest, base = rest[i+2+end+1:], base+i+2+end+1
+		t.parts = append(t.parts, part{q: q, off: i})
+		i = end + 1
 	}
 	if lit.Len() > 0 || len(t.parts) == 0 {
 		t.parts = append(t.parts, part{lit: lit.String()})
@@ -279,29 +401,80 @@ func ParseTemplate(src string) (*Template, error) {
 	return t, nil
 }
 
-// matchingBrace finds the "}" closing a segment, skipping braces inside jq object
-// constructors and string literals.
-func matchingBrace(s string) int {
-	depth := 0
-	inStr := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case inStr:
-			if c == '\\' {
-				i++
-			} else if c == '"' {
-				inStr = false
+// scanExpr reads jq source from s[i:] and returns the index of the closer that ends
+// it, or -1 when there is none: the first closer outside strings, comments and
+// brackets. Brackets are matched by kind; a closing bracket that matches no open one
+// is left for the parser to report, except the closer itself, which ends the
+// expression even inside unclosed brackets of other kinds ("${ map(.a }" ends at its
+// "}", so that the parser reports the missing ")"). Valid jq always has its brackets
+// matched, so this only changes which error an invalid segment gets.
+func scanExpr(s string, i int, closer byte) int {
+	var open []byte // the closing brackets expected, innermost last
+	for ; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"':
+			if i = scanString(s, i+1); i < 0 {
+				return -1
 			}
-		case c == '"':
-			inStr = true
-		case c == '{':
-			depth++
-		case c == '}':
-			if depth == 0 {
+		case '#':
+			if i = skipComment(s, i+1); i < 0 {
+				return -1
+			}
+		case '(':
+			open = append(open, ')')
+		case '[':
+			open = append(open, ']')
+		case '{':
+			open = append(open, '}')
+		case ')', ']', '}':
+			if k := bytes.LastIndexByte(open, c); k >= 0 {
+				open = open[:k]
+			} else if c == closer {
 				return i
 			}
-			depth--
+		}
+	}
+	return -1
+}
+
+// scanString reads a jq string literal from s[i:], just after its opening quote,
+// and returns the index of its closing quote, or -1. An interpolation \( ... ) holds
+// an expression, which may hold strings in turn.
+func scanString(s string, i int) int {
+	for ; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			return i
+		case '\\':
+			if i+1 < len(s) && s[i+1] == '(' {
+				if i = scanExpr(s, i+2, ')'); i < 0 {
+					return -1
+				}
+				continue
+			}
+			i++ // skip the escaped character
+		}
+	}
+	return -1
+}
+
+// skipComment skips a comment from s[i:], just after its '#', as gojq does: it runs
+// to the end of the line, and a backslash escapes a backslash or a line break. It
+// returns the index of the line break that ends it, or -1 when the source ends first.
+func skipComment(s string, i int) int {
+	for ; i < len(s); i++ {
+		switch s[i] {
+		case '\n', '\r':
+			return i
+		case '\\':
+			switch {
+			case i+1 < len(s) && (s[i+1] == '\\' || s[i+1] == '\n'):
+				i++
+			case i+2 < len(s) && s[i+1] == '\r' && s[i+2] == '\n':
+				i += 2
+			case i+1 < len(s) && s[i+1] == '\r':
+				i++
+			}
 		}
 	}
 	return -1
@@ -325,6 +498,18 @@ func (t *Template) Queries() []*Query {
 		}
 	}
 	return qs
+}
+
+// Segments returns the compiled segments with their positions in the source, for
+// load-time checks that report a precise column.
+func (t *Template) Segments() []Segment {
+	var segs []Segment
+	for _, p := range t.parts {
+		if p.q != nil {
+			segs = append(segs, Segment{Query: p.q, Offset: p.off})
+		}
+	}
+	return segs
 }
 
 // Render evaluates the template against vars. A template that is exactly one segment
@@ -358,8 +543,9 @@ func (t *Template) RenderString(ctx context.Context, vars any) (string, error) {
 	return Text(v), nil
 }
 
-// Text renders a jq value as text: strings as themselves, null as "", numbers without
-// exponent where they are integers, anything else as compact JSON.
+// Text renders a jq value as text: strings as themselves, null as "", json.Number as
+// written, other numbers without exponent (integral values at any magnitude, and
+// fractions down to 1e-6), anything else as compact JSON without HTML escaping.
 func Text(v any) string {
 	switch x := v.(type) {
 	case nil:
@@ -369,22 +555,37 @@ func Text(v any) string {
 	case json.Number:
 		return x.String()
 	case float64:
-		if x == float64(int64(x)) && x < 1e15 && x > -1e15 {
-			return fmt.Sprintf("%d", int64(x))
-		}
-		return fmt.Sprintf("%v", x)
+		return formatFloat(x)
 	case int:
-		return fmt.Sprintf("%d", x)
+		return strconv.Itoa(x)
 	case bool:
 		if x {
 			return "true"
 		}
 		return "false"
 	default:
-		b, err := json.Marshal(x)
-		if err != nil {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(x); err != nil {
 			return fmt.Sprint(x)
 		}
-		return string(b)
+		return strings.TrimSuffix(b.String(), "\n")
+	}
+}
+
+func formatFloat(x float64) string {
+	switch {
+	case math.IsNaN(x):
+		return "null" // as jq prints it
+	case math.IsInf(x, 0):
+		// jq prints infinite as the largest float.
+		return strconv.FormatFloat(math.Copysign(math.MaxFloat64, x), 'g', -1, 64)
+	case x == 0:
+		return "0" // also for -0
+	case x == math.Trunc(x), math.Abs(x) >= 1e-6:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	default:
+		return strconv.FormatFloat(x, 'g', -1, 64)
 	}
 }

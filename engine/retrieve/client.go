@@ -130,7 +130,7 @@ func NewClient(ctx context.Context, src Source, opts Options) (*Client, error) {
 	rhc.RetryWaitMin, rhc.RetryWaitMax = opts.RetryWaitMin, opts.RetryWaitMax
 	rhc.CheckRetry = checkRetry
 	rhc.Backoff = backoff
-	rhc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	rhc.ErrorHandler = passthroughErrorHandler
 	base := opts.Transport
 	if base == nil {
 		base = rhc.HTTPClient.Transport
@@ -143,7 +143,7 @@ func NewClient(ctx context.Context, src Source, opts Options) (*Client, error) {
 				return errors.New("stopped after 5 redirects")
 			}
 			if origin(req.URL) != origin(via[0].URL) {
-				return fmt.Errorf("refusing redirect to another host (%s): credentials would follow it", req.URL.Host)
+				return fmt.Errorf("%w (%s): credentials would follow it", errCrossHostRedirect, req.URL.Host)
 			}
 			return nil
 		},
@@ -390,7 +390,8 @@ func redactQuery(u *url.URL) string {
 		}
 	}
 	if changed {
-		c.RawQuery = q.Encode()
+		// Keep the mask readable rather than %5BREDACTED%5D.
+		c.RawQuery = strings.ReplaceAll(q.Encode(), url.QueryEscape(secret.Mask), secret.Mask)
 	}
 	c.User = nil
 	return c.String()
@@ -406,14 +407,34 @@ func unwrapURLError(err error) error {
 	return err
 }
 
+// errCrossHostRedirect refuses a redirect off the base URL's host. It is final: the
+// same request would be redirected again.
+var errCrossHostRedirect = errors.New("refusing redirect to another host")
+
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
+	}
+	if errors.Is(err, errCrossHostRedirect) {
+		return false, nil
 	}
 	if err == nil && resp.StatusCode == http.StatusRequestTimeout {
 		return true, nil
 	}
 	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+}
+
+// passthroughErrorHandler returns the last answer once retries are exhausted, so that
+// its status and body are reported, or the error alone: net/http logs a complaint when
+// a round tripper returns both.
+func passthroughErrorHandler(resp *http.Response, err error, _ int) (*http.Response, error) {
+	if err != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return nil, err
+	}
+	return resp, nil
 }
 
 // maxRetryAfter caps how long one Retry-After is obeyed.

@@ -256,11 +256,16 @@ interaction_types:
 	return b.String()
 }
 
-func load(t *testing.T, o specOpts) (*spec.Connector, *spec.InteractionType) {
+func mustLoad(t *testing.T, src string) *spec.Connector {
 	t.Helper()
-	src := o.yaml()
 	c, err := spec.Load("test.yaml", []byte(src))
 	require.NoError(t, err, "spec:\n%s", src)
+	return c
+}
+
+func load(t *testing.T, o specOpts) (*spec.Connector, *spec.InteractionType) {
+	t.Helper()
+	c := mustLoad(t, o.yaml())
 	it, ok := c.InteractionTypes.Get("items")
 	require.True(t, ok)
 	return c, it

@@ -42,7 +42,11 @@ func (p *pageState) vars(limit int) map[string]any {
 // error stops paging and is returned as is.
 func (c *Client) Pages(ctx context.Context, it *spec.InteractionType, since *time.Time, fn func(Page) error) error {
 	pg := it.Pagination
-	st := &pageState{number: pg.StartAt()}
+	// .page.number is the page's number: from start for page numbers, else from 1.
+	st := &pageState{number: 1}
+	if pg.Type == spec.PageNumber {
+		st.number = pg.StartAt()
+	}
 	if pg.Type == spec.PageOffset {
 		st.offset = pg.StartAt() // for page numbers, .page.offset counts records before the page
 	}
@@ -149,7 +153,8 @@ func (c *Client) buildRequest(ctx context.Context, it *spec.InteractionType, st 
 	case spec.PageNumber:
 		req.Query.Set(pg.Param, fmt.Sprint(st.number))
 	case spec.PageCursor:
-		if st.token != nil {
+		// Without param, a request template carries ${ .page.token } itself.
+		if st.token != nil && pg.Param != "" {
 			req.Query.Set(pg.Param, expr.Text(st.token))
 		}
 	}

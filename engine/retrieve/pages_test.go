@@ -22,10 +22,9 @@ import (
 // (0: no cap), and the body carries the total count (also as a string under meta) and
 // has_more.
 type offsetAPI struct {
-	all                   []string
-	base, maxPage         int
-	param, limitParam     string
-	requireParams, strict bool
+	all               []string
+	base, maxPage     int
+	param, limitParam string
 }
 
 func (o offsetAPI) handler(t *testing.T) handlerFunc {
@@ -134,16 +133,16 @@ func TestPagesOffset(t *testing.T) {
 			want:       []string{"/v1/items?offset=0&limit=3", "/v1/items?offset=3&limit=3"},
 		},
 		{
-			name: "API caps the page size below limit: offset advances by what arrived",
-			api:  offsetAPI{all: ids(75), maxPage: 30},
+			name:       "API caps the page size below limit: offset advances by what arrived",
+			api:        offsetAPI{all: ids(75), maxPage: 30},
 			pagination: "{type: offset, limit_param: limit, limit: 100}",
-			want: []string{"/v1/items?offset=0&limit=100", "/v1/items?offset=30&limit=100", "/v1/items?offset=60&limit=100", "/v1/items?offset=75&limit=100"},
+			want:       []string{"/v1/items?offset=0&limit=100", "/v1/items?offset=30&limit=100", "/v1/items?offset=60&limit=100", "/v1/items?offset=75&limit=100"},
 		},
 		{
-			name: "API caps the page size, with total",
-			api:  offsetAPI{all: ids(75), maxPage: 30},
+			name:       "API caps the page size, with total",
+			api:        offsetAPI{all: ids(75), maxPage: 30},
 			pagination: "{type: offset, limit_param: limit, limit: 100, total: .total}",
-			want: []string{"/v1/items?offset=0&limit=100", "/v1/items?offset=30&limit=100", "/v1/items?offset=60&limit=100"},
+			want:       []string{"/v1/items?offset=0&limit=100", "/v1/items?offset=30&limit=100", "/v1/items?offset=60&limit=100"},
 		},
 		{
 			name: "1-based offsets (start: 1)", api: offsetAPI{all: ids(7), base: 1},
@@ -613,7 +612,7 @@ func (a nextURLAPI) handler(t *testing.T) handlerFunc {
 			case "query":
 				next = "?" + rel
 			default:
-				t.Fatalf("form %q", a.form)
+				t.Errorf("form %q", a.form)
 			}
 			body["paging"] = map[string]any{"next": next}
 		} else if !a.omitNext {
@@ -839,12 +838,13 @@ func TestPagesRequestHeadersOnEveryPage(t *testing.T) {
 	// reached through a next URL or a Link header.
 	cases := []struct {
 		pagination string
-		firstPage  int // .page.number of the first page
+		firstPage  int // .page.number of the first page: 1 for every style by default
 	}{
-		{"{type: link}", 0},
-		{"{type: next_url, next: .next}", 0},
-		{"{type: cursor, next: .next}", 0},
+		{"{type: link}", 1},
+		{"{type: next_url, next: .next}", 1},
+		{"{type: cursor, next: .next}", 1},
 		{"{type: page, limit_param: n, limit: 1}", 1},
+		{"{type: page, limit_param: n, limit: 1, start: 0}", 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.pagination, func(t *testing.T) {
@@ -930,7 +930,7 @@ func TestPagesCursorInParams(t *testing.T) {
 				writeJSON(w, http.StatusOK, map[string]any{"data": rows(ids(2))})
 			})
 			c, it := load(t, specOpts{
-				Params:      `{since: '${ .cursor }', q: '${ if .cursor then "updated_at>" + .cursor else null end }', page: '${ .page.number + 1 }'}`,
+				Params:      `{since: '${ .cursor }', q: '${ if .cursor then "updated_at>" + .cursor else null end }', page: '${ .page.number }'}`,
 				Incremental: "{cursor: .updated_at, format: unix}",
 			})
 			got, _, err := collect(t, newClient(t, c, api.URL, clientOpts{}), it, tc.since)
@@ -986,7 +986,7 @@ func TestPagesPostBody(t *testing.T) {
 	c, it := load(t, specOpts{
 		Method:     "POST",
 		Path:       "/items/search",
-		Body:       `{filter: {status: open}, size: 2, after: '${ .page.token }', tags: ['fixed', 'p${ .page.number + 1 }']}`,
+		Body:       `{filter: {status: open}, size: 2, after: '${ .page.token }', tags: ['fixed', 'p${ .page.number }']}`,
 		Records:    ".hits[]",
 		Pagination: "{type: cursor, next: .next_token}",
 	})
@@ -1004,6 +1004,9 @@ func TestPagesPostBody(t *testing.T) {
 	assert.Equal(t, []any{nil, "after_2", "after_4"}, []any{bodies[0]["after"], bodies[1]["after"], bodies[2]["after"]})
 	assert.Equal(t, []any{"fixed", "p1"}, bodies[0]["tags"])
 	assert.Equal(t, []any{"fixed", "p2"}, bodies[1]["tags"])
+	for i, cl := range calls {
+		assert.Empty(t, cl.Query, "request %d: the token travels in the body only", i+1)
+	}
 }
 
 func TestPagesPostNextURLRepeatsBody(t *testing.T) {

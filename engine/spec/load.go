@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 
+	gyaml "github.com/goccy/go-yaml"
+	gyamlparser "github.com/goccy/go-yaml/parser"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
@@ -67,6 +69,7 @@ type document struct {
 	root  *yaml.Node
 	value any
 	pos   map[string]nodePos
+	lines []string // the file's lines, to place errors inside quoted and block scalars
 }
 
 type nodePos struct {
@@ -95,24 +98,132 @@ func (d *document) errAt(segs []string, atKey bool, format string, args ...any) 
 	return e
 }
 
-// errAtOffset locates an error inside a scalar, offset bytes into its text, when the
-// scalar sits on one line.
+// errAtOffset locates an error offset bytes into a scalar's decoded text: in a plain
+// or quoted scalar on one line, and in a literal block (|), line by line.
 func (d *document) errAtOffset(segs []string, offset int, format string, args ...any) *Error {
 	e := d.errAt(segs, false, format, args...)
 	p, ok := d.pos[posKey(segs)]
-	if !ok || offset < 0 {
+	if !ok || offset < 0 || p.line < 1 || p.line > len(d.lines) {
 		return e
 	}
+	raw := d.lines[p.line-1]
 	switch p.style {
 	case 0, yaml.FlowStyle:
 		e.Col = p.col + offset
-	case yaml.SingleQuotedStyle, yaml.DoubleQuotedStyle:
-		e.Col = p.col + 1 + offset
+	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+		if c, ok := quotedColumn(raw, p.col, offset, p.style == yaml.DoubleQuotedStyle); ok {
+			e.Col = c
+		}
+	case yaml.LiteralStyle:
+		if l, c, ok := d.blockPosition(p.line, offset, segs); ok {
+			e.Line, e.Col = l, c
+		}
 	}
 	return e
 }
 
+// quotedColumn maps an offset into a quoted scalar's decoded text to a 1-based column
+// of the raw line, whose opening quote is at column col.
+func quotedColumn(raw string, col, offset int, double bool) (int, bool) {
+	i := col // byte index just after the opening quote (col is 1-based)
+	for decoded := 0; i < len(raw); decoded++ {
+		if decoded == offset {
+			return i + 1, true
+		}
+		switch {
+		case double && raw[i] == '\\':
+			i += escapeLen(raw[i:])
+		case !double && raw[i] == '\'' && i+1 < len(raw) && raw[i+1] == '\'':
+			i += 2
+		case (double && raw[i] == '"') || (!double && raw[i] == '\''):
+			return 0, false // the scalar ends before the offset: it spans lines
+		default:
+			i++
+		}
+	}
+	return 0, false
+}
+
+// escapeLen is the length of the YAML double-quoted escape at the start of s.
+func escapeLen(s string) int {
+	if len(s) < 2 {
+		return len(s)
+	}
+	switch s[1] {
+	case 'x':
+		return min(4, len(s))
+	case 'u':
+		return min(6, len(s))
+	case 'U':
+		return min(10, len(s))
+	}
+	return 2
+}
+
+// blockPosition maps an offset into a literal block scalar, whose indicator is on line,
+// to a line and column of the file.
+func (d *document) blockPosition(line, offset int, segs []string) (int, int, bool) {
+	indent := -1
+	for l := line; l < len(d.lines); l++ { // d.lines[l] is the file's line l+1
+		if t := strings.TrimLeft(d.lines[l], " "); t != "" {
+			indent = len(d.lines[l]) - len(t)
+			break
+		}
+	}
+	if indent < 0 {
+		return 0, 0, false
+	}
+	text := d.scalarText(segs)
+	if offset > len(text) {
+		return 0, 0, false
+	}
+	before := text[:offset]
+	k := strings.Count(before, "\n")
+	col := offset - (strings.LastIndex(before, "\n") + 1)
+	return line + 1 + k, indent + col + 1, true
+}
+
+// scalarText returns the decoded text of the scalar at segs.
+func (d *document) scalarText(segs []string) string {
+	var cur any = d.value
+	for _, s := range segs {
+		switch x := cur.(type) {
+		case map[string]any:
+			cur = x[s]
+		case []any:
+			i, err := strconv.Atoi(s)
+			if err != nil || i < 0 || i >= len(x) {
+				return ""
+			}
+			cur = x[i]
+		default:
+			return ""
+		}
+	}
+	str, _ := cur.(string)
+	return str
+}
+
 var yamlLineRe = regexp.MustCompile(`^yaml: (?:unmarshal errors:\n\s*)?line (\d+): (.*)$`)
+
+// syntaxError locates a YAML syntax error. yaml.v3 reports the line of the enclosing
+// block rather than of the problem, so the file is parsed again with goccy/go-yaml,
+// whose errors carry the offending token's line and column.
+func syntaxError(file string, data []byte, err error) *Error {
+	_, gerr := gyamlparser.ParseBytes(data, 0)
+	var se *gyaml.SyntaxError
+	if errors.As(gerr, &se) && se.GetToken() != nil {
+		pos := se.GetToken().Position
+		msg := se.GetMessage()
+		if strings.Contains(msg, "'\t'") {
+			msg = "a tab cannot indent YAML; indent with spaces"
+		}
+		return &Error{File: file, Line: pos.Line, Col: pos.Column, Msg: "invalid YAML: " + msg}
+	}
+	e := yamlError(file, err)
+	e.Msg = "invalid YAML: " + e.Msg
+	return e
+}
 
 func yamlError(file string, err error) *Error {
 	msg := err.Error()
@@ -130,13 +241,13 @@ func parseDocument(file string, data []byte) (*document, Errors) {
 		if errors.Is(err, errEOF()) {
 			return nil, Errors{{File: file, Line: 1, Col: 1, Msg: "empty file: a connector needs at least provider and interaction_types"}}
 		}
-		return nil, Errors{yamlError(file, err)}
+		return nil, Errors{syntaxError(file, data, err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return nil, Errors{{File: file, Line: extra.Line, Col: extra.Column, Msg: "a connector file holds one YAML document; found a second one"}}
 	}
-	d := &document{file: file, root: &root, pos: map[string]nodePos{}}
+	d := &document{file: file, root: &root, pos: map[string]nodePos{}, lines: strings.Split(string(data), "\n")}
 	n := &root
 	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
@@ -170,12 +281,12 @@ func (d *document) convert(n *yaml.Node, segs []string, errs *Errors) any {
 		m := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			kn, vn := n.Content[i], n.Content[i+1]
-			if kn.Kind != yaml.ScalarNode || (kn.Tag != "!!str" && kn.Tag != "!!int" && kn.Tag != "!!bool") {
-				*errs = append(*errs, &Error{File: d.file, Line: kn.Line, Col: kn.Column, Path: pathString(segs), Msg: "keys must be plain strings"})
+			if kn.Kind == yaml.ScalarNode && kn.Value == "<<" {
+				*errs = append(*errs, &Error{File: d.file, Line: kn.Line, Col: kn.Column, Path: pathString(segs), Msg: "YAML merge keys (<<) are not supported; repeat the keys or use an alias for the whole value"})
 				continue
 			}
-			if kn.Value == "<<" {
-				*errs = append(*errs, &Error{File: d.file, Line: kn.Line, Col: kn.Column, Path: pathString(segs), Msg: "YAML merge keys (<<) are not supported; repeat the keys or use an alias for the whole value"})
+			if kn.Kind != yaml.ScalarNode || (kn.Tag != "!!str" && kn.Tag != "!!int" && kn.Tag != "!!bool") {
+				*errs = append(*errs, &Error{File: d.file, Line: kn.Line, Col: kn.Column, Path: pathString(segs), Msg: "keys must be plain strings"})
 				continue
 			}
 			child := append(append([]string(nil), segs...), kn.Value)
@@ -269,7 +380,8 @@ func validateSchema(d *document) Errors {
 	var errs Errors
 	var walk func(*jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) > 0 {
+		_, isName := e.ErrorKind.(*kind.PropertyNames)
+		if len(e.Causes) > 0 && !isName {
 			for _, c := range e.Causes {
 				walk(c)
 			}
@@ -304,29 +416,114 @@ func (d *document) schemaError(e *jsonschema.ValidationError, raw map[string]any
 		}
 		return out
 	case *kind.Type:
-		return Errors{d.errAt(segs, false, "must be %s, not %s", strings.Join(k.Want, " or "), k.Got)}
+		if strings.Contains(e.SchemaURL, "/duration") {
+			return Errors{d.errAt(segs, false, "invalid duration %s: use a number and a unit (ms, s, m, h, d), e.g. 30s or 1h30m", show(d.scalarRaw(segs)))}
+		}
+		want := make([]string, len(k.Want))
+		for i, w := range k.Want {
+			want[i] = yamlType(w)
+		}
+		return Errors{d.errAt(segs, false, "must be %s, not %s", strings.Join(want, " or "), yamlType(k.Got))}
 	case *kind.Enum:
 		want := make([]string, len(k.Want))
 		for i, w := range k.Want {
 			want[i] = fmt.Sprint(w)
 		}
-		return Errors{d.errAt(segs, false, "%v is not one of: %s", k.Got, strings.Join(want, ", "))}
+		return Errors{d.errAt(segs, false, "%s is not one of: %s", show(k.Got), strings.Join(want, ", "))}
 	case *kind.Pattern:
-		if isPropertyName(e.SchemaURL) {
-			return Errors{d.errAt(append(append([]string(nil), segs...), k.Got), true, "name %q must be lower case letters, digits and _ and start with a letter", k.Got)}
-		}
 		if strings.Contains(e.SchemaURL, "/duration") {
 			return Errors{d.errAt(segs, false, "invalid duration %q: use a number and a unit (ms, s, m, h, d), e.g. 30s or 1h30m", k.Got)}
 		}
 		return Errors{d.errAt(segs, false, "%q does not match %s", k.Got, k.Want)}
+	case *kind.PropertyNames:
+		// The library may report the parent's location incorrectly here; the key is
+		// found by name instead.
+		return Errors{d.errAtKeyNamed(segs, k.Property, "name %q must be lower case letters, digits and _ and start with a letter", k.Property)}
 	case *kind.MinProperties:
 		return Errors{d.errAt(segs, false, "must have at least %d entry", k.Want)}
+	case *kind.MinLength:
+		if k.Want == 1 {
+			return Errors{d.errAt(segs, false, "must not be empty")}
+		}
+		return Errors{d.errAt(segs, false, "must be at least %d characters", k.Want)}
+	case *kind.Maximum:
+		return Errors{d.errAt(segs, false, "must be at most %s, not %s", k.Want.RatString(), k.Got.RatString())}
+	case *kind.Minimum:
+		return Errors{d.errAt(segs, false, "must be at least %s, not %s", k.Want.RatString(), k.Got.RatString())}
 	default:
 		return Errors{d.errAt(segs, false, "%s", e.ErrorKind.LocalizedString(printer))}
 	}
 }
 
-func isPropertyName(schemaURL string) bool { return strings.Contains(schemaURL, "/propertyNames/") }
+// errAtKeyNamed places an error on the key called name: under segs when that mapping
+// has it, else on the first key of that name anywhere in the file.
+func (d *document) errAtKeyNamed(segs []string, name string, format string, args ...any) *Error {
+	want := append(append([]string(nil), segs...), name)
+	if _, ok := d.pos[posKey(want)]; ok {
+		return d.errAt(want, true, format, args...)
+	}
+	var best []string
+	bestLine := 0
+	for k, p := range d.pos {
+		path := strings.Split(k, "\x1f")
+		if path[len(path)-1] == name && p.keyLine > 0 && (best == nil || p.keyLine < bestLine) {
+			best, bestLine = path, p.keyLine
+		}
+	}
+	if best != nil {
+		return d.errAt(best, true, format, args...)
+	}
+	return d.errAt(segs, false, format, args...)
+}
+
+// scalarRaw returns the value at segs as the schema saw it.
+func (d *document) scalarRaw(segs []string) any {
+	var cur any = d.value
+	for _, s := range segs {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[s]
+	}
+	return cur
+}
+
+// yamlType names a JSON Schema type the way a YAML author thinks of it.
+func yamlType(t string) string {
+	switch t {
+	case "object":
+		return "a mapping"
+	case "array":
+		return "a list"
+	case "string":
+		return "a string"
+	case "integer":
+		return "an integer"
+	case "number":
+		return "a number"
+	case "boolean":
+		return "true or false"
+	}
+	return t
+}
+
+// show prints a value from a spec for a message: strings quoted, the rest as written.
+func show(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strconv.Quote(x)
+	case json.Number:
+		return x.String()
+	case nil:
+		return "null"
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
 
 // allowedKeys lists the properties of the schema object an additionalProperties error
 // comes from, for "did you mean" hints.

@@ -27,18 +27,28 @@ func (c *Connector) ParseSettings(pairs []string) (Settings, error) {
 }
 
 // ConvertPairs reads KEY=VALUE pairs into values of the declared types, without
-// checking that every required field is present.
+// checking that every required field is present. A later pair for the same key
+// replaces an earlier one. Errors never repeat a value, nor the text of a pair that
+// is not KEY=VALUE: it may be a secret pasted without its key.
 func (c *Connector) ConvertPairs(pairs []string) (map[string]any, error) {
 	raw := map[string]string{}
+	var keys []string // in the order given, so that the first bad pair is reported
 	for _, p := range pairs {
 		k, v, ok := strings.Cut(p, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("setting %q: write KEY=VALUE", redactPair(p))
+		if !ok {
+			return nil, fmt.Errorf(`a setting must be KEY=VALUE; got one without "=" (not shown, it may be secret)`)
+		}
+		if k == "" {
+			return nil, fmt.Errorf(`a setting must be KEY=VALUE; got one with an empty KEY ("=…")`)
+		}
+		if _, seen := raw[k]; !seen {
+			keys = append(keys, k)
 		}
 		raw[k] = v
 	}
 	vals := map[string]any{}
-	for k, v := range raw {
+	for _, k := range keys {
+		v := raw[k]
 		f, section := c.field(k)
 		if f == nil {
 			return nil, fmt.Errorf("%s does not declare %q (config: %s; credentials: %s)", c.Provider, k, list(c.Config.Keys), list(c.Credentials.Keys))
@@ -148,9 +158,4 @@ func list(keys []string) string {
 		return "none"
 	}
 	return strings.Join(keys, ", ")
-}
-
-func redactPair(p string) string {
-	k, _, _ := strings.Cut(p, "=")
-	return k + "=…"
 }

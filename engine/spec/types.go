@@ -18,19 +18,19 @@ import (
 
 // Connector is one provider's spec: connectors/PROVIDER.yaml.
 type Connector struct {
-	File             string                     `yaml:"-" json:"-"`
-	Provider         string                     `yaml:"provider" json:"provider"`
-	Title            string                     `yaml:"title" json:"title,omitempty"`
-	Description      string                     `yaml:"description" json:"description,omitempty"`
-	DocsURL          string                     `yaml:"docs_url" json:"docs_url,omitempty"`
-	Config           Ordered[*Field]            `yaml:"config" json:"config,omitempty"`
-	Credentials      Ordered[*Field]            `yaml:"credentials" json:"credentials,omitempty"`
-	BaseURL          *Template                  `yaml:"base_url" json:"base_url,omitempty"`
-	Auth             *Auth                      `yaml:"auth" json:"auth,omitempty"`
-	Headers          Ordered[*Template]         `yaml:"headers" json:"headers,omitempty"`
-	Timeout          Duration                   `yaml:"timeout" json:"timeout"`
-	Retries          *int                       `yaml:"retries" json:"retries"`
-	SyncEvery        Duration                   `yaml:"sync_every" json:"sync_every"`
+	File             string                    `yaml:"-" json:"-"`
+	Provider         string                    `yaml:"provider" json:"provider"`
+	Title            string                    `yaml:"title" json:"title,omitempty"`
+	Description      string                    `yaml:"description" json:"description,omitempty"`
+	DocsURL          string                    `yaml:"docs_url" json:"docs_url,omitempty"`
+	Config           Ordered[*Field]           `yaml:"config" json:"config,omitempty"`
+	Credentials      Ordered[*Field]           `yaml:"credentials" json:"credentials,omitempty"`
+	BaseURL          *Template                 `yaml:"base_url" json:"base_url,omitempty"`
+	Auth             *Auth                     `yaml:"auth" json:"auth,omitempty"`
+	Headers          Ordered[*Template]        `yaml:"headers" json:"headers,omitempty"`
+	Timeout          Duration                  `yaml:"timeout" json:"timeout"`
+	Retries          *int                      `yaml:"retries" json:"retries"`
+	SyncEvery        Duration                  `yaml:"sync_every" json:"sync_every"`
 	InteractionTypes Ordered[*InteractionType] `yaml:"interaction_types" json:"interaction_types"`
 }
 
@@ -76,16 +76,16 @@ type Auth struct {
 
 // InteractionType is one kind of record a provider offers.
 type InteractionType struct {
-	Name        string            `yaml:"-" json:"-"`
-	Kind        string            `yaml:"kind" json:"kind"`
-	Description string            `yaml:"description" json:"description,omitempty"`
-	SyncEvery   Duration          `yaml:"sync_every" json:"sync_every"`
-	Request     Request           `yaml:"request" json:"request"`
-	Records     *Expr             `yaml:"records" json:"records"`
-	ID          *Expr             `yaml:"id" json:"id"`
-	Pagination  *Pagination       `yaml:"pagination" json:"pagination,omitempty"`
-	Incremental *Incremental      `yaml:"incremental" json:"incremental,omitempty"`
-	Fields      Ordered[*Expr]    `yaml:"fields" json:"fields,omitempty"`
+	Name        string         `yaml:"-" json:"-"`
+	Kind        string         `yaml:"kind" json:"kind"`
+	Description string         `yaml:"description" json:"description,omitempty"`
+	SyncEvery   Duration       `yaml:"sync_every" json:"sync_every"`
+	Request     Request        `yaml:"request" json:"request"`
+	Records     *Expr          `yaml:"records" json:"records"`
+	ID          *Expr          `yaml:"id" json:"id"`
+	Pagination  *Pagination    `yaml:"pagination" json:"pagination,omitempty"`
+	Incremental *Incremental   `yaml:"incremental" json:"incremental,omitempty"`
+	Fields      Ordered[*Expr] `yaml:"fields" json:"fields,omitempty"`
 }
 
 // Request is the first request of a sync of an interaction type.
@@ -195,7 +195,9 @@ func (v *Value) UnmarshalYAML(n *yaml.Node) error { return n.Decode(&v.Raw) }
 func (v *Value) MarshalJSON() ([]byte, error) { return jsonMarshal(v.Raw) }
 
 // Render evaluates every template in the value.
-func (v *Value) Render(ctx context.Context, vars any) (any, error) { return renderTree(ctx, v.tree, vars) }
+func (v *Value) Render(ctx context.Context, vars any) (any, error) {
+	return renderTree(ctx, v.tree, vars)
+}
 
 func renderTree(ctx context.Context, t any, vars any) (any, error) {
 	switch x := t.(type) {
@@ -243,40 +245,58 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // MarshalJSON prints the duration in its shortest form.
-func (d Duration) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(FormatDuration(d.D()))), nil }
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(strconv.Quote(FormatDuration(d.D()))), nil
+}
 
 var dayRe = regexp.MustCompile(`([0-9]+(?:\.[0-9]+)?)d`)
 
-// ParseDuration parses a Go duration that may also use d (24h) as a unit.
+// ParseDuration parses a duration such as 30s, 500ms, 5m, 3h, 1h30m or 7d: a Go
+// duration without sign, optionally preceded by a number of days (d is 24h), as in
+// 1d12h or 1.5d. The empty string and anything else is an error.
 func ParseDuration(s string) (time.Duration, error) {
-	var days float64
-	rest := dayRe.ReplaceAllStringFunc(s, func(m string) string {
-		f, _ := strconv.ParseFloat(strings.TrimSuffix(m, "d"), 64)
-		days += f
-		return ""
-	})
-	var d time.Duration
-	if rest != "" {
-		var err error
-		if d, err = time.ParseDuration(rest); err != nil {
-			return 0, fmt.Errorf("invalid duration %q: use a number and a unit (ms, s, m, h, d), e.g. 30s or 1h30m", s)
+	bad := func() (time.Duration, error) {
+		return 0, fmt.Errorf("invalid duration %q: use a number and a unit (ms, s, m, h, d), e.g. 30s or 1h30m", s)
+	}
+	const maxDuration = time.Duration(1<<63 - 1)
+	var days time.Duration
+	rest := s
+	if m := dayRe.FindStringSubmatchIndex(s); m != nil && m[0] == 0 {
+		// Parsed as hours, so that fractions of a day are exact to the nanosecond.
+		h, err := time.ParseDuration(s[m[2]:m[3]] + "h")
+		if err != nil || h > maxDuration/24 {
+			return bad()
+		}
+		days, rest = 24*h, s[m[1]:]
+		if rest == "" {
+			return days, nil
 		}
 	}
-	return d + time.Duration(days*24*float64(time.Hour)), nil
+	// time.ParseDuration also takes a sign, and "0" without a unit.
+	if rest == "" || (rest[0] < '0' || rest[0] > '9') && rest[0] != '.' {
+		return bad()
+	}
+	d, err := time.ParseDuration(rest)
+	if err != nil || d > maxDuration-days {
+		return bad()
+	}
+	return days + d, nil
 }
 
-// FormatDuration prints d with a day unit where it divides evenly.
+// FormatDuration prints d in its shortest readable form: whole days as 7d, otherwise
+// as time.Duration.String without zero trailing units: 30s, 500ms, 5m, 3h, 1h30m,
+// 36h, 2h0m30s. ParseDuration reads it back.
 func FormatDuration(d time.Duration) string {
-	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	const day = 24 * time.Hour
+	if d >= day && d%day == 0 {
+		return fmt.Sprintf("%dd", d/day)
 	}
-	s := d.String()
-	s = strings.TrimSuffix(s, "0s")
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	if s == "" {
-		return "0s"
+	s := d.String() // e.g. 0s, 500ms, 1.5s, 30s, 5m0s, 1h30m0s, 3h0m0s, 2h0m30s
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+		if strings.HasSuffix(s, "h0m") {
+			s = strings.TrimSuffix(s, "0m")
+		}
 	}
 	return s
 }

@@ -47,6 +47,11 @@ func (c *Connector) validate(doc *document) Errors {
 	v := &validator{doc: doc, c: c}
 	v.fields(c.Config, "config")
 	v.fields(c.Credentials, "credentials")
+	for _, name := range c.Credentials.Keys {
+		if _, dup := c.Config.Get(name); dup {
+			v.fail(p("credentials", name), true, "%q is also declared under config; a value is either config or a credential, so give one of them another name", name)
+		}
+	}
 	if c.BaseURL != nil {
 		v.template(c.BaseURL, p("base_url"), ctxBaseURL)
 	}
@@ -90,11 +95,10 @@ func (v *validator) fields(fs Ordered[*Field], section string) {
 			if f.Type != "string" {
 				v.fail(append(at, "pattern"), true, "pattern applies only to type string")
 			}
-			re, err := regexp.Compile(`^(?:` + f.Pattern + `)$`)
-			if err != nil {
+			if _, err := regexp.Compile(f.Pattern); err != nil {
 				v.fail(append(at, "pattern"), false, "invalid regular expression: %v", err)
 			} else {
-				f.re = re
+				f.re = regexp.MustCompile(`^(?:` + f.Pattern + `)$`)
 			}
 		}
 		if f.Default != nil {
@@ -129,7 +133,11 @@ func (f *Field) Check(val any) error {
 				return nil
 			}
 		}
-		return fmt.Errorf("%v is not one of %v", val, f.Enum)
+		want := make([]string, len(f.Enum))
+		for i, e := range f.Enum {
+			want[i] = show(e)
+		}
+		return fmt.Errorf("%s is not one of: %s", show(val), strings.Join(want, ", "))
 	}
 	return nil
 }
@@ -158,7 +166,7 @@ func checkType(typ string, val any) error {
 		}
 	}
 	if !ok {
-		return fmt.Errorf("%v is not of type %s", val, typ)
+		return fmt.Errorf("%s is not of type %s", show(val), typ)
 	}
 	return nil
 }
@@ -171,6 +179,7 @@ func (v *validator) auth() {
 	}
 	at := p("auth")
 	used := map[string]bool{}
+	explicit := map[string]bool{"value": a.Value != nil, "token": a.Token != nil, "username": a.Username != nil, "password": a.Password != nil}
 	switch a.Type {
 	case AuthAPIKey:
 		used["in"], used["name"], used["value"] = true, true, true
@@ -197,24 +206,23 @@ func (v *validator) auth() {
 			a.Password = v.defaultCredential("password", at)
 		}
 	}
-	set := map[string]bool{"in": a.In != "", "name": a.Name != "", "value": a.Value != nil,
-		"token": a.Token != nil, "username": a.Username != nil, "password": a.Password != nil}
-	keys := make([]string, 0, len(set))
-	for k := range set {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if set[k] && !used[k] {
-			v.fail(append(at, k), true, "not used by auth type %s", a.Type)
-		}
-	}
+	set := map[string]bool{"in": a.In != "", "name": a.Name != "", "value": explicit["value"],
+		"token": explicit["token"], "username": explicit["username"], "password": explicit["password"]}
+	v.unused(at, set, used, "auth type "+a.Type)
 	for _, t := range []struct {
 		k string
 		t *Template
 	}{{"value", a.Value}, {"token", a.Token}, {"username", a.Username}, {"password", a.Password}} {
-		if t.t != nil && used[t.k] {
+		switch {
+		case t.t != nil && used[t.k] && explicit[t.k]:
 			v.template(t.t, append(at, t.k), ctxAuth)
+		case t.t != nil && used[t.k]:
+			// A default was filled in; defaultCredential already checked what it reads.
+			tpl, err := expr.ParseTemplate(t.t.Src)
+			if err != nil {
+				panic(err) // defaults are fixed in this file
+			}
+			t.t.Template = tpl
 		}
 	}
 }
@@ -236,16 +244,21 @@ func (v *validator) template(t *Template, at []string, allowed []string) {
 		return
 	}
 	t.Template = tpl
-	for _, q := range tpl.Queries() {
-		v.checkPaths(q, at, allowed)
+	for _, seg := range tpl.Segments() {
+		v.checkPaths(seg, at, allowed)
 	}
 }
 
-func (v *validator) checkPaths(q *expr.Query, at []string, allowed []string) {
+func (v *validator) checkPaths(seg expr.Segment, at []string, allowed []string) {
+	q := seg.Query
+	src := strings.TrimSpace(q.String())
+	fail := func(format string, args ...any) {
+		v.errs = append(v.errs, v.doc.errAtOffset(at, seg.Offset, format, args...))
+	}
 	for _, path := range q.RootPaths() {
 		root := path[0]
 		if !contains(allowed, root) {
-			v.fail(at, false, "${ %s }: unknown context field %q (available here: %s)", q.String(), root, strings.Join(allowed, ", "))
+			fail("${ %s }: unknown context field %q (available here: %s)", src, root, strings.Join(allowed, ", "))
 			continue
 		}
 		if len(path) < 2 {
@@ -263,13 +276,13 @@ func (v *validator) checkPaths(q *expr.Query, at []string, allowed []string) {
 			continue
 		}
 		if !contains(declared, path[1]) {
-			msg := fmt.Sprintf("${ %s }: %s.%s is not declared", q.String(), root, path[1])
+			msg := fmt.Sprintf("${ %s }: %s.%s is not declared", src, root, path[1])
 			if s := suggest(path[1], declared); s != "" {
 				msg += fmt.Sprintf(" (did you mean %s.%s?)", root, s)
 			} else if len(declared) > 0 {
 				msg += fmt.Sprintf(" (declared: %s)", strings.Join(declared, ", "))
 			}
-			v.fail(at, false, "%s", msg)
+			fail("%s", msg)
 		}
 	}
 }
@@ -335,39 +348,74 @@ func (v *validator) interactionType(it *InteractionType, at []string) {
 	if it.Pagination == nil {
 		it.Pagination = &Pagination{Type: PageNone}
 	}
-	v.pagination(it.Pagination, append(at, "pagination"))
+	v.pagination(it.Pagination, append(at, "pagination"), len(v.reads(it, req, "page", "token")) > 0)
 	if it.Incremental != nil {
 		v.incremental(it, append(at, "incremental"))
-	} else if usesCursor(it) {
-		v.fail(append(at, "request"), true, "uses ${ .cursor } but the interaction type has no incremental section")
+	} else {
+		for _, u := range v.reads(it, req, "cursor", "") {
+			v.errs = append(v.errs, v.doc.errAtOffset(u.at, u.seg.Offset, "uses ${ .cursor } but the interaction type has no incremental section"))
+		}
 	}
 	if it.SyncEvery == 0 {
 		it.SyncEvery = v.c.SyncEvery
 	}
 }
 
-func usesCursor(it *InteractionType) bool {
-	var ts []*Template
-	ts = append(ts, it.Request.Path)
-	for _, k := range it.Request.Params.Keys {
-		ts = append(ts, it.Request.Params.Map[k])
-	}
-	for _, k := range it.Request.Headers.Keys {
-		ts = append(ts, it.Request.Headers.Map[k])
-	}
-	for _, t := range ts {
-		if t == nil || t.Template == nil {
-			continue
+type templateUse struct {
+	at  []string
+	seg expr.Segment
+}
+
+// reads finds the request templates that read .root (or .root.sub when sub is set).
+func (v *validator) reads(it *InteractionType, req []string, root, sub string) []templateUse {
+	var out []templateUse
+	check := func(t *expr.Template, at []string) {
+		if t == nil {
+			return
 		}
-		for _, q := range t.Queries() {
-			for _, path := range q.RootPaths() {
-				if path[0] == "cursor" {
-					return true
+		for _, seg := range t.Segments() {
+			for _, path := range seg.Query.RootPaths() {
+				if path[0] == root && (sub == "" || len(path) > 1 && path[1] == sub) {
+					out = append(out, templateUse{at: at, seg: seg})
+					return
 				}
 			}
 		}
 	}
-	return false
+	r := &it.Request
+	if r.Path != nil {
+		check(r.Path.Template, append(append([]string(nil), req...), "path"))
+	}
+	for _, k := range r.Params.Keys {
+		check(r.Params.Map[k].Template, append(append([]string(nil), req...), "params", k))
+	}
+	for _, k := range r.Headers.Keys {
+		check(r.Headers.Map[k].Template, append(append([]string(nil), req...), "headers", k))
+	}
+	if r.Body != nil {
+		walkTemplates(r.Body.tree, append(append([]string(nil), req...), "body"), check)
+	}
+	return out
+}
+
+func walkTemplates(t any, at []string, fn func(*expr.Template, []string)) {
+	switch x := t.(type) {
+	case *expr.Template:
+		fn(x, at)
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			walkTemplates(x[k], append(append([]string(nil), at...), k), fn)
+		}
+	case []any:
+		for i, e := range x {
+			walkTemplates(e, append(append([]string(nil), at...), fmt.Sprint(i)), fn)
+		}
+	}
 }
 
 func (v *validator) valueTree(raw any, at []string) any {
@@ -396,7 +444,9 @@ func (v *validator) valueTree(raw any, at []string) any {
 	}
 }
 
-func (v *validator) pagination(pg *Pagination, at []string) {
+// tokenInTemplate: a request template places the cursor token itself (a JSON body
+// path, a header), so it goes in the query only when param says so.
+func (v *validator) pagination(pg *Pagination, at []string, tokenInTemplate bool) {
 	used := map[string]bool{"type": true, "stop": true, "max_pages": true}
 	switch pg.Type {
 	case PageNone:
@@ -422,7 +472,7 @@ func (v *validator) pagination(pg *Pagination, at []string) {
 		}
 	case PageCursor:
 		used["param"], used["next"], used["limit_param"], used["limit"] = true, true, true, true
-		if pg.Param == "" {
+		if pg.Param == "" && !tokenInTemplate {
 			pg.Param = "cursor"
 		}
 		if pg.Next == nil {
@@ -448,16 +498,7 @@ func (v *validator) pagination(pg *Pagination, at []string) {
 		"stop_on_short_page": pg.StopOnShortPage, "rel": pg.Rel != "",
 		"max_pages": pg.MaxPages > 0,
 	}
-	keys := make([]string, 0, len(set))
-	for k := range set {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if set[k] && !used[k] {
-			v.fail(append(at, k), true, "not used by pagination type %s", pg.Type)
-		}
-	}
+	v.unused(at, set, used, "pagination type "+pg.Type)
 	v.jq(pg.Next, append(at, "next"))
 	v.jq(pg.Stop, append(at, "stop"))
 	v.jq(pg.Total, append(at, "total"))
@@ -491,6 +532,21 @@ func (v *validator) incremental(it *InteractionType, at []string) {
 		if _, clash := it.Request.Params.Get(inc.Param); clash {
 			v.fail(append(at, "param"), false, "request.params already sets %q; use one or the other", inc.Param)
 		}
+	}
+}
+
+// unused reports each key that is set but that the chosen type does not read, in a
+// stable order.
+func (v *validator) unused(at []string, set, used map[string]bool, what string) {
+	keys := make([]string, 0, len(set))
+	for k, isSet := range set {
+		if isSet && !used[k] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v.fail(append(append([]string(nil), at...), k), true, "not used by %s", what)
 	}
 }
 

@@ -141,6 +141,11 @@ func TestIntegrationsSyncAndInteractions(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "sealed with key")
 
+	env["INTAKE_SECRET_KEY"] = "not-a-key"
+	r = run(t, env, "sync", "--integration", "acme-demo-crm")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "INTAKE_SECRET_KEY: secret key must be 32 bytes")
+
 	db, err := os.ReadFile(env["INTAKE_DB"])
 	require.NoError(t, err)
 	assert.False(t, bytes.Contains(db, []byte("demo-key")), "credentials are encrypted at rest")
@@ -164,7 +169,7 @@ func TestDemoRunsRounds(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "round 1: first sync")
 	assert.Regexp(t, `accounts\s+succeeded\s+2 pages\s+120 records: 120 new`, r.stdout)
-	assert.Contains(t, r.stdout, "round 2: the CRM changed")
+	assert.Regexp(t, `round 2: in the CRM, \d+ accounts? and \d+ contacts? changed; \d+ accounts? and \d+ contacts? were added`, r.stdout)
 	assert.Contains(t, r.stdout, "interactions list")
 
 	r = run(t, env, "interactions", "list", "--limit", "0", "--json")
@@ -174,6 +179,7 @@ func TestDemoRunsRounds(t *testing.T) {
 	// Running the demo again reuses the integration and its database.
 	r = run(t, env, "demo", "--rounds", "1", "--addr", "127.0.0.1:0")
 	require.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, `round 1: .*intake.db already holds 4\d\d interactions from an earlier demo`, r.stdout)
 }
 
 func TestKeyGenerate(t *testing.T) {

@@ -151,10 +151,16 @@ func (a *app) runDemo(ctx context.Context, addr string, interval time.Duration, 
 	if err != nil {
 		return err
 	}
+	held, err := db.CountInteractions(ctx, demoIntegration, "")
+	if err != nil {
+		return err
+	}
 	rng := rand.New(rand.NewPCG(uint64(seed), 2))
 	for round := 1; rounds == 0 || round <= rounds; round++ {
-		if round == 1 {
+		if round == 1 && held == 0 {
 			fmt.Fprintln(out, "round 1: first sync")
+		} else if round == 1 {
+			fmt.Fprintf(out, "round 1: %s already holds %s from an earlier demo, so this sync asks only for what changed since then\n", a.db, plural(held, "interaction"))
 		} else {
 			select {
 			case <-ctx.Done():
@@ -163,8 +169,9 @@ func (a *app) runDemo(ctx context.Context, addr string, interval time.Duration, 
 			case <-time.After(interval):
 			}
 			ch := srv.Mutate(3+rng.IntN(6), 1+rng.IntN(4))
-			fmt.Fprintf(out, "round %d: the CRM changed %d accounts and %d contacts, and added %d accounts and %d contacts\n", round,
-				ch.Updated["accounts"], ch.Updated["contacts"], ch.Created["accounts"], ch.Created["contacts"])
+			fmt.Fprintf(out, "round %d: in the CRM, %s and %s changed; %s and %s were added\n", round,
+				plural(ch.Updated["accounts"], "account"), plural(ch.Updated["contacts"], "contact"),
+				plural(ch.Created["accounts"], "account"), plural(ch.Created["contacts"], "contact"))
 		}
 		p := a.newProgress()
 		syncer := &pipeline.Syncer{Store: db, Logger: a.logger, OnPage: p.page}
@@ -195,4 +202,11 @@ the data is in %[1]s. Look at it with:
   sqlite3 %[1]s 'SELECT kind, COUNT(*) FROM interactions GROUP BY kind'
   bin/intake --db %[1]s sync --integration %[2]s     (after 'bin/intake demo serve' in another terminal)
 `, db, demoIntegration)
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

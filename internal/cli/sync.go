@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/intakehq/intake/engine/pipeline"
 	"github.com/intakehq/intake/engine/retrieve"
+	"github.com/intakehq/intake/engine/secret"
 )
 
 func (a *app) syncCmd() *cobra.Command {
@@ -37,10 +39,11 @@ the sync run.`,
 				return err
 			}
 			defer db.Close()
+			// Only an integration with credentials needs the key, and LoadJob says so;
+			// a key that is configured but unreadable is an error here and now.
 			box, err := a.box()
-			if err != nil {
-				a.logger.Debug("no secret key", "error", err)
-				box = nil // only an integration with credentials needs it; LoadJob says so
+			if err != nil && !errors.Is(err, secret.ErrNoKey) {
+				return err
 			}
 			opts := retrieve.Options{Logger: a.logger}
 			if trace {

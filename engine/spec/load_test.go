@@ -1,0 +1,631 @@
+package spec_test
+
+// The tests use only the standard library: testify's assert package needs a go.sum
+// entry (go.yaml.in/yaml/v3) that this module does not carry.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"gopkg.in/yaml.v3"
+
+	"github.com/intakehq/intake/engine/spec"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/bad/expected.golden from the current loader output")
+
+const (
+	badDir     = "testdata/bad"
+	goldenFile = "testdata/bad/expected.golden"
+)
+
+// badSpecs is the Prometheus-style table of broken connectors: each file under
+// testdata/bad is a small realistic spec with exactly one mistake, and want is the
+// full error text (every line) the loader prints for it. The same messages are kept,
+// one section per file, in testdata/bad/expected.golden (go test -run TestBadSpecs
+// -update rewrites it).
+var badSpecs = []struct {
+	file string // under testdata/bad
+	want string
+}{
+	// Unknown keys.
+	{"unknown_top_key.bad.yaml",
+		`testdata/bad/unknown_top_key.bad.yaml:3:1: descripton: unknown key "descripton" (did you mean "description"?)`},
+	{"unknown_request_key.bad.yaml",
+		`testdata/bad/unknown_request_key.bad.yaml:13:7: interaction_types.tickets.request.parms: unknown key "parms" (did you mean "params"?)`},
+	{"unknown_key_no_match.bad.yaml",
+		`testdata/bad/unknown_key_no_match.bad.yaml:17:7: interaction_types.tickets.pagination.follow_redirects: unknown key "follow_redirects" (allowed: limit, limit_param, max_pages, next, param, rel, start, stop, stop_on_short_page, total, type)`},
+	{"field_key_typo.bad.yaml",
+		`testdata/bad/field_key_typo.bad.yaml:5:5: credentials.token.requried: unknown key "requried" (did you mean "required"?)`},
+
+	// Wrong types.
+	{"auth_string.bad.yaml",
+		`testdata/bad/auth_string.bad.yaml:6:7: auth: must be a mapping, not a string`},
+	{"records_mapping.bad.yaml",
+		`testdata/bad/records_mapping.bad.yaml:14:7: interaction_types.tickets.records: must be a string, not a mapping`},
+	{"field_null.bad.yaml",
+		`testdata/bad/field_null.bad.yaml:16:15: interaction_types.tickets.fields.subject: must be a string, not null`},
+
+	// Missing required keys.
+	{"missing_records.bad.yaml",
+		`testdata/bad/missing_records.bad.yaml:9:3: interaction_types.tickets: missing required key "records"`},
+	{"missing_id.bad.yaml",
+		`testdata/bad/missing_id.bad.yaml:9:3: interaction_types.tickets: missing required key "id"`},
+	{"missing_kind.bad.yaml",
+		`testdata/bad/missing_kind.bad.yaml:9:3: interaction_types.tickets: missing required key "kind"`},
+	{"missing_provider.bad.yaml",
+		`testdata/bad/missing_provider.bad.yaml:1:1: missing required key "provider"`},
+	{"no_interaction_types.bad.yaml",
+		`testdata/bad/no_interaction_types.bad.yaml:8:20: interaction_types: must have at least 1 entry`},
+
+	// Enums and patterns.
+	{"bad_auth_type.bad.yaml",
+		`testdata/bad/bad_auth_type.bad.yaml:7:9: auth.type: "oauth2" is not one of: none, api_key, bearer, basic`},
+	{"bad_pagination_type.bad.yaml",
+		`testdata/bad/bad_pagination_type.bad.yaml:16:13: interaction_types.tickets.pagination.type: "token" is not one of: none, offset, page, cursor, next_url, link`},
+	{"bad_method.bad.yaml",
+		`testdata/bad/bad_method.bad.yaml:12:15: interaction_types.tickets.request.method: "get" is not one of: GET, POST, PUT, PATCH`},
+	{"field_type_enum.bad.yaml",
+		`testdata/bad/field_type_enum.bad.yaml:4:11: config.page_size.type: "int" is not one of: string, integer, number, boolean`},
+	{"bad_provider.bad.yaml",
+		`testdata/bad/bad_provider.bad.yaml:1:11: provider: "Help Desk" does not match ^[a-z][a-z0-9_-]*$`},
+	{"bad_duration.bad.yaml",
+		`testdata/bad/bad_duration.bad.yaml:8:13: sync_every: invalid duration "3 hours": use a number and a unit (ms, s, m, h, d), e.g. 30s or 1h30m`},
+
+	// jq that does not compile: the column points at the offending token.
+	{"jq_records.bad.yaml",
+		`testdata/bad/jq_records.bad.yaml:13:44: interaction_types.tickets.records: invalid jq ".tickets[] | select(.status = = \"open\")": unexpected token "="`},
+	{"jq_field.bad.yaml",
+		`testdata/bad/jq_field.bad.yaml:17:66: interaction_types.tickets.fields.requester: invalid jq "{email: .requester.email, name: .requester.name": unexpected EOF`},
+	{"jq_next.bad.yaml",
+		`testdata/bad/jq_next.bad.yaml:17:31: interaction_types.tickets.pagination.next: invalid jq ".meta.after_cursor]": unexpected token "]"`},
+
+	// Templates.
+	{"template_unterminated.bad.yaml",
+		`testdata/bad/template_unterminated.bad.yaml:8:19: base_url: unterminated ${ in "https://${ .config.subdomain.helpdesk.example/v2"`},
+	{"template_jq_error.bad.yaml",
+		`testdata/bad/template_jq_error.bad.yaml:14:49: interaction_types.tickets.request.params.since: invalid jq " .cursor | strftime(\"%Y-%m-%d\" ": unexpected EOF`},
+	{"relative_no_base.bad.yaml",
+		`testdata/bad/relative_no_base.bad.yaml:11:13: interaction_types.tickets.request.path: relative path "/tickets" needs a base_url at the top of the spec`},
+
+	// Auth.
+	{"api_key_no_name.bad.yaml",
+		`testdata/bad/api_key_no_name.bad.yaml:6:1: auth: auth type api_key needs name (the header or query parameter that carries the key)`},
+	{"auth_key_unused.bad.yaml",
+		`testdata/bad/auth_key_unused.bad.yaml:10:3: auth.token: not used by auth type basic`},
+
+	// Pagination.
+	{"pagination_key_unused.bad.yaml",
+		`testdata/bad/pagination_key_unused.bad.yaml:19:7: interaction_types.tickets.pagination.next: not used by pagination type offset`},
+	{"cursor_no_next.bad.yaml",
+		`testdata/bad/cursor_no_next.bad.yaml:15:5: interaction_types.tickets.pagination: cursor pagination needs next: jq over the body that yields the next page's token`},
+	{"offset_no_limit.bad.yaml",
+		`testdata/bad/offset_no_limit.bad.yaml:15:5: interaction_types.tickets.pagination: offset pagination needs limit and limit_param: the offset advances by the page size`},
+	{"limit_no_limit_param.bad.yaml",
+		`testdata/bad/limit_no_limit_param.bad.yaml:18:7: interaction_types.tickets.pagination.limit: limit needs limit_param, the parameter that carries the page size`},
+
+	// Interaction types, requests and incremental sync.
+	{"get_with_body.bad.yaml",
+		`testdata/bad/get_with_body.bad.yaml:13:7: interaction_types.tickets.request.body: a GET request has no body; set method: POST`},
+	{"incremental_bad_format.bad.yaml",
+		`testdata/bad/incremental_bad_format.bad.yaml:18:15: interaction_types.tickets.incremental.format: "YYYY-MM-DD" is not rfc3339, unix, unix_ms or a Go time layout that keeps the date (e.g. 2006-01-02T15:04:05Z07:00)`},
+	{"incremental_bad_start.bad.yaml",
+		`testdata/bad/incremental_bad_start.bad.yaml:18:14: interaction_types.tickets.incremental.start: cannot read "last tuesday" as a time in format rfc3339`},
+	{"param_clash.bad.yaml",
+		`testdata/bad/param_clash.bad.yaml:19:14: interaction_types.tickets.incremental.param: request.params already sets "updated_since"; use one or the other`},
+
+	// Config and credential fields.
+	{"default_pattern.bad.yaml",
+		`testdata/bad/default_pattern.bad.yaml:6:14: config.region.default: "EU" does not match pattern [a-z]{2}`},
+	{"required_with_default.bad.yaml",
+		`testdata/bad/required_with_default.bad.yaml:6:5: config.region.required: a field with a default is never missing; drop required or the default`},
+
+	// The file itself.
+	{"yaml_tab.bad.yaml",
+		`testdata/bad/yaml_tab.bad.yaml:12:1: invalid YAML: a tab cannot indent YAML; indent with spaces`},
+	{"empty.bad.yaml",
+		`testdata/bad/empty.bad.yaml:1:1: empty file: a connector needs at least provider and interaction_types`},
+	{"two_documents.bad.yaml",
+		`testdata/bad/two_documents.bad.yaml:15:1: a connector file holds one YAML document; found a second one`},
+
+	// Positions inside templates, quoted and block scalars; auth defaults; values
+	// quoted in messages; YAML syntax located by token.
+	{"bad_type_name.bad.yaml",
+		`testdata/bad/bad_type_name.bad.yaml:9:3: interaction_types.Tickets: name "Tickets" must be lower case letters, digits and _ and start with a letter`},
+	{"config_typo.bad.yaml",
+		`testdata/bad/config_typo.bad.yaml:9:19: base_url: ${ .config.subdomian }: config.subdomian is not declared (did you mean config.subdomain?)`},
+	{"template_unknown_field.bad.yaml",
+		`testdata/bad/template_unknown_field.bad.yaml:12:22: interaction_types.ticket_comments.request.path: ${ .parent.id }: unknown context field "parent" (available here: config, cursor, page, now)`},
+	{"two_segments.bad.yaml",
+		`testdata/bad/two_segments.bad.yaml:15:46: interaction_types.view_comments.request.path: ${ .parent.id }: unknown context field "parent" (available here: config, cursor, page, now)`},
+	{"credentials_in_request.bad.yaml",
+		`testdata/bad/credentials_in_request.bad.yaml:14:20: interaction_types.tickets.request.params.api_token: ${ .credentials.token }: unknown context field "credentials" (available here: config, cursor, page, now)`},
+	{"page_typo.bad.yaml",
+		`testdata/bad/page_typo.bad.yaml:14:15: interaction_types.tickets.request.params.page: ${ .page.nubmer }: page.nubmer is not declared (did you mean page.number?)`},
+	{"body_unknown_field.bad.yaml",
+		`testdata/bad/body_unknown_field.bad.yaml:16:26: interaction_types.tickets.request.body.filter.updated_after: ${ .since }: unknown context field "since" (available here: config, cursor, page, now)`},
+	{"headers_cursor.bad.yaml",
+		`testdata/bad/headers_cursor.bad.yaml:9:12: headers.X-Since: ${ .cursor }: unknown context field "cursor" (available here: config, credentials, now)`},
+	{"bearer_no_token_cred.bad.yaml",
+		`testdata/bad/bearer_no_token_cred.bad.yaml:6:1: auth: auth type bearer reads credentials.token by default; declare it under credentials or set the value explicitly`},
+	{"cursor_without_incremental.bad.yaml",
+		`testdata/bad/cursor_without_incremental.bad.yaml:14:24: interaction_types.tickets.request.params.updated_since: uses ${ .cursor } but the interaction type has no incremental section`},
+	{"body_cursor.bad.yaml",
+		`testdata/bad/body_cursor.bad.yaml:15:24: interaction_types.tickets.request.body.updated_after: uses ${ .cursor } but the interaction type has no incremental section`},
+	{"default_type.bad.yaml",
+		`testdata/bad/default_type.bad.yaml:6:14: config.page_size.default: "fifty" is not of type integer`},
+	{"default_quoted_number.bad.yaml",
+		`testdata/bad/default_quoted_number.bad.yaml:5:14: config.page_size.default: "50" is not of type integer`},
+	{"empty_records.bad.yaml",
+		`testdata/bad/empty_records.bad.yaml:13:14: interaction_types.tickets.records: must not be empty`},
+	{"retries_too_many.bad.yaml",
+		`testdata/bad/retries_too_many.bad.yaml:8:10: retries: must be at most 20, not 50`},
+	{"timeout_number.bad.yaml",
+		`testdata/bad/timeout_number.bad.yaml:8:10: timeout: invalid duration 30: use a number and a unit (ms, s, m, h, d), e.g. 30s or 1h30m`},
+	{"merge_key.bad.yaml",
+		`testdata/bad/merge_key.bad.yaml:16:5: interaction_types.archived_tickets: YAML merge keys (<<) are not supported; repeat the keys or use an alias for the whole value`},
+	{"multiline_jq.bad.yaml",
+		`testdata/bad/multiline_jq.bad.yaml:20:9: interaction_types.tickets.fields.requester: invalid jq: unexpected token "}"`},
+	{"jq_escaped.bad.yaml",
+		`testdata/bad/jq_escaped.bad.yaml:13:58: interaction_types.tickets.records: invalid jq ".tickets[] | select(.status == \"open\") | ]": unexpected token "]"`},
+	{"yaml_syntax.bad.yaml",
+		`testdata/bad/yaml_syntax.bad.yaml:13:6: invalid YAML: value is not allowed in this context`},
+	{"yaml_quote.bad.yaml",
+		`testdata/bad/yaml_quote.bad.yaml:12:13: invalid YAML: could not find end character of double-quoted text`},
+	{"bad_regexp.bad.yaml",
+		"testdata/bad/bad_regexp.bad.yaml:5:14: config.subdomain.pattern: invalid regular expression: error parsing regexp: missing closing ]: `[a-z0-9-+`"},
+	{"name_in_both_sections.bad.yaml",
+		`testdata/bad/name_in_both_sections.bad.yaml:6:3: credentials.token: "token" is also declared under config; a value is either config or a credential, so give one of them another name`},
+}
+
+
+func loadBad(t *testing.T, file string) (string, error) {
+	t.Helper()
+	path := badDir + "/" + file
+	c, err := spec.LoadFile(path)
+	if err == nil {
+		return "", fmt.Errorf("%s loaded without error (provider %q)", path, c.Provider)
+	}
+	if c != nil {
+		t.Errorf("%s: LoadFile returned a connector along with the error", path)
+	}
+	return err.Error(), err
+}
+
+func TestBadSpecs(t *testing.T) {
+	var golden bytes.Buffer
+	golden.WriteString("# Loader output for each testdata/bad/*.bad.yaml in the badSpecs table of load_test.go.\n")
+	golden.WriteString("# Rewrite with: go test ./engine/spec -run TestBadSpecs -update\n")
+	for _, tc := range badSpecs {
+		name := strings.TrimSuffix(tc.file, ".bad.yaml")
+		got, err := loadBad(t, tc.file)
+		fmt.Fprintf(&golden, "\n== %s\n%s\n", tc.file, got)
+		t.Run(name, func(t *testing.T) {
+			var errs spec.Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("error is %T, not spec.Errors: %v", err, err)
+			}
+			if got != tc.want {
+				t.Errorf("LoadFile(%q):\n got: %s\nwant: %s", badDir+"/"+tc.file, got, tc.want)
+			}
+			for _, e := range errs {
+				if e.File != badDir+"/"+tc.file {
+					t.Errorf("Error.File = %q, want the path passed to LoadFile", e.File)
+				}
+				if e.Line <= 0 || e.Col <= 0 {
+					t.Errorf("error without a position: %v", e)
+				}
+			}
+			var one *spec.Error
+			if !errors.As(err, &one) || one != errs[0] {
+				t.Errorf("errors.As(*spec.Error) does not reach the first error")
+			}
+		})
+	}
+	if *update {
+		if err := os.WriteFile(goldenFile, golden.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(goldenFile)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(golden.Bytes(), want) {
+		t.Errorf("%s is out of date or the loader output changed; diff the sections below and rerun with -update once the change is right\n%s",
+			goldenFile, lineDiff(string(want), golden.String()))
+	}
+}
+
+// lineDiff lists the lines only in want (-) or only in got (+), in order.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	inW, inG := map[string]int{}, map[string]int{}
+	for _, l := range w {
+		inW[l]++
+	}
+	for _, l := range g {
+		inG[l]++
+	}
+	var b strings.Builder
+	for _, l := range w {
+		if inG[l] == 0 {
+			b.WriteString("- " + l + "\n")
+		}
+	}
+	for _, l := range g {
+		if inW[l] == 0 {
+			b.WriteString("+ " + l + "\n")
+		}
+	}
+	return b.String()
+}
+
+// TestBadSpecFixtures keeps the fixtures and the tables in step: every file under
+// testdata/bad is in the table once and every table entry has its file.
+func TestBadSpecFixtures(t *testing.T) {
+	files, err := filepath.Glob(badDir + "/*.bad.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]int{}
+	for _, tc := range badSpecs {
+		listed[tc.file]++
+	}
+	for _, f := range files {
+		base := filepath.Base(f)
+		switch listed[base] {
+		case 0:
+			t.Errorf("%s is not in the badSpecs table", f)
+		case 1:
+		default:
+			t.Errorf("%s is listed %d times", f, listed[base])
+		}
+		delete(listed, base)
+	}
+	for f := range listed {
+		t.Errorf("table entry %s has no file under %s", f, badDir)
+	}
+	if len(badSpecs) < 20 {
+		t.Errorf("only %d bad specs in the table", len(badSpecs))
+	}
+}
+
+func bundledSpecs(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("../../connectors/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no connectors/*.yaml found")
+	}
+	return files
+}
+
+func TestBundledConnectorsLoad(t *testing.T) {
+	for _, f := range bundledSpecs(t) {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			c, err := spec.LoadFile(f)
+			if err != nil {
+				t.Fatalf("LoadFile:\n%v", err)
+			}
+			if c.File != f {
+				t.Errorf("File = %q, want %q", c.File, f)
+			}
+			if c.InteractionTypes.Len() == 0 {
+				t.Error("no interaction types")
+			}
+		})
+	}
+}
+
+// TestConnectorsMatchSchema validates the bundled specs and the good fixture with the
+// JSON Schema alone, as an editor would, so the schema and the loader never disagree
+// about a valid spec.
+func TestConnectorsMatchSchema(t *testing.T) {
+	schemaPath := "../../schemas/connector.schema.json"
+	f, err := os.Open(schemaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	raw, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource(schemaPath, raw); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile(schemaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := append(bundledSpecs(t), "testdata/good.yaml")
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			inst := yamlToJSONValue(t, file)
+			if err := sch.Validate(inst); err != nil {
+				t.Errorf("schema rejects a spec the loader accepts:\n%v", err)
+			}
+			if _, err := spec.LoadFile(file); err != nil {
+				t.Errorf("loader rejects it:\n%v", err)
+			}
+		})
+	}
+
+	// And the schema refuses what the loader refuses for schema reasons.
+	for _, file := range []string{"unknown_top_key", "records_mapping", "missing_id", "bad_method", "bad_duration", "bad_type_name", "field_type_enum"} {
+		t.Run("bad/"+file, func(t *testing.T) {
+			if err := sch.Validate(yamlToJSONValue(t, badDir+"/"+file+".bad.yaml")); err == nil {
+				t.Error("the schema accepts a spec the loader refuses")
+			}
+		})
+	}
+}
+
+// yamlToJSONValue reads a YAML file through yaml.v3 into any and round-trips it
+// through encoding/json, giving the value a JSON parser would produce.
+func yamlToJSONValue(t *testing.T, file string) any {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := yaml.Unmarshal(data, &v); err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("%s does not convert to JSON: %v", file, err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inst
+}
+
+func TestGoodSpecDefaults(t *testing.T) {
+	c, err := spec.LoadFile("testdata/good.yaml")
+	if err != nil {
+		t.Fatalf("LoadFile:\n%v", err)
+	}
+	if got := c.Timeout.D(); got != 30*time.Second {
+		t.Errorf("timeout = %v, want 30s", got)
+	}
+	if c.Retries == nil || *c.Retries != 4 {
+		t.Errorf("retries = %v, want 4", c.Retries)
+	}
+	if got := c.SyncEvery.D(); got != time.Hour {
+		t.Errorf("sync_every = %v, want 1h", got)
+	}
+	wantKeys := []string{"tickets", "users", "comments", "organizations", "groups"}
+	if fmt.Sprint(c.InteractionTypes.Keys) != fmt.Sprint(wantKeys) {
+		t.Errorf("interaction types = %v, want file order %v", c.InteractionTypes.Keys, wantKeys)
+	}
+
+	it := func(name string) *spec.InteractionType {
+		t.Helper()
+		x, ok := c.InteractionTypes.Get(name)
+		if !ok {
+			t.Fatalf("no interaction type %s", name)
+		}
+		if x.Name != name {
+			t.Errorf("Name = %q, want %q", x.Name, name)
+		}
+		return x
+	}
+
+	// sync_every is inherited unless the type sets its own.
+	for name, want := range map[string]time.Duration{
+		"tickets": time.Hour, "users": 15 * time.Minute, "comments": time.Hour, "organizations": time.Hour, "groups": time.Hour,
+	} {
+		if got := it(name).SyncEvery.D(); got != want {
+			t.Errorf("%s: sync_every = %v, want %v", name, got, want)
+		}
+	}
+
+	// Pagination defaults per type.
+	tests := []struct {
+		name, typ, param, rel string
+		start, limit          int
+	}{
+		{"tickets", spec.PageOffset, "offset", "", 0, 100},
+		{"users", spec.PageNumber, "page", "", 1, 50},
+		{"comments", spec.PageCursor, "cursor", "", 0, 25},
+		{"organizations", spec.PageLink, "", "next", 0, 0},
+		{"groups", spec.PageNone, "", "", 0, 0},
+	}
+	for _, tc := range tests {
+		pg := it(tc.name).Pagination
+		if pg == nil {
+			t.Errorf("%s: pagination is nil, want type %s", tc.name, tc.typ)
+			continue
+		}
+		if pg.Type != tc.typ || pg.Param != tc.param || pg.Rel != tc.rel || pg.StartAt() != tc.start || pg.Limit != tc.limit {
+			t.Errorf("%s: pagination = {type %s param %q rel %q start %d limit %d}, want {type %s param %q rel %q start %d limit %d}",
+				tc.name, pg.Type, pg.Param, pg.Rel, pg.StartAt(), pg.Limit, tc.typ, tc.param, tc.rel, tc.start, tc.limit)
+		}
+		if pg.MaxPages != spec.DefaultMaxPages {
+			t.Errorf("%s: max_pages = %d, want %d", tc.name, pg.MaxPages, spec.DefaultMaxPages)
+		}
+	}
+
+	// Request and incremental defaults.
+	if m := it("tickets").Request.Method; m != "GET" {
+		t.Errorf("tickets: method = %q, want GET", m)
+	}
+	if m := it("comments").Request.Method; m != "POST" {
+		t.Errorf("comments: method = %q, want POST", m)
+	}
+	inc := it("tickets").Incremental
+	if inc.Format != "rfc3339" {
+		t.Errorf("tickets: incremental format = %q, want rfc3339", inc.Format)
+	}
+	if st, ok := inc.StartTime(); !ok || !st.Equal(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("tickets: start = %v, %v; want 2020-01-01", st, ok)
+	}
+	if f := it("comments").Incremental.Format; f != "unix" {
+		t.Errorf("comments: incremental format = %q, want unix", f)
+	}
+	if _, ok := it("comments").Incremental.StartTime(); ok {
+		t.Error("comments: a start time without incremental.start")
+	}
+
+	// Config fields: a default makes a field optional.
+	sub, _ := c.Config.Get("subdomain")
+	size, _ := c.Config.Get("page_size")
+	if sub.Type != "string" || !sub.IsRequired() {
+		t.Errorf("subdomain: type %q required %v, want string and required", sub.Type, sub.IsRequired())
+	}
+	if size.Type != "integer" || size.IsRequired() {
+		t.Errorf("page_size: type %q required %v, want integer and optional", size.Type, size.IsRequired())
+	}
+
+	// The default bearer token template reads credentials.token.
+	if c.Auth.Type != spec.AuthBearer || c.Auth.Token == nil || c.Auth.Token.Src != "${ .credentials.token }" {
+		t.Fatalf("auth = %+v, want bearer with token ${ .credentials.token }", c.Auth)
+	}
+	ctx := context.Background()
+	if got, err := c.Auth.Token.RenderString(ctx, map[string]any{"credentials": map[string]any{"token": "t0k"}}); err != nil || got != "t0k" {
+		t.Errorf("token renders %q, %v; want t0k", got, err)
+	}
+
+	// Templates and jq are compiled and usable.
+	vars := map[string]any{"config": map[string]any{"subdomain": "acme"}}
+	if got, err := c.BaseURL.RenderString(ctx, vars); err != nil || got != "https://acme.helpdesk.example/api/v2" {
+		t.Errorf("base_url renders %q, %v", got, err)
+	}
+	body, err := it("comments").Request.Body.Render(ctx, map[string]any{"cursor": "1700000000", "page": map[string]any{"limit": 25}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantBody := `{"filter":{"types":["public","internal"]},"page_size":25,"since":"1700000000"}`
+	if js, _ := json.Marshal(body); string(js) != wantBody {
+		t.Errorf("body renders %s, want %s", js, wantBody)
+	}
+	id, err := it("tickets").ID.First(ctx, map[string]any{"id": json.Number("9007199254740993")})
+	if err != nil || id != json.Number("9007199254740993") {
+		t.Errorf("id = %#v, %v; want the exact json.Number", id, err)
+	}
+	if got := it("tickets").Fields.Keys; fmt.Sprint(got) != "[subject status requester_email]" {
+		t.Errorf("fields = %v, want file order", got)
+	}
+}
+
+func TestAuthDefaults(t *testing.T) {
+	const types = `
+interaction_types:
+  things:
+    kind: thing
+    request:
+      path: https://api.example.com/things
+    records: .[]
+    id: .id
+`
+	tests := []struct {
+		name, yaml string
+		check      func(t *testing.T, a *spec.Auth)
+	}{
+		{"none", "provider: p\n", func(t *testing.T, a *spec.Auth) {
+			if a.Type != spec.AuthNone {
+				t.Errorf("type = %q, want none", a.Type)
+			}
+		}},
+		{"api_key", "provider: p\ncredentials:\n  api_key: {}\nauth:\n  type: api_key\n  name: X-Key\n", func(t *testing.T, a *spec.Auth) {
+			if a.In != "header" || a.Name != "X-Key" || a.Value == nil || a.Value.Src != "${ .credentials.api_key }" {
+				t.Errorf("auth = in %q name %q value %v; want header, X-Key, ${ .credentials.api_key }", a.In, a.Name, a.Value)
+			}
+		}},
+		{"api_key in query", "provider: p\ncredentials:\n  key: {}\nauth:\n  type: api_key\n  in: query\n  name: key\n  value: ${ .credentials.key }\n", func(t *testing.T, a *spec.Auth) {
+			if a.In != "query" || a.Value.Src != "${ .credentials.key }" {
+				t.Errorf("auth = in %q value %v", a.In, a.Value)
+			}
+		}},
+		{"basic", "provider: p\ncredentials:\n  username: {}\n  password: {}\nauth:\n  type: basic\n", func(t *testing.T, a *spec.Auth) {
+			if a.Username == nil || a.Username.Src != "${ .credentials.username }" || a.Password == nil || a.Password.Src != "${ .credentials.password }" {
+				t.Errorf("auth = username %v password %v", a.Username, a.Password)
+			}
+			got, err := a.Password.RenderString(context.Background(), map[string]any{"credentials": map[string]any{"password": "pw"}})
+			if err != nil || got != "pw" {
+				t.Errorf("password renders %q, %v", got, err)
+			}
+		}},
+		{"bearer explicit", "provider: p\ncredentials:\n  pat: {}\nauth:\n  type: bearer\n  token: ${ .credentials.pat }\n", func(t *testing.T, a *spec.Auth) {
+			if a.Token == nil || a.Token.Src != "${ .credentials.pat }" {
+				t.Errorf("token = %v", a.Token)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := spec.Load("inline.yaml", []byte(tc.yaml+types))
+			if err != nil {
+				t.Fatalf("Load:\n%v", err)
+			}
+			tc.check(t, c.Auth)
+		})
+	}
+}
+
+// TestLoadErrorsSorted loads a spec with several mistakes and checks that every one is
+// reported, in file order.
+func TestLoadErrorsSorted(t *testing.T) {
+	src := `provider: p
+credentials:
+  api_key: {}
+auth:
+  type: api_key
+interaction_types:
+  things:
+    kind: thing
+    request:
+      path: https://api.example.com/things
+      parms: {}
+    records: .[
+    id: .id
+    pagination:
+      type: cursor
+`
+	_, err := spec.Load("multi.yaml", []byte(src))
+	var errs spec.Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("error is %T: %v", err, err)
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0].Msg, `unknown key "parms"`) {
+		// Schema errors stop loading before the semantic checks run.
+		t.Fatalf("got:\n%v\nwant only the schema error", err)
+	}
+
+	src = strings.Replace(src, "      parms: {}\n", "", 1)
+	_, err = spec.Load("multi.yaml", []byte(src))
+	want := strings.Join([]string{
+		"multi.yaml:4:1: auth: auth type api_key needs name (the header or query parameter that carries the key)",
+		`multi.yaml:11:16: interaction_types.things.records: invalid jq ".[": unexpected EOF`,
+		"multi.yaml:13:5: interaction_types.things.pagination: cursor pagination needs next: jq over the body that yields the next page's token",
+	}, "\n")
+	if err == nil || err.Error() != want {
+		t.Errorf("got:\n%v\nwant:\n%s", err, want)
+	}
+	if !errors.As(err, &errs) {
+		t.Fatal("not spec.Errors")
+	}
+	if !sort.SliceIsSorted(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line }) {
+		t.Error("errors are not in file order")
+	}
+}
