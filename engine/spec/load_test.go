@@ -189,7 +189,6 @@ var badSpecs = []struct {
 		`testdata/bad/name_in_both_sections.bad.yaml:6:3: credentials.token: "token" is also declared under config; a value is either config or a credential, so give one of them another name`},
 }
 
-
 func loadBad(t *testing.T, file string) (string, error) {
 	t.Helper()
 	path := badDir + "/" + file
