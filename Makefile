@@ -1,8 +1,6 @@
 # intake: the two commands a new user needs are `make demo` and `make test`.
 GO      ?= go
 BIN     := bin/intake
-# Packages whose concurrency matters run under the race detector.
-RACE_PKGS := ./engine/... ./internal/...
 
 .PHONY: demo build test test-race vet fmt-check lint ci clean
 
@@ -12,9 +10,8 @@ demo: build ## run the engine on the bundled demo CRM (SQLite, no internet)
 build:
 	$(GO) build -o $(BIN) ./cmd/intake
 
-test: vet fmt-check ## run every test (engine packages with -race)
-	$(GO) test -race -count=1 $(RACE_PKGS)
-	$(GO) test -count=1 ./cmd/... ./schemas/... ./connectors/...
+test: vet fmt-check ## run every test, under the race detector
+	$(GO) test -race -count=1 ./...
 
 vet:
 	$(GO) vet ./...
