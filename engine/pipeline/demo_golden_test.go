@@ -21,11 +21,11 @@ import (
 	"github.com/intakehq/intake/internal/democrm"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+var update = flag.Bool("update", false, "rewrite the golden files under the repository's testdata/golden")
 
 // TestDemoSyncGolden syncs the bundled demo connector against the demo CRM on a fixed
 // clock, lets the CRM change, syncs again, and compares every stored row and both
-// runs' counts with testdata/demo_sync.golden.
+// runs' counts with testdata/golden/demo_sync.golden.
 func TestDemoSyncGolden(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -72,9 +72,8 @@ func TestDemoSyncGolden(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 
-	golden := filepath.Join("testdata", "demo_sync.golden")
+	golden := filepath.Join("..", "..", "testdata", "golden", "demo_sync.golden")
 	if *update {
-		require.NoError(t, os.MkdirAll("testdata", 0o755))
 		require.NoError(t, os.WriteFile(golden, out.Bytes(), 0o644))
 	}
 	want, err := os.ReadFile(golden)

@@ -23,176 +23,183 @@ import (
 	"github.com/intakehq/intake/engine/spec"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/bad/expected.golden from the current loader output")
+var update = flag.Bool("update", false, "rewrite testdata/specs/bad/expected.golden from the current loader output")
 
 const (
-	badDir     = "testdata/bad"
-	goldenFile = "testdata/bad/expected.golden"
+	// The bad specs live in the repository's testdata/, shared with other tests; errors
+	// name them by their path from the repository root.
+	repoRoot   = "../.."
+	badDir     = "testdata/specs/bad"
+	goldenFile = "testdata/specs/bad/expected.golden"
 )
 
 // badSpecs is the Prometheus-style table of broken connectors: each file under
-// testdata/bad is a small realistic spec with exactly one mistake, and want is the
+// testdata/specs/bad is a small realistic spec with exactly one mistake, and want is the
 // full error text (every line) the loader prints for it. The same messages are kept,
-// one section per file, in testdata/bad/expected.golden (go test -run TestBadSpecs
+// one section per file, in testdata/specs/bad/expected.golden (go test -run TestBadSpecs
 // -update rewrites it).
 var badSpecs = []struct {
-	file string // under testdata/bad
+	file string // under testdata/specs/bad
 	want string
 }{
 	// Unknown keys.
 	{"unknown_top_key.bad.yaml",
-		`testdata/bad/unknown_top_key.bad.yaml:3:1: descripton: unknown key "descripton" (did you mean "description"?)`},
+		`testdata/specs/bad/unknown_top_key.bad.yaml:3:1: descripton: unknown key "descripton" (did you mean "description"?)`},
 	{"unknown_request_key.bad.yaml",
-		`testdata/bad/unknown_request_key.bad.yaml:13:7: interaction_types.tickets.request.parms: unknown key "parms" (did you mean "params"?)`},
+		`testdata/specs/bad/unknown_request_key.bad.yaml:13:7: interaction_types.tickets.request.parms: unknown key "parms" (did you mean "params"?)`},
 	{"unknown_key_no_match.bad.yaml",
-		`testdata/bad/unknown_key_no_match.bad.yaml:17:7: interaction_types.tickets.pagination.follow_redirects: unknown key "follow_redirects" (allowed: limit, limit_param, max_pages, next, param, rel, start, stop, stop_on_short_page, total, type)`},
+		`testdata/specs/bad/unknown_key_no_match.bad.yaml:17:7: interaction_types.tickets.pagination.follow_redirects: unknown key "follow_redirects" (allowed: limit, limit_param, max_pages, next, param, rel, start, stop, stop_on_short_page, total, type)`},
 	{"field_key_typo.bad.yaml",
-		`testdata/bad/field_key_typo.bad.yaml:5:5: credentials.token.requried: unknown key "requried" (did you mean "required"?)`},
+		`testdata/specs/bad/field_key_typo.bad.yaml:5:5: credentials.token.requried: unknown key "requried" (did you mean "required"?)`},
 
 	// Wrong types.
 	{"auth_string.bad.yaml",
-		`testdata/bad/auth_string.bad.yaml:6:7: auth: must be a mapping, not a string`},
+		`testdata/specs/bad/auth_string.bad.yaml:6:7: auth: must be a mapping, not a string`},
 	{"records_mapping.bad.yaml",
-		`testdata/bad/records_mapping.bad.yaml:14:7: interaction_types.tickets.records: must be a string, not a mapping`},
+		`testdata/specs/bad/records_mapping.bad.yaml:14:7: interaction_types.tickets.records: must be a string, not a mapping`},
 	{"field_null.bad.yaml",
-		`testdata/bad/field_null.bad.yaml:16:15: interaction_types.tickets.fields.subject: must be a string, not null`},
+		`testdata/specs/bad/field_null.bad.yaml:16:15: interaction_types.tickets.fields.subject: must be a string, not null`},
 
 	// Missing required keys.
 	{"missing_records.bad.yaml",
-		`testdata/bad/missing_records.bad.yaml:9:3: interaction_types.tickets: missing required key "records"`},
+		`testdata/specs/bad/missing_records.bad.yaml:9:3: interaction_types.tickets: missing required key "records"`},
 	{"missing_id.bad.yaml",
-		`testdata/bad/missing_id.bad.yaml:9:3: interaction_types.tickets: missing required key "id"`},
+		`testdata/specs/bad/missing_id.bad.yaml:9:3: interaction_types.tickets: missing required key "id"`},
 	{"missing_kind.bad.yaml",
-		`testdata/bad/missing_kind.bad.yaml:9:3: interaction_types.tickets: missing required key "kind"`},
+		`testdata/specs/bad/missing_kind.bad.yaml:9:3: interaction_types.tickets: missing required key "kind"`},
 	{"missing_provider.bad.yaml",
-		`testdata/bad/missing_provider.bad.yaml:1:1: missing required key "provider"`},
+		`testdata/specs/bad/missing_provider.bad.yaml:1:1: missing required key "provider"`},
 	{"no_interaction_types.bad.yaml",
-		`testdata/bad/no_interaction_types.bad.yaml:8:20: interaction_types: must have at least 1 entry`},
+		`testdata/specs/bad/no_interaction_types.bad.yaml:8:20: interaction_types: must have at least 1 entry`},
 
 	// Enums and patterns.
 	{"bad_auth_type.bad.yaml",
-		`testdata/bad/bad_auth_type.bad.yaml:7:9: auth.type: "oauth2" is not one of: none, api_key, bearer, basic`},
+		`testdata/specs/bad/bad_auth_type.bad.yaml:7:9: auth.type: "oauth2" is not one of: none, api_key, bearer, basic`},
 	{"bad_pagination_type.bad.yaml",
-		`testdata/bad/bad_pagination_type.bad.yaml:16:13: interaction_types.tickets.pagination.type: "token" is not one of: none, offset, page, cursor, next_url, link`},
+		`testdata/specs/bad/bad_pagination_type.bad.yaml:16:13: interaction_types.tickets.pagination.type: "token" is not one of: none, offset, page, cursor, next_url, link`},
 	{"bad_method.bad.yaml",
-		`testdata/bad/bad_method.bad.yaml:12:15: interaction_types.tickets.request.method: "get" is not one of: GET, POST, PUT, PATCH`},
+		`testdata/specs/bad/bad_method.bad.yaml:12:15: interaction_types.tickets.request.method: "get" is not one of: GET, POST, PUT, PATCH`},
 	{"field_type_enum.bad.yaml",
-		`testdata/bad/field_type_enum.bad.yaml:4:11: config.page_size.type: "int" is not one of: string, integer, number, boolean`},
+		`testdata/specs/bad/field_type_enum.bad.yaml:4:11: config.page_size.type: "int" is not one of: string, integer, number, boolean`},
 	{"bad_provider.bad.yaml",
-		`testdata/bad/bad_provider.bad.yaml:1:11: provider: "Help Desk" does not match ^[a-z][a-z0-9_-]*$`},
+		`testdata/specs/bad/bad_provider.bad.yaml:1:11: provider: "Help Desk" does not match ^[a-z][a-z0-9_-]*$`},
 	{"bad_duration.bad.yaml",
-		`testdata/bad/bad_duration.bad.yaml:8:13: sync_every: invalid duration "3 hours": use a number and a unit (ms, s, m, h, d), e.g. 30s or 1h30m`},
+		`testdata/specs/bad/bad_duration.bad.yaml:8:13: sync_every: invalid duration "3 hours": use a number and a unit (ms, s, m, h, d), e.g. 30s or 1h30m`},
 
 	// jq that does not compile: the column points at the offending token.
 	{"jq_records.bad.yaml",
-		`testdata/bad/jq_records.bad.yaml:13:44: interaction_types.tickets.records: invalid jq ".tickets[] | select(.status = = \"open\")": unexpected token "="`},
+		`testdata/specs/bad/jq_records.bad.yaml:13:44: interaction_types.tickets.records: invalid jq ".tickets[] | select(.status = = \"open\")": unexpected token "="`},
 	{"jq_field.bad.yaml",
-		`testdata/bad/jq_field.bad.yaml:17:66: interaction_types.tickets.fields.requester: invalid jq "{email: .requester.email, name: .requester.name": unexpected EOF`},
+		`testdata/specs/bad/jq_field.bad.yaml:17:66: interaction_types.tickets.fields.requester: invalid jq "{email: .requester.email, name: .requester.name": unexpected EOF`},
 	{"jq_next.bad.yaml",
-		`testdata/bad/jq_next.bad.yaml:17:31: interaction_types.tickets.pagination.next: invalid jq ".meta.after_cursor]": unexpected token "]"`},
+		`testdata/specs/bad/jq_next.bad.yaml:17:31: interaction_types.tickets.pagination.next: invalid jq ".meta.after_cursor]": unexpected token "]"`},
 
 	// Templates.
 	{"template_unterminated.bad.yaml",
-		`testdata/bad/template_unterminated.bad.yaml:8:19: base_url: unterminated ${ in "https://${ .config.subdomain.helpdesk.example/v2"`},
+		`testdata/specs/bad/template_unterminated.bad.yaml:8:19: base_url: unterminated ${ in "https://${ .config.subdomain.helpdesk.example/v2"`},
 	{"template_jq_error.bad.yaml",
-		`testdata/bad/template_jq_error.bad.yaml:14:49: interaction_types.tickets.request.params.since: invalid jq " .cursor | strftime(\"%Y-%m-%d\" ": unexpected EOF`},
+		`testdata/specs/bad/template_jq_error.bad.yaml:14:49: interaction_types.tickets.request.params.since: invalid jq " .cursor | strftime(\"%Y-%m-%d\" ": unexpected EOF`},
 	{"relative_no_base.bad.yaml",
-		`testdata/bad/relative_no_base.bad.yaml:11:13: interaction_types.tickets.request.path: relative path "/tickets" needs a base_url at the top of the spec`},
+		`testdata/specs/bad/relative_no_base.bad.yaml:11:13: interaction_types.tickets.request.path: relative path "/tickets" needs a base_url at the top of the spec`},
 
 	// Auth.
 	{"api_key_no_name.bad.yaml",
-		`testdata/bad/api_key_no_name.bad.yaml:6:1: auth: auth type api_key needs name (the header or query parameter that carries the key)`},
+		`testdata/specs/bad/api_key_no_name.bad.yaml:6:1: auth: auth type api_key needs name (the header or query parameter that carries the key)`},
 	{"auth_key_unused.bad.yaml",
-		`testdata/bad/auth_key_unused.bad.yaml:10:3: auth.token: not used by auth type basic`},
+		`testdata/specs/bad/auth_key_unused.bad.yaml:10:3: auth.token: not used by auth type basic`},
 
 	// Pagination.
 	{"pagination_key_unused.bad.yaml",
-		`testdata/bad/pagination_key_unused.bad.yaml:19:7: interaction_types.tickets.pagination.next: not used by pagination type offset`},
+		`testdata/specs/bad/pagination_key_unused.bad.yaml:19:7: interaction_types.tickets.pagination.next: not used by pagination type offset`},
 	{"cursor_no_next.bad.yaml",
-		`testdata/bad/cursor_no_next.bad.yaml:15:5: interaction_types.tickets.pagination: cursor pagination needs next: jq over the body that yields the next page's token`},
+		`testdata/specs/bad/cursor_no_next.bad.yaml:15:5: interaction_types.tickets.pagination: cursor pagination needs next: jq over the body that yields the next page's token`},
 	{"offset_no_limit.bad.yaml",
-		`testdata/bad/offset_no_limit.bad.yaml:15:5: interaction_types.tickets.pagination: offset pagination needs limit and limit_param: the offset advances by the page size`},
+		`testdata/specs/bad/offset_no_limit.bad.yaml:15:5: interaction_types.tickets.pagination: offset pagination needs limit and limit_param: the offset advances by the page size`},
 	{"limit_no_limit_param.bad.yaml",
-		`testdata/bad/limit_no_limit_param.bad.yaml:18:7: interaction_types.tickets.pagination.limit: limit needs limit_param, the parameter that carries the page size`},
+		`testdata/specs/bad/limit_no_limit_param.bad.yaml:18:7: interaction_types.tickets.pagination.limit: limit needs limit_param, the parameter that carries the page size`},
 
 	// Interaction types, requests and incremental sync.
 	{"get_with_body.bad.yaml",
-		`testdata/bad/get_with_body.bad.yaml:13:7: interaction_types.tickets.request.body: a GET request has no body; set method: POST`},
+		`testdata/specs/bad/get_with_body.bad.yaml:13:7: interaction_types.tickets.request.body: a GET request has no body; set method: POST`},
 	{"incremental_bad_format.bad.yaml",
-		`testdata/bad/incremental_bad_format.bad.yaml:18:15: interaction_types.tickets.incremental.format: "YYYY-MM-DD" is not rfc3339, unix, unix_ms or a Go time layout that keeps the date (e.g. 2006-01-02T15:04:05Z07:00)`},
+		`testdata/specs/bad/incremental_bad_format.bad.yaml:18:15: interaction_types.tickets.incremental.format: "YYYY-MM-DD" is not rfc3339, unix, unix_ms or a Go time layout that keeps the date (e.g. 2006-01-02T15:04:05Z07:00)`},
 	{"incremental_bad_start.bad.yaml",
-		`testdata/bad/incremental_bad_start.bad.yaml:18:14: interaction_types.tickets.incremental.start: cannot read "last tuesday" as a time in format rfc3339`},
+		`testdata/specs/bad/incremental_bad_start.bad.yaml:18:14: interaction_types.tickets.incremental.start: cannot read "last tuesday" as a time in format rfc3339`},
 	{"param_clash.bad.yaml",
-		`testdata/bad/param_clash.bad.yaml:19:14: interaction_types.tickets.incremental.param: request.params already sets "updated_since"; use one or the other`},
+		`testdata/specs/bad/param_clash.bad.yaml:19:14: interaction_types.tickets.incremental.param: request.params already sets "updated_since"; use one or the other`},
 
 	// Config and credential fields.
 	{"default_pattern.bad.yaml",
-		`testdata/bad/default_pattern.bad.yaml:6:14: config.region.default: "EU" does not match pattern [a-z]{2}`},
+		`testdata/specs/bad/default_pattern.bad.yaml:6:14: config.region.default: "EU" does not match pattern [a-z]{2}`},
 	{"required_with_default.bad.yaml",
-		`testdata/bad/required_with_default.bad.yaml:6:5: config.region.required: a field with a default is never missing; drop required or the default`},
+		`testdata/specs/bad/required_with_default.bad.yaml:6:5: config.region.required: a field with a default is never missing; drop required or the default`},
 
 	// The file itself.
 	{"yaml_tab.bad.yaml",
-		`testdata/bad/yaml_tab.bad.yaml:12:1: invalid YAML: a tab cannot indent YAML; indent with spaces`},
+		`testdata/specs/bad/yaml_tab.bad.yaml:12:1: invalid YAML: a tab cannot indent YAML; indent with spaces`},
 	{"empty.bad.yaml",
-		`testdata/bad/empty.bad.yaml:1:1: empty file: a connector needs at least provider and interaction_types`},
+		`testdata/specs/bad/empty.bad.yaml:1:1: empty file: a connector needs at least provider and interaction_types`},
 	{"two_documents.bad.yaml",
-		`testdata/bad/two_documents.bad.yaml:15:1: a connector file holds one YAML document; found a second one`},
+		`testdata/specs/bad/two_documents.bad.yaml:15:1: a connector file holds one YAML document; found a second one`},
 
 	// Positions inside templates, quoted and block scalars; auth defaults; values
 	// quoted in messages; YAML syntax located by token.
 	{"bad_type_name.bad.yaml",
-		`testdata/bad/bad_type_name.bad.yaml:9:3: interaction_types.Tickets: name "Tickets" must be lower case letters, digits and _ and start with a letter`},
+		`testdata/specs/bad/bad_type_name.bad.yaml:9:3: interaction_types.Tickets: name "Tickets" must be lower case letters, digits and _ and start with a letter`},
 	{"config_typo.bad.yaml",
-		`testdata/bad/config_typo.bad.yaml:9:19: base_url: ${ .config.subdomian }: config.subdomian is not declared (did you mean config.subdomain?)`},
+		`testdata/specs/bad/config_typo.bad.yaml:9:19: base_url: ${ .config.subdomian }: config.subdomian is not declared (did you mean config.subdomain?)`},
 	{"template_unknown_field.bad.yaml",
-		`testdata/bad/template_unknown_field.bad.yaml:12:22: interaction_types.ticket_comments.request.path: ${ .parent.id }: unknown context field "parent" (available here: config, cursor, page, now)`},
+		`testdata/specs/bad/template_unknown_field.bad.yaml:12:22: interaction_types.ticket_comments.request.path: ${ .parent.id }: unknown context field "parent" (available here: config, cursor, page, now)`},
 	{"two_segments.bad.yaml",
-		`testdata/bad/two_segments.bad.yaml:15:46: interaction_types.view_comments.request.path: ${ .parent.id }: unknown context field "parent" (available here: config, cursor, page, now)`},
+		`testdata/specs/bad/two_segments.bad.yaml:15:46: interaction_types.view_comments.request.path: ${ .parent.id }: unknown context field "parent" (available here: config, cursor, page, now)`},
 	{"credentials_in_request.bad.yaml",
-		`testdata/bad/credentials_in_request.bad.yaml:14:20: interaction_types.tickets.request.params.api_token: ${ .credentials.token }: unknown context field "credentials" (available here: config, cursor, page, now)`},
+		`testdata/specs/bad/credentials_in_request.bad.yaml:14:20: interaction_types.tickets.request.params.api_token: ${ .credentials.token }: unknown context field "credentials" (available here: config, cursor, page, now)`},
 	{"page_typo.bad.yaml",
-		`testdata/bad/page_typo.bad.yaml:14:15: interaction_types.tickets.request.params.page: ${ .page.nubmer }: page.nubmer is not declared (did you mean page.number?)`},
+		`testdata/specs/bad/page_typo.bad.yaml:14:15: interaction_types.tickets.request.params.page: ${ .page.nubmer }: page.nubmer is not declared (did you mean page.number?)`},
 	{"body_unknown_field.bad.yaml",
-		`testdata/bad/body_unknown_field.bad.yaml:16:26: interaction_types.tickets.request.body.filter.updated_after: ${ .since }: unknown context field "since" (available here: config, cursor, page, now)`},
+		`testdata/specs/bad/body_unknown_field.bad.yaml:16:26: interaction_types.tickets.request.body.filter.updated_after: ${ .since }: unknown context field "since" (available here: config, cursor, page, now)`},
 	{"headers_cursor.bad.yaml",
-		`testdata/bad/headers_cursor.bad.yaml:9:12: headers.X-Since: ${ .cursor }: unknown context field "cursor" (available here: config, credentials, now)`},
+		`testdata/specs/bad/headers_cursor.bad.yaml:9:12: headers.X-Since: ${ .cursor }: unknown context field "cursor" (available here: config, credentials, now)`},
 	{"bearer_no_token_cred.bad.yaml",
-		`testdata/bad/bearer_no_token_cred.bad.yaml:6:1: auth: auth type bearer reads credentials.token by default; declare it under credentials or set the value explicitly`},
+		`testdata/specs/bad/bearer_no_token_cred.bad.yaml:6:1: auth: auth type bearer reads credentials.token by default; declare it under credentials or set the value explicitly`},
 	{"cursor_without_incremental.bad.yaml",
-		`testdata/bad/cursor_without_incremental.bad.yaml:14:24: interaction_types.tickets.request.params.updated_since: uses ${ .cursor } but the interaction type has no incremental section`},
+		`testdata/specs/bad/cursor_without_incremental.bad.yaml:14:24: interaction_types.tickets.request.params.updated_since: uses ${ .cursor } but the interaction type has no incremental section`},
 	{"body_cursor.bad.yaml",
-		`testdata/bad/body_cursor.bad.yaml:15:24: interaction_types.tickets.request.body.updated_after: uses ${ .cursor } but the interaction type has no incremental section`},
+		`testdata/specs/bad/body_cursor.bad.yaml:15:24: interaction_types.tickets.request.body.updated_after: uses ${ .cursor } but the interaction type has no incremental section`},
 	{"default_type.bad.yaml",
-		`testdata/bad/default_type.bad.yaml:6:14: config.page_size.default: "fifty" is not of type integer`},
+		`testdata/specs/bad/default_type.bad.yaml:6:14: config.page_size.default: "fifty" is not of type integer`},
 	{"default_quoted_number.bad.yaml",
-		`testdata/bad/default_quoted_number.bad.yaml:5:14: config.page_size.default: "50" is not of type integer`},
+		`testdata/specs/bad/default_quoted_number.bad.yaml:5:14: config.page_size.default: "50" is not of type integer`},
 	{"empty_records.bad.yaml",
-		`testdata/bad/empty_records.bad.yaml:13:14: interaction_types.tickets.records: must not be empty`},
+		`testdata/specs/bad/empty_records.bad.yaml:13:14: interaction_types.tickets.records: must not be empty`},
 	{"retries_too_many.bad.yaml",
-		`testdata/bad/retries_too_many.bad.yaml:8:10: retries: must be at most 20, not 50`},
+		`testdata/specs/bad/retries_too_many.bad.yaml:8:10: retries: must be at most 20, not 50`},
 	{"timeout_number.bad.yaml",
-		`testdata/bad/timeout_number.bad.yaml:8:10: timeout: invalid duration 30: use a number and a unit (ms, s, m, h, d), e.g. 30s or 1h30m`},
+		`testdata/specs/bad/timeout_number.bad.yaml:8:10: timeout: invalid duration 30: use a number and a unit (ms, s, m, h, d), e.g. 30s or 1h30m`},
 	{"merge_key.bad.yaml",
-		`testdata/bad/merge_key.bad.yaml:16:5: interaction_types.archived_tickets: YAML merge keys (<<) are not supported; repeat the keys or use an alias for the whole value`},
+		`testdata/specs/bad/merge_key.bad.yaml:16:5: interaction_types.archived_tickets: YAML merge keys (<<) are not supported; repeat the keys or use an alias for the whole value`},
 	{"multiline_jq.bad.yaml",
-		`testdata/bad/multiline_jq.bad.yaml:20:9: interaction_types.tickets.fields.requester: invalid jq: unexpected token "}"`},
+		`testdata/specs/bad/multiline_jq.bad.yaml:20:9: interaction_types.tickets.fields.requester: invalid jq: unexpected token "}"`},
 	{"jq_escaped.bad.yaml",
-		`testdata/bad/jq_escaped.bad.yaml:13:58: interaction_types.tickets.records: invalid jq ".tickets[] | select(.status == \"open\") | ]": unexpected token "]"`},
+		`testdata/specs/bad/jq_escaped.bad.yaml:13:58: interaction_types.tickets.records: invalid jq ".tickets[] | select(.status == \"open\") | ]": unexpected token "]"`},
 	{"yaml_syntax.bad.yaml",
-		`testdata/bad/yaml_syntax.bad.yaml:13:6: invalid YAML: value is not allowed in this context`},
+		`testdata/specs/bad/yaml_syntax.bad.yaml:13:6: invalid YAML: value is not allowed in this context`},
 	{"yaml_quote.bad.yaml",
-		`testdata/bad/yaml_quote.bad.yaml:12:13: invalid YAML: could not find end character of double-quoted text`},
+		`testdata/specs/bad/yaml_quote.bad.yaml:12:13: invalid YAML: could not find end character of double-quoted text`},
 	{"bad_regexp.bad.yaml",
-		"testdata/bad/bad_regexp.bad.yaml:5:14: config.subdomain.pattern: invalid regular expression: error parsing regexp: missing closing ]: `[a-z0-9-+`"},
+		"testdata/specs/bad/bad_regexp.bad.yaml:5:14: config.subdomain.pattern: invalid regular expression: error parsing regexp: missing closing ]: `[a-z0-9-+`"},
 	{"name_in_both_sections.bad.yaml",
-		`testdata/bad/name_in_both_sections.bad.yaml:6:3: credentials.token: "token" is also declared under config; a value is either config or a credential, so give one of them another name`},
+		`testdata/specs/bad/name_in_both_sections.bad.yaml:6:3: credentials.token: "token" is also declared under config; a value is either config or a credential, so give one of them another name`},
 }
 
 func loadBad(t *testing.T, file string) (string, error) {
 	t.Helper()
 	path := badDir + "/" + file
-	c, err := spec.LoadFile(path)
+	data, err := os.ReadFile(filepath.Join(repoRoot, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := spec.Load(path, data)
 	if err == nil {
 		return "", fmt.Errorf("%s loaded without error (provider %q)", path, c.Provider)
 	}
@@ -204,7 +211,7 @@ func loadBad(t *testing.T, file string) (string, error) {
 
 func TestBadSpecs(t *testing.T) {
 	var golden bytes.Buffer
-	golden.WriteString("# Loader output for each testdata/bad/*.bad.yaml in the badSpecs table of load_test.go.\n")
+	golden.WriteString("# Loader output for each testdata/specs/bad/*.bad.yaml in the badSpecs table of load_test.go.\n")
 	golden.WriteString("# Rewrite with: go test ./engine/spec -run TestBadSpecs -update\n")
 	for _, tc := range badSpecs {
 		name := strings.TrimSuffix(tc.file, ".bad.yaml")
@@ -233,12 +240,12 @@ func TestBadSpecs(t *testing.T) {
 		})
 	}
 	if *update {
-		if err := os.WriteFile(goldenFile, golden.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(repoRoot, goldenFile), golden.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	want, err := os.ReadFile(goldenFile)
+	want, err := os.ReadFile(filepath.Join(repoRoot, goldenFile))
 	if err != nil {
 		t.Fatalf("%v (run with -update to create it)", err)
 	}
@@ -273,9 +280,9 @@ func lineDiff(want, got string) string {
 }
 
 // TestBadSpecFixtures keeps the fixtures and the tables in step: every file under
-// testdata/bad is in the table once and every table entry has its file.
+// testdata/specs/bad is in the table once and every table entry has its file.
 func TestBadSpecFixtures(t *testing.T) {
-	files, err := filepath.Glob(badDir + "/*.bad.yaml")
+	files, err := filepath.Glob(filepath.Join(repoRoot, badDir, "*.bad.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +376,7 @@ func TestConnectorsMatchSchema(t *testing.T) {
 	// And the schema refuses what the loader refuses for schema reasons.
 	for _, file := range []string{"unknown_top_key", "records_mapping", "missing_id", "bad_method", "bad_duration", "bad_type_name", "field_type_enum"} {
 		t.Run("bad/"+file, func(t *testing.T) {
-			if err := sch.Validate(yamlToJSONValue(t, badDir+"/"+file+".bad.yaml")); err == nil {
+			if err := sch.Validate(yamlToJSONValue(t, filepath.Join(repoRoot, badDir, file+".bad.yaml"))); err == nil {
 				t.Error("the schema accepts a spec the loader refuses")
 			}
 		})
