@@ -22,7 +22,7 @@ type Store interface {
 	EnsureObject(ctx context.Context, integrationID, typ string) (*store.Object, error)
 	StartRun(ctx context.Context, obj *store.Object) (int64, error)
 	CommitPage(ctx context.Context, runID int64, obj *store.Object, p store.Page) (store.PageResult, error)
-	FinishRun(ctx context.Context, runID int64, obj *store.Object, status, errMsg string) (*store.Run, error)
+	FinishRun(ctx context.Context, runID int64, obj *store.Object, status, class, errMsg string) (*store.Run, error)
 }
 
 // PageEvent reports a committed page, for progress displays.
@@ -149,18 +149,18 @@ func (s *Syncer) SyncType(ctx context.Context, job Job, it *spec.InteractionType
 		}
 		return nil
 	})
-	status, msg := store.RunSucceeded, ""
+	status, class, msg := store.RunSucceeded, "", ""
 	switch {
 	case syncErr == nil:
 	case ctx.Err() != nil:
 		status, msg = store.RunCancelled, "cancelled: "+context.Cause(ctx).Error()
 	default:
-		status, msg = store.RunFailed, job.Client.Redact(syncErr.Error())
+		status, class, msg = store.RunFailed, retrieve.Classify(syncErr), job.Client.Redact(syncErr.Error())
 	}
 	// Record the outcome even when ctx is cancelled: the run must not stay "running".
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	run, err := s.Store.FinishRun(fctx, runID, obj, status, msg)
+	run, err := s.Store.FinishRun(fctx, runID, obj, status, class, msg)
 	if err != nil {
 		return nil, errors.Join(syncErr, err)
 	}

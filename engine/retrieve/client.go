@@ -334,7 +334,7 @@ func (c *Client) once(ctx context.Context, req Request, u *url.URL) (*Response, 
 			return nil, &BodyError{URL: shown, Err: fmt.Errorf("invalid JSON (%d bytes): %w", len(body), err)}
 		}
 		if dec.More() {
-			return nil, &BodyError{URL: shown, Err: errors.New("invalid JSON: trailing data after the first value")}
+			return nil, &BodyError{URL: shown, Err: errTrailingData}
 		}
 	}
 	return out, nil
@@ -349,7 +349,7 @@ func (c *Client) resolve(ref string) (*url.URL, error) {
 	}
 	if u.IsAbs() {
 		if c.origin != "" && origin(u) != c.origin {
-			return nil, fmt.Errorf("refusing to send credentials to %s: it is not the base_url's host %s", origin(u), c.origin)
+			return nil, fmt.Errorf("%w %s: it is not the base_url's host %s", errCrossHost, origin(u), c.origin)
 		}
 		return u, nil
 	}
@@ -406,6 +406,12 @@ func unwrapURLError(err error) error {
 	}
 	return err
 }
+
+var (
+	errTrailingData = errors.New("invalid JSON: trailing data after the first value")
+	errCrossHost    = errors.New("refusing to send credentials to")
+	errRecords      = errors.New("records")
+)
 
 // errCrossHostRedirect refuses a redirect off the base URL's host. It is final: the
 // same request would be redirected again.

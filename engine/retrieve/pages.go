@@ -69,7 +69,7 @@ func (c *Client) Pages(ctx context.Context, it *spec.InteractionType, since *tim
 		}
 		records, err := it.Records.All(ctx, resp.Body)
 		if err != nil {
-			return fmt.Errorf("%s: page %d: records: %w", it.Name, n, c.redact.Error(err))
+			return fmt.Errorf("%s: page %d: %w: %w", it.Name, n, errRecords, c.redact.Error(err))
 		}
 		shown := c.redact.String(redactQuery(resp.URL))
 		if c.opts.Trace != nil {

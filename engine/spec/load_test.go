@@ -74,7 +74,7 @@ var badSpecs = []struct {
 
 	// Enums and patterns.
 	{"bad_auth_type.bad.yaml",
-		`testdata/specs/bad/bad_auth_type.bad.yaml:7:9: auth.type: "oauth2" is not one of: none, api_key, bearer, basic`},
+		`testdata/specs/bad/bad_auth_type.bad.yaml:7:9: auth.type: "oauth" is not one of: none, api_key, bearer, basic, oauth2, session`},
 	{"bad_pagination_type.bad.yaml",
 		`testdata/specs/bad/bad_pagination_type.bad.yaml:16:13: interaction_types.tickets.pagination.type: "token" is not one of: none, offset, page, cursor, next_url, link`},
 	{"bad_method.bad.yaml",

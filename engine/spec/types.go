@@ -30,6 +30,8 @@ type Connector struct {
 	Headers          Ordered[*Template]        `yaml:"headers" json:"headers,omitempty"`
 	Timeout          Duration                  `yaml:"timeout" json:"timeout"`
 	Retries          *int                      `yaml:"retries" json:"retries"`
+	RateLimit        *RateLimit                `yaml:"rate_limit" json:"rate_limit,omitempty"`
+	ResponseRules    []*ResponseRule           `yaml:"response_rules" json:"response_rules,omitempty"`
 	SyncEvery        Duration                  `yaml:"sync_every" json:"sync_every"`
 	InteractionTypes Ordered[*InteractionType] `yaml:"interaction_types" json:"interaction_types"`
 }
@@ -57,10 +59,25 @@ func (f *Field) IsRequired() bool {
 
 // Auth types.
 const (
-	AuthNone   = "none"
-	AuthAPIKey = "api_key"
-	AuthBearer = "bearer"
-	AuthBasic  = "basic"
+	AuthNone    = "none"
+	AuthAPIKey  = "api_key"
+	AuthBearer  = "bearer"
+	AuthBasic   = "basic"
+	AuthOAuth2  = "oauth2"
+	AuthSession = "session"
+)
+
+// OAuth2 grants.
+const (
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+	GrantAuthorizationCode = "authorization_code"
+)
+
+// Token endpoint client authentication methods (RFC 6749 2.3.1).
+const (
+	ClientSecretBasic = "client_secret_basic"
+	ClientSecretPost  = "client_secret_post"
 )
 
 // Auth says how requests authenticate.
@@ -72,6 +89,86 @@ type Auth struct {
 	Token    *Template `yaml:"token" json:"token,omitempty"`
 	Username *Template `yaml:"username" json:"username,omitempty"`
 	Password *Template `yaml:"password" json:"password,omitempty"`
+
+	// oauth2
+	Grant         string             `yaml:"grant" json:"grant,omitempty"`
+	TokenURL      *Template          `yaml:"token_url" json:"token_url,omitempty"`
+	AuthorizeURL  *Template          `yaml:"authorize_url" json:"authorize_url,omitempty"`
+	Scopes        []string           `yaml:"scopes" json:"scopes,omitempty"`
+	ClientAuth    string             `yaml:"client_auth" json:"client_auth,omitempty"`
+	ClientID      *Template          `yaml:"client_id" json:"client_id,omitempty"`
+	ClientSecret  *Template          `yaml:"client_secret" json:"client_secret,omitempty"`
+	TokenParams   Ordered[*Template] `yaml:"token_params" json:"token_params,omitempty"`
+	RefreshBefore Duration           `yaml:"refresh_before" json:"refresh_before,omitempty"`
+
+	// session
+	Login     *Request `yaml:"login" json:"login,omitempty"`
+	TokenPath *Expr    `yaml:"session_token" json:"session_token,omitempty"`
+	ExpiresIn *Expr    `yaml:"expires_in" json:"expires_in,omitempty"`
+	TTL       Duration `yaml:"ttl" json:"ttl,omitempty"`
+}
+
+// Refreshable reports whether the auth obtains tokens it can obtain again after a 401.
+func (a *Auth) Refreshable() bool { return a.Type == AuthOAuth2 || a.Type == AuthSession }
+
+// RateLimit paces requests before the provider has to refuse them.
+type RateLimit struct {
+	Requests        int      `yaml:"requests" json:"requests"`
+	Per             Duration `yaml:"per" json:"per"`
+	Burst           int      `yaml:"burst" json:"burst,omitempty"`
+	Concurrency     int      `yaml:"concurrency" json:"concurrency,omitempty"`
+	RemainingHeader string   `yaml:"remaining_header" json:"remaining_header,omitempty"`
+	ResetHeader     string   `yaml:"reset_header" json:"reset_header,omitempty"`
+	ResetFormat     string   `yaml:"reset_format" json:"reset_format,omitempty"`
+}
+
+// Response rule actions.
+const (
+	ActionRetry            = "retry"
+	ActionFail             = "fail"
+	ActionIgnore           = "ignore"
+	ActionRateLimited      = "rate_limited"
+	ActionRefreshThenRetry = "refresh_then_retry"
+)
+
+// Failure classes, recorded on failed sync runs.
+const (
+	ClassAuth        = "auth"
+	ClassPermanent   = "permanent"
+	ClassTransient   = "transient"
+	ClassRateLimited = "rate_limited"
+	ClassBadData     = "bad_data"
+)
+
+// ResponseRule classifies a provider answer the HTTP status alone misreads: a 200
+// carrying an error, a 403 that means "slow down", a 404 to skip.
+type ResponseRule struct {
+	Status  IntList `yaml:"status" json:"status,omitempty"`
+	Body    *Expr   `yaml:"body" json:"body,omitempty"`
+	Action  string  `yaml:"action" json:"action"`
+	Class   string  `yaml:"class" json:"class,omitempty"`
+	Message string  `yaml:"message" json:"message,omitempty"`
+}
+
+// IntList is one integer or a list of them.
+type IntList []int
+
+// UnmarshalYAML accepts 403 or [403, 404].
+func (l *IntList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		var i int
+		if err := n.Decode(&i); err != nil {
+			return err
+		}
+		*l = IntList{i}
+		return nil
+	}
+	var is []int
+	if err := n.Decode(&is); err != nil {
+		return err
+	}
+	*l = is
+	return nil
 }
 
 // InteractionType is one kind of record a provider offers.
@@ -86,6 +183,8 @@ type InteractionType struct {
 	Pagination  *Pagination    `yaml:"pagination" json:"pagination,omitempty"`
 	Incremental *Incremental   `yaml:"incremental" json:"incremental,omitempty"`
 	Fields      Ordered[*Expr] `yaml:"fields" json:"fields,omitempty"`
+	// ResponseRules are checked before the connector\'s.
+	ResponseRules []*ResponseRule `yaml:"response_rules" json:"response_rules,omitempty"`
 }
 
 // Request is the first request of a sync of an interaction type.

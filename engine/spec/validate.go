@@ -23,9 +23,10 @@ const (
 // Context fields each kind of template may read. They are the keys of the object a
 // template is evaluated against (see retrieve.Vars).
 var (
-	ctxBaseURL  = []string{"config"}
-	ctxAuth     = []string{"config", "credentials"}
-	ctxHeaders  = []string{"config", "credentials", "now"}
+	ctxBaseURLPlain = []string{"config"}
+	ctxAuth         = []string{"config", "credentials"}
+	ctxToken        = []string{"config", "auth"}
+	ctxHeadersPlain = []string{"config", "credentials", "now"}
 	ctxRequest  = []string{"config", "cursor", "page", "now"}
 	pageFields  = []string{"limit", "number", "offset", "token"}
 	timeFormats = []string{"rfc3339", "unix", "unix_ms"}
@@ -52,13 +53,22 @@ func (c *Connector) validate(doc *document) Errors {
 			v.fail(p("credentials", name), true, "%q is also declared under config; a value is either config or a credential, so give one of them another name", name)
 		}
 	}
+	v.auth()
+	// Token-based auth exposes the token response as .auth (e.g. Salesforce's
+	// instance_url) to the base URL and headers.
+	ctxBaseURL, ctxHeaders := ctxBaseURLPlain, ctxHeadersPlain
+	if c.Auth.Refreshable() {
+		ctxBaseURL = []string{"config", "auth"}
+		ctxHeaders = []string{"config", "credentials", "auth", "now"}
+	}
 	if c.BaseURL != nil {
 		v.template(c.BaseURL, p("base_url"), ctxBaseURL)
 	}
-	v.auth()
 	for _, k := range c.Headers.Keys {
 		v.template(c.Headers.Map[k], p("headers", k), ctxHeaders)
 	}
+	v.rateLimit()
+	v.responseRules(c.ResponseRules, p("response_rules"))
 	if c.Timeout == 0 {
 		c.Timeout = Duration(DefaultTimeout)
 	}
@@ -179,24 +189,31 @@ func (v *validator) auth() {
 	}
 	at := p("auth")
 	used := map[string]bool{}
-	explicit := map[string]bool{"value": a.Value != nil, "token": a.Token != nil, "username": a.Username != nil, "password": a.Password != nil}
+	explicit := map[string]bool{"value": a.Value != nil, "token": a.Token != nil, "username": a.Username != nil, "password": a.Password != nil,
+		"client_id": a.ClientID != nil, "client_secret": a.ClientSecret != nil}
+	// tpl lists the templates to compile with the context fields each may read.
+	type tplCheck struct {
+		key string
+		t   *Template
+		ctx []string
+	}
+	var checks []tplCheck
 	switch a.Type {
 	case AuthAPIKey:
 		used["in"], used["name"], used["value"] = true, true, true
-		if a.In == "" {
-			a.In = "header"
-		}
 		if a.Name == "" {
 			v.fail(at, true, "auth type api_key needs name (the header or query parameter that carries the key)")
 		}
 		if a.Value == nil {
 			a.Value = v.defaultCredential("api_key", at)
 		}
+		checks = append(checks, tplCheck{"value", a.Value, ctxAuth})
 	case AuthBearer:
 		used["token"] = true
 		if a.Token == nil {
 			a.Token = v.defaultCredential("token", at)
 		}
+		checks = append(checks, tplCheck{"token", a.Token, ctxAuth})
 	case AuthBasic:
 		used["username"], used["password"] = true, true
 		if a.Username == nil {
@@ -205,25 +222,147 @@ func (v *validator) auth() {
 		if a.Password == nil {
 			a.Password = v.defaultCredential("password", at)
 		}
-	}
-	set := map[string]bool{"in": a.In != "", "name": a.Name != "", "value": explicit["value"],
-		"token": explicit["token"], "username": explicit["username"], "password": explicit["password"]}
-	v.unused(at, set, used, "auth type "+a.Type)
-	for _, t := range []struct {
-		k string
-		t *Template
-	}{{"value", a.Value}, {"token", a.Token}, {"username", a.Username}, {"password", a.Password}} {
-		switch {
-		case t.t != nil && used[t.k] && explicit[t.k]:
-			v.template(t.t, append(at, t.k), ctxAuth)
-		case t.t != nil && used[t.k]:
-			// A default was filled in; defaultCredential already checked what it reads.
-			tpl, err := expr.ParseTemplate(t.t.Src)
-			if err != nil {
-				panic(err) // defaults are fixed in this file
-			}
-			t.t.Template = tpl
+		checks = append(checks, tplCheck{"username", a.Username, ctxAuth}, tplCheck{"password", a.Password, ctxAuth})
+	case AuthOAuth2:
+		for _, k := range []string{"in", "name", "value", "grant", "token_url", "scopes", "client_auth", "client_id", "client_secret", "token_params", "refresh_before"} {
+			used[k] = true
 		}
+		if a.Value == nil {
+			a.Value = mustTemplate("Bearer ${ .auth.access_token }")
+		}
+		switch a.Grant {
+		case "":
+			v.fail(at, true, "auth type oauth2 needs grant: refresh_token, client_credentials or authorization_code")
+		case GrantAuthorizationCode:
+			used["authorize_url"] = true
+			if a.AuthorizeURL == nil {
+				v.fail(at, true, "grant authorization_code needs authorize_url, where customers approve access")
+			}
+		case GrantRefreshToken:
+			if _, ok := v.c.Credentials.Get("refresh_token"); !ok {
+				v.fail(append(at, "grant"), false, "grant refresh_token starts from credentials.refresh_token; declare it under credentials")
+			}
+		}
+		if a.TokenURL == nil {
+			v.fail(at, true, "auth type oauth2 needs token_url")
+		}
+		// An authorization_code integration gets the app's client id and secret when it
+		// is connected; the other grants read the customer's own.
+		if a.ClientID == nil {
+			a.ClientID = v.defaultClientCredential("client_id", at, a.Grant)
+		}
+		if a.ClientSecret == nil {
+			a.ClientSecret = v.defaultClientCredential("client_secret", at, a.Grant)
+		}
+		if a.ClientAuth == "" {
+			a.ClientAuth = ClientSecretBasic
+		}
+		checks = append(checks, tplCheck{"value", a.Value, ctxToken}, tplCheck{"token_url", a.TokenURL, ctxBaseURLPlain},
+			tplCheck{"authorize_url", a.AuthorizeURL, ctxBaseURLPlain}, tplCheck{"client_id", a.ClientID, ctxAuth}, tplCheck{"client_secret", a.ClientSecret, ctxAuth})
+		for _, k := range a.TokenParams.Keys {
+			v.template(a.TokenParams.Map[k], append(append([]string(nil), at...), "token_params", k), ctxAuth)
+		}
+	case AuthSession:
+		for _, k := range []string{"in", "name", "value", "login", "session_token", "expires_in", "ttl", "refresh_before"} {
+			used[k] = true
+		}
+		if a.Value == nil {
+			a.Value = mustTemplate("Bearer ${ .auth.token }")
+		}
+		if a.Login == nil {
+			v.fail(at, true, "auth type session needs login: the request that logs in")
+		} else {
+			v.loginRequest(a.Login, append(append([]string(nil), at...), "login"))
+		}
+		if a.TokenPath == nil {
+			v.fail(at, true, "auth type session needs session_token: jq over the login response that yields the token")
+		}
+		v.jq(a.TokenPath, append(append([]string(nil), at...), "session_token"))
+		v.jq(a.ExpiresIn, append(append([]string(nil), at...), "expires_in"))
+		if a.ExpiresIn != nil && a.TTL > 0 {
+			v.fail(append(append([]string(nil), at...), "ttl"), true, "set expires_in or ttl, not both")
+		}
+		checks = append(checks, tplCheck{"value", a.Value, ctxToken})
+	}
+	if a.Refreshable() {
+		if a.In == "" {
+			a.In = "header"
+		}
+		if a.Name == "" && a.In == "header" {
+			a.Name = "Authorization"
+		}
+		if a.Name == "" {
+			v.fail(at, true, "a token sent in the query needs name, the parameter that carries it")
+		}
+		if a.RefreshBefore == 0 {
+			a.RefreshBefore = Duration(time.Minute)
+		}
+	} else if a.Type == AuthAPIKey && a.In == "" {
+		a.In = "header"
+	}
+	set := map[string]bool{"in": a.In != "" && (explicitIn(a) || !used["in"]), "name": a.Name != "" && (a.Type == AuthAPIKey || !used["name"]), "value": explicit["value"],
+		"token": explicit["token"], "username": explicit["username"], "password": explicit["password"],
+		"grant": a.Grant != "", "token_url": a.TokenURL != nil, "authorize_url": a.AuthorizeURL != nil, "scopes": len(a.Scopes) > 0,
+		"client_auth": a.ClientAuth != "" && !used["client_auth"], "client_id": explicit["client_id"], "client_secret": explicit["client_secret"],
+		"token_params": a.TokenParams.Len() > 0, "refresh_before": a.RefreshBefore > 0 && !used["refresh_before"],
+		"login": a.Login != nil, "session_token": a.TokenPath != nil, "expires_in": a.ExpiresIn != nil, "ttl": a.TTL > 0}
+	v.unused(at, set, used, "auth type "+a.Type)
+	for _, c := range checks {
+		if c.t == nil {
+			continue
+		}
+		if explicit[c.key] || !isDefault(c.key, a) {
+			v.template(c.t, append(append([]string(nil), at...), c.key), c.ctx)
+			continue
+		}
+		// A default was filled in: the checks above already said what it reads.
+		tpl, err := expr.ParseTemplate(c.t.Src)
+		if err != nil {
+			panic(err) // defaults are fixed in this file
+		}
+		c.t.Template = tpl
+	}
+}
+
+// explicitIn reports whether in was written in the file (it gets a default otherwise).
+func explicitIn(a *Auth) bool { return a.In != "" && a.In != "header" }
+
+// isDefault reports whether key was filled in by the loader rather than written.
+func isDefault(key string, a *Auth) bool {
+	switch key {
+	case "value", "token", "username", "password", "client_id", "client_secret":
+		return true
+	}
+	return false
+}
+
+// defaultClientCredential is defaultCredential for oauth2 client credentials, which an
+// authorization_code integration receives from the OAuth app when it is connected.
+func (v *validator) defaultClientCredential(name string, at []string, grant string) *Template {
+	if grant == GrantAuthorizationCode {
+		return mustTemplate("${ .credentials." + name + " }")
+	}
+	return v.defaultCredential(name, at)
+}
+
+func (v *validator) loginRequest(r *Request, at []string) {
+	if r.Method == "" {
+		r.Method = "POST"
+	}
+	if r.Path != nil {
+		v.template(r.Path, append(append([]string(nil), at...), "path"), ctxAuth)
+	}
+	for _, k := range r.Params.Keys {
+		v.template(r.Params.Map[k], append(append([]string(nil), at...), "params", k), ctxAuth)
+	}
+	for _, k := range r.Headers.Keys {
+		v.template(r.Headers.Map[k], append(append([]string(nil), at...), "headers", k), ctxAuth)
+	}
+	if r.Body != nil {
+		if r.Method == "GET" {
+			v.fail(append(append([]string(nil), at...), "body"), true, "a GET request has no body; set method: POST")
+		}
+		r.Body.tree = v.valueTreeCtx(r.Body.Raw, append(append([]string(nil), at...), "body"), ctxAuth)
 	}
 }
 
@@ -345,6 +484,7 @@ func (v *validator) interactionType(it *InteractionType, at []string) {
 		}
 		v.jq(it.Fields.Map[k], append(at, "fields", k))
 	}
+	v.responseRules(it.ResponseRules, append(append([]string(nil), at...), "response_rules"))
 	if it.Pagination == nil {
 		it.Pagination = &Pagination{Type: PageNone}
 	}
@@ -418,11 +558,13 @@ func walkTemplates(t any, at []string, fn func(*expr.Template, []string)) {
 	}
 }
 
-func (v *validator) valueTree(raw any, at []string) any {
+func (v *validator) valueTree(raw any, at []string) any { return v.valueTreeCtx(raw, at, ctxRequest) }
+
+func (v *validator) valueTreeCtx(raw any, at []string, ctx []string) any {
 	switch x := raw.(type) {
 	case string:
 		t := &Template{Src: x}
-		v.template(t, at, ctxRequest)
+		v.template(t, at, ctx)
 		if t.Template == nil {
 			return x
 		}
@@ -430,13 +572,13 @@ func (v *validator) valueTree(raw any, at []string) any {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, val := range x {
-			out[k] = v.valueTree(val, append(append([]string(nil), at...), k))
+			out[k] = v.valueTreeCtx(val, append(append([]string(nil), at...), k), ctx)
 		}
 		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, val := range x {
-			out[i] = v.valueTree(val, append(append([]string(nil), at...), fmt.Sprint(i)))
+			out[i] = v.valueTreeCtx(val, append(append([]string(nil), at...), fmt.Sprint(i)), ctx)
 		}
 		return out
 	default:
@@ -531,6 +673,64 @@ func (v *validator) incremental(it *InteractionType, at []string) {
 	if inc.Param != "" {
 		if _, clash := it.Request.Params.Get(inc.Param); clash {
 			v.fail(append(at, "param"), false, "request.params already sets %q; use one or the other", inc.Param)
+		}
+	}
+}
+
+func (v *validator) rateLimit() {
+	rl := v.c.RateLimit
+	if rl == nil {
+		return
+	}
+	at := p("rate_limit")
+	if rl.Per <= 0 {
+		v.fail(append(at, "per"), false, "must be longer than 0")
+	}
+	if rl.Burst == 0 {
+		rl.Burst = 1
+	}
+	if (rl.RemainingHeader == "") != (rl.ResetHeader == "") {
+		v.fail(at, true, "remaining_header and reset_header go together: at 0 remaining, the engine waits for the reset")
+	}
+	if rl.ResetFormat == "" {
+		rl.ResetFormat = "unix"
+	} else if rl.ResetHeader == "" {
+		v.fail(append(at, "reset_format"), true, "reset_format needs reset_header")
+	}
+}
+
+func (v *validator) responseRules(rules []*ResponseRule, at []string) {
+	for i, r := range rules {
+		rat := append(append([]string(nil), at...), fmt.Sprint(i))
+		if r == nil {
+			v.fail(rat, false, "must be a mapping with at least action")
+			continue
+		}
+		for j, st := range r.Status {
+			if st < 100 || st > 599 {
+				sat := append(append([]string(nil), rat...), "status")
+				if len(r.Status) > 1 {
+					sat = append(sat, fmt.Sprint(j))
+				}
+				v.fail(sat, false, "%d is not an HTTP status", st)
+			}
+		}
+		if len(r.Status) == 0 && r.Body == nil {
+			v.fail(rat, false, "a rule needs status, body or both to match")
+		}
+		v.jq(r.Body, append(append([]string(nil), rat...), "body"))
+		if r.Action != ActionFail {
+			if r.Class != "" {
+				v.fail(append(append([]string(nil), rat...), "class"), true, "class applies to action fail only")
+			}
+			if r.Message != "" {
+				v.fail(append(append([]string(nil), rat...), "message"), true, "message applies to action fail only")
+			}
+		} else if r.Class == "" {
+			r.Class = ClassPermanent
+		}
+		if r.Action == ActionRefreshThenRetry && !v.c.Auth.Refreshable() {
+			v.fail(append(append([]string(nil), rat...), "action"), false, "refresh_then_retry needs auth type oauth2 or session, whose tokens can be refreshed")
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,7 +42,9 @@ func TestOpenIsIdempotent(t *testing.T) {
 	defer s2.Close()
 	var n int
 	require.NoError(t, s2.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n))
-	assert.Equal(t, 1, n, "each migration is applied once")
+	files, err := fs.Glob(migrationFS, "migrations/*.sql")
+	require.NoError(t, err)
+	assert.Equal(t, len(files), n, "each migration is applied once")
 	var mode string
 	require.NoError(t, s2.DB().QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode))
 	assert.Equal(t, "wal", mode)
@@ -140,7 +143,7 @@ func TestCommitPageCountsAndCursor(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, PageResult{New: 1, Updated: 1, Unchanged: 1, Quarantined: 1}, res)
 
-	r, err := s.FinishRun(ctx, run, obj, RunSucceeded, "")
+	r, err := s.FinishRun(ctx, run, obj, RunSucceeded, "", "")
 	require.NoError(t, err)
 	assert.Equal(t, 2, r.Pages)
 	assert.Equal(t, [4]int{3, 1, 1, 1}, [4]int{r.RecordsNew, r.RecordsUpdated, r.RecordsUnchanged, r.RecordsQuarantined})
@@ -165,7 +168,7 @@ func TestPendingCursorOnlyPromotedOnSuccess(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.CommitPage(ctx, run, obj, Page{Records: []Record{rec("1", `1`)}, PendingCursor: "2026-02-01T00:00:00Z"})
 	require.NoError(t, err)
-	r, err := s.FinishRun(ctx, run, obj, RunFailed, "boom")
+	r, err := s.FinishRun(ctx, run, obj, RunFailed, "transient", "boom")
 	require.NoError(t, err)
 	assert.Equal(t, "", r.CursorAfter, "a failed run never advances the cursor")
 	obj, err = s.EnsureObject(ctx, "i", "tickets")
@@ -177,7 +180,7 @@ func TestPendingCursorOnlyPromotedOnSuccess(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.CommitPage(ctx, run, obj, Page{Records: []Record{rec("1", `1`)}, PendingCursor: "2026-02-01T00:00:00Z"})
 	require.NoError(t, err)
-	r, err = s.FinishRun(ctx, run, obj, RunSucceeded, "")
+	r, err = s.FinishRun(ctx, run, obj, RunSucceeded, "", "")
 	require.NoError(t, err)
 	assert.Equal(t, "2026-02-01T00:00:00Z", r.CursorAfter)
 	obj, err = s.EnsureObject(ctx, "i", "tickets")

@@ -60,6 +60,7 @@ type Run struct {
 	RecordsUnchanged   int
 	RecordsQuarantined int
 	Error              string
+	ErrorClass         string // spec.Class*; "" unless failed
 }
 
 // StartRun records the start of a sync. Runs of the object still marked running were
@@ -189,7 +190,7 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 // FinishRun records how a run ended. On success the pending cursor (if any) becomes the
 // committed cursor and the failure count resets; on failure the pending cursor is
 // dropped, so the next run re-reads from the last committed cursor.
-func (s *Store) FinishRun(ctx context.Context, runID int64, obj *Object, status, errMsg string) (*Run, error) {
+func (s *Store) FinishRun(ctx context.Context, runID int64, obj *Object, status, class, errMsg string) (*Run, error) {
 	now := s.ts()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		switch status {
@@ -206,7 +207,7 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, obj *Object, status,
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE sync_runs SET status = ?, finished_at = ?, error = ?, cursor_after = (SELECT cursor FROM integration_objects WHERE id = ?) WHERE id = ?`, status, now, nullStr(errMsg), obj.ID, runID)
+		_, err := tx.ExecContext(ctx, `UPDATE sync_runs SET status = ?, finished_at = ?, error = ?, error_class = ?, cursor_after = (SELECT cursor FROM integration_objects WHERE id = ?) WHERE id = ?`, status, now, nullStr(errMsg), nullStr(class), obj.ID, runID)
 		return err
 	})
 	if err != nil {
@@ -218,9 +219,9 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, obj *Object, status,
 // Run returns one sync run.
 func (s *Store) Run(ctx context.Context, id int64) (*Run, error) {
 	var r Run
-	var started, finished, before, after, errMsg sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT id, integration_object_id, started_at, finished_at, status, cursor_before, cursor_after, pages, records_new, records_updated, records_unchanged, records_quarantined, error FROM sync_runs WHERE id = ?`, id).
-		Scan(&r.ID, &r.ObjectID, &started, &finished, &r.Status, &before, &after, &r.Pages, &r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &errMsg)
+	var started, finished, before, after, errMsg, class sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT id, integration_object_id, started_at, finished_at, status, cursor_before, cursor_after, pages, records_new, records_updated, records_unchanged, records_quarantined, error, error_class FROM sync_runs WHERE id = ?`, id).
+		Scan(&r.ID, &r.ObjectID, &started, &finished, &r.Status, &before, &after, &r.Pages, &r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &errMsg, &class)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sync run %d: %w", id, ErrNotFound)
 	}
@@ -228,7 +229,7 @@ func (s *Store) Run(ctx context.Context, id int64) (*Run, error) {
 		return nil, fmt.Errorf("sync run %d: %w", id, err)
 	}
 	r.StartedAt, r.FinishedAt = parseTS(started), parseTS(finished)
-	r.CursorBefore, r.CursorAfter, r.Error = before.String, after.String, errMsg.String
+	r.CursorBefore, r.CursorAfter, r.Error, r.ErrorClass = before.String, after.String, errMsg.String, class.String
 	return &r, nil
 }
 
