@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/intakehq/intake/engine/auth"
 	"github.com/intakehq/intake/engine/process"
 	"github.com/intakehq/intake/engine/retrieve"
 	"github.com/intakehq/intake/engine/secret"
@@ -12,10 +13,12 @@ import (
 	"github.com/intakehq/intake/engine/store"
 )
 
-// Integrations is what LoadJob reads an integration from.
+// Integrations is what LoadJob reads an integration from, and where token-based auth
+// keeps its refreshed tokens.
 type Integrations interface {
 	Integration(ctx context.Context, id string) (*store.Integration, error)
 	Credentials(ctx context.Context, id string, box *secret.Box) (map[string]any, error)
+	auth.TokenDB
 }
 
 // LoadJob reads an integration, finds its connector, opens its credentials and builds
@@ -36,6 +39,7 @@ func LoadJob(ctx context.Context, db Integrations, cat *spec.Catalog, box *secre
 	if err != nil {
 		return Job{}, err
 	}
+	opts.Credentials = &auth.StoreCredentials{Store: db, Box: box, IntegrationID: id}
 	client, err := retrieve.NewClient(ctx, retrieve.Source{Connector: conn, Config: in.Config, Credentials: creds}, opts)
 	if err != nil {
 		return Job{}, fmt.Errorf("integration %s: %w", id, err)

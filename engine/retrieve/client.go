@@ -6,6 +6,7 @@ package retrieve
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +24,7 @@ import (
 	"github.com/go-resty/resty/v2"
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/intakehq/intake/engine/auth"
 	"github.com/intakehq/intake/engine/expr"
 	"github.com/intakehq/intake/engine/secret"
 	"github.com/intakehq/intake/engine/spec"
@@ -47,6 +51,11 @@ type Options struct {
 	MaxBodyBytes int64
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
+	// Credentials persists the token state of oauth2 auth (refreshed and rotated
+	// tokens). Nil keeps it in memory, starting from Source.Credentials (preview).
+	Credentials auth.CredentialStore
+	// Owner names this process in the cross-process refresh lease.
+	Owner string
 }
 
 // TraceEvent is one HTTP attempt (Kind "request") or one page of records (Kind "page").
@@ -77,6 +86,11 @@ type Client struct {
 	rc      *resty.Client
 	opts    Options
 	retries int
+	tokens  auth.Source // nil unless auth is oauth2 or session
+	limit   *limiter
+	// dynamic: base_url or headers read .auth, so they are rendered per request.
+	dynamic bool
+	creds   map[string]any
 }
 
 const userAgent = "intake/1 (+https://github.com/intakehq/intake)"
@@ -101,28 +115,24 @@ func NewClient(ctx context.Context, src Source, opts Options) (*Client, error) {
 	c.vars = map[string]any{"config": orEmpty(src.Config)}
 	authVars := map[string]any{"config": orEmpty(src.Config), "credentials": orEmpty(src.Credentials)}
 
-	if conn.BaseURL != nil {
-		s, err := conn.BaseURL.RenderString(ctx, c.vars)
+	c.creds = orEmpty(src.Credentials)
+	c.dynamic = conn.Auth.Refreshable() && readsAuth(conn)
+	if !c.dynamic {
+		base, err := c.renderBase(ctx, nil)
 		if err != nil {
-			return nil, c.redact.Error(fmt.Errorf("render base_url: %w", err))
+			return nil, err
 		}
-		u, err := url.Parse(s)
-		if err != nil || u.Scheme == "" || u.Host == "" {
-			return nil, c.redact.Error(fmt.Errorf("base_url %q is not an absolute URL", s))
+		if base != nil {
+			c.base, c.origin = base, origin(base)
 		}
-		c.base, c.origin = u, origin(u)
+		if err := c.renderHeaders(ctx, nil, c.headers); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.renderAuth(ctx, authVars); err != nil {
 		return nil, err
 	}
-	hv := map[string]any{"config": orEmpty(src.Config), "credentials": orEmpty(src.Credentials), "now": opts.Now().UTC().Format(time.RFC3339)}
-	for _, k := range conn.Headers.Keys {
-		v, err := conn.Headers.Map[k].RenderString(ctx, hv)
-		if err != nil {
-			return nil, c.redact.Error(fmt.Errorf("render headers.%s: %w", k, err))
-		}
-		c.headers.Set(k, v)
-	}
+	c.limit = newLimiter(conn.RateLimit, opts.Now)
 
 	rhc := retryablehttp.NewClient()
 	rhc.Logger = nil // its log lines carry full URLs; tracing here is redacted instead
@@ -136,7 +146,7 @@ func NewClient(ctx context.Context, src Source, opts Options) (*Client, error) {
 		base = rhc.HTTPClient.Transport
 	}
 	rhc.HTTPClient = &http.Client{
-		Transport: &tracingTransport{base: base, c: c},
+		Transport: &transport{base: base, c: c},
 		Timeout:   conn.Timeout.D(),
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 5 {
@@ -152,7 +162,81 @@ func NewClient(ctx context.Context, src Source, opts Options) (*Client, error) {
 		SetLogger(discardLogger{}).
 		SetHeader("User-Agent", userAgent).
 		SetHeader("Accept", "application/json")
+	if conn.Auth.Refreshable() {
+		store := opts.Credentials
+		if store == nil {
+			store = auth.NewMemoryCredentials(src.Credentials)
+		}
+		owner := opts.Owner
+		if owner == "" {
+			owner = defaultOwner()
+		}
+		// Token and login requests skip the retry stack and the limiter (a token
+		// endpoint has limits of its own) but keep the trace and the timeout.
+		tokenHTTP := &http.Client{Transport: &transport{base: base, c: c, noLimit: true}, Timeout: conn.Timeout.D(), CheckRedirect: rhc.HTTPClient.CheckRedirect}
+		src, err := auth.NewSource(auth.Options{Connector: conn, Config: src.Config, Store: store, Owner: owner, HTTP: tokenHTTP, Now: opts.Now, Retries: c.retries})
+		if err != nil {
+			return nil, err
+		}
+		c.tokens = src
+	}
 	return c, nil
+}
+
+// readsAuth reports whether base_url or the top-level headers read .auth.
+func readsAuth(conn *spec.Connector) bool {
+	ts := []*spec.Template{conn.BaseURL}
+	for _, k := range conn.Headers.Keys {
+		ts = append(ts, conn.Headers.Map[k])
+	}
+	for _, t := range ts {
+		if t == nil || t.Template == nil {
+			continue
+		}
+		for _, q := range t.Queries() {
+			for _, p := range q.RootPaths() {
+				if p[0] == "auth" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// renderBase renders base_url; authVars is the token's .auth, nil before there is one.
+func (c *Client) renderBase(ctx context.Context, authVars map[string]any) (*url.URL, error) {
+	if c.conn.BaseURL == nil {
+		return nil, nil
+	}
+	s, err := c.conn.BaseURL.RenderString(ctx, map[string]any{"config": c.vars["config"], "auth": orEmpty(authVars)})
+	if err != nil {
+		return nil, c.redact.Error(fmt.Errorf("render base_url: %w", err))
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, c.redact.Error(fmt.Errorf("base_url %q is not an absolute URL", s))
+	}
+	return u, nil
+}
+
+func (c *Client) renderHeaders(ctx context.Context, authVars map[string]any, into http.Header) error {
+	hv := map[string]any{"config": c.vars["config"], "credentials": c.creds, "auth": orEmpty(authVars), "now": c.opts.Now().UTC().Format(time.RFC3339)}
+	for _, k := range c.conn.Headers.Keys {
+		v, err := c.conn.Headers.Map[k].RenderString(ctx, hv)
+		if err != nil {
+			return c.redact.Error(fmt.Errorf("render headers.%s: %w", k, err))
+		}
+		into.Set(k, v)
+	}
+	return nil
+}
+
+func defaultOwner() string {
+	host, _ := os.Hostname()
+	var b [6]byte
+	_, _ = crand.Read(b[:])
+	return fmt.Sprintf("%s:%d:%x", host, os.Getpid(), b)
 }
 
 func (c *Client) renderAuth(ctx context.Context, vars map[string]any) error {
@@ -186,6 +270,8 @@ func (c *Client) renderAuth(ctx context.Context, vars map[string]any) error {
 		}
 		c.headers.Set("Authorization", "Bearer "+v)
 		c.redact.Add("Bearer " + v)
+	case spec.AuthOAuth2, spec.AuthSession:
+		// Tokens are obtained per request; see applyToken.
 	case spec.AuthBasic:
 		u, err := render("username", a.Username)
 		if err != nil {
@@ -219,6 +305,8 @@ type Response struct {
 	Header http.Header
 	URL    *url.URL
 	Body   any
+	// Ignored: a response rule said to skip this answer; it holds no records.
+	Ignored bool
 }
 
 // HTTPError is a non-success answer from the provider, after retries.
@@ -246,12 +334,137 @@ type BodyError struct {
 func (e *BodyError) Error() string { return fmt.Sprintf("read response of %s: %v", e.URL, e.Err) }
 func (e *BodyError) Unwrap() error { return e.Err }
 
-// Do sends req, retrying connection errors, 408, 429 and 5xx (inside the HTTP stack)
-// and truncated or malformed bodies (here), and decodes the JSON body.
+// Do sends req and decodes the JSON answer. Connection errors, 408, 429 and 5xx are
+// retried inside the HTTP stack; here the answer is judged by the response rules and
+// then by its status: truncated or malformed bodies and rules saying retry are retried
+// with backoff, rate_limited pauses every request of the integration, a 401 (or
+// refresh_then_retry) gets one token refresh, and fail ends with the rule's class.
 func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
-	u, err := c.resolve(req.URL)
+	refreshed := false
+	var lastErr error
+	for attempt := 0; attempt <= c.retries; {
+		tok, err := c.token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		u, err := c.target(ctx, req, tok)
+		if err != nil {
+			return nil, err
+		}
+		res, err := c.once(ctx, req, u, tok)
+		if err != nil {
+			var be *BodyError
+			if !errors.As(err, &be) || ctx.Err() != nil {
+				return nil, err
+			}
+			lastErr = err
+			attempt++
+			if attempt <= c.retries {
+				if err := sleep(ctx, backoff(c.opts.RetryWaitMin, c.opts.RetryWaitMax, attempt-1, nil)); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		rule := c.match(ctx, res)
+		action := spec.ActionFail
+		switch {
+		case rule != nil:
+			action = rule.Action
+		case res.status >= 200 && res.status <= 299:
+			return res.response()
+		case res.status == http.StatusUnauthorized && c.tokens != nil:
+			action = spec.ActionRefreshThenRetry
+		}
+		herr := res.httpError(c)
+		switch action {
+		case spec.ActionIgnore:
+			return &Response{Status: res.status, Header: res.header, URL: res.url, Ignored: true}, nil
+		case spec.ActionRefreshThenRetry:
+			if c.tokens == nil || refreshed {
+				return nil, &ClassError{Class: spec.ClassAuth, Err: herr}
+			}
+			refreshed = true
+			if _, err := c.tokens.Refresh(ctx, tok); err != nil {
+				return nil, c.tokenError(err)
+			}
+			continue // a refresh is not a retry of the same failure
+		case spec.ActionRetry, spec.ActionRateLimited:
+			// A status alone would misclassify these (a 200 with an error body), so the
+			// rule's action names the class once retries run out.
+			lastErr = &ClassError{Class: spec.ClassTransient, Err: herr}
+			attempt++
+			wait := backoff(c.opts.RetryWaitMin, c.opts.RetryWaitMax, attempt-1, nil)
+			if action == spec.ActionRateLimited {
+				lastErr = &ClassError{Class: spec.ClassRateLimited, Err: herr}
+				wait = c.limit.pauseFor(res.header, wait)
+			}
+			if attempt <= c.retries {
+				if err := sleep(ctx, wait); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		default: // fail, or an error status no rule covers
+			if rule != nil {
+				msg := herr.Error()
+				if rule.Message != "" {
+					msg = rule.Message + ": " + msg
+				}
+				return nil, &ClassError{Class: rule.Class, Err: errors.New(msg)}
+			}
+			return nil, herr
+		}
+	}
+	return nil, lastErr
+}
+
+// token returns the current token of token-based auth, nil for static auth.
+func (c *Client) token(ctx context.Context) (*auth.Token, error) {
+	if c.tokens == nil {
+		return nil, nil
+	}
+	tok, err := c.tokens.Token(ctx)
 	if err != nil {
-		return nil, err
+		return nil, c.tokenError(err)
+	}
+	c.redact.Add(tok.Value)
+	return tok, nil
+}
+
+// tokenError classifies a failure to obtain a token: refused grants and clients are
+// auth failures, anything else (the token endpoint down) is transient.
+func (c *Client) tokenError(err error) error {
+	var ae *auth.Error
+	if errors.As(err, &ae) && ae.Permanent {
+		return &ClassError{Class: spec.ClassAuth, Err: c.redact.Error(err)}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &ClassError{Class: spec.ClassTransient, Err: c.redact.Error(err)}
+}
+
+// target builds the request URL: base URL (rendered per request when it reads .auth),
+// the request's query, and auth carried in the query.
+func (c *Client) target(ctx context.Context, req Request, tok *auth.Token) (*url.URL, error) {
+	base, orig := c.base, c.origin
+	if c.dynamic {
+		var vars map[string]any
+		if tok != nil {
+			vars = tok.Vars
+		}
+		b, err := c.renderBase(ctx, vars)
+		if err != nil {
+			return nil, err
+		}
+		if b != nil {
+			base, orig = b, origin(b)
+		}
+	}
+	u, err := resolveAgainst(base, orig, req.URL)
+	if err != nil {
+		return nil, c.redact.Error(err)
 	}
 	q := u.Query()
 	for k, vs := range req.Query {
@@ -262,30 +475,91 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 			q[k] = vs
 		}
 	}
-	u.RawQuery = q.Encode()
-	var lastErr error
-	for attempt := 0; attempt <= c.retries; attempt++ {
-		if attempt > 0 {
-			if err := sleep(ctx, backoff(c.opts.RetryWaitMin, c.opts.RetryWaitMax, attempt-1, nil)); err != nil {
-				return nil, err
-			}
-		}
-		resp, err := c.once(ctx, req, u)
-		if err == nil {
-			return resp, nil
-		}
-		var be *BodyError
-		if !errors.As(err, &be) || ctx.Err() != nil {
+	if tok != nil && c.conn.Auth.In == "query" {
+		v, err := c.tokenValue(ctx, tok)
+		if err != nil {
 			return nil, err
 		}
-		lastErr = err
+		q.Set(c.conn.Auth.Name, v)
 	}
-	return nil, lastErr
+	u.RawQuery = q.Encode()
+	return u, nil
 }
 
-func (c *Client) once(ctx context.Context, req Request, u *url.URL) (*Response, error) {
+func (c *Client) tokenValue(ctx context.Context, tok *auth.Token) (string, error) {
+	v, err := c.conn.Auth.Value.RenderString(ctx, map[string]any{"config": c.vars["config"], "auth": tok.Vars})
+	if err != nil {
+		return "", c.redact.Error(fmt.Errorf("render auth.value: %w", err))
+	}
+	c.redact.Add(v)
+	return v, nil
+}
+
+// answer is one raw answer of the provider.
+type answer struct {
+	method string
+	shown  string // redacted URL
+	status int
+	header http.Header
+	url    *url.URL
+	raw    []byte
+	body   any // decoded JSON; nil when empty or, for an error status, not JSON
+}
+
+func (a *answer) response() (*Response, error) {
+	return &Response{Status: a.status, Header: a.header, URL: a.url, Body: a.body}, nil
+}
+
+func (a *answer) httpError(c *Client) *HTTPError {
+	snippet := strings.TrimSpace(string(a.raw))
+	if len(snippet) > 512 {
+		snippet = snippet[:512] + "…"
+	}
+	return &HTTPError{Method: a.method, URL: a.shown, Status: a.status, Body: c.redact.String(snippet)}
+}
+
+type rulesKey struct{}
+
+// withRules carries an interaction type's response rules to Do.
+func withRules(ctx context.Context, rules []*spec.ResponseRule) context.Context {
+	return context.WithValue(ctx, rulesKey{}, rules)
+}
+
+// match returns the first response rule the answer satisfies: the interaction type's
+// rules, then the connector's.
+func (c *Client) match(ctx context.Context, a *answer) *spec.ResponseRule {
+	typeRules, _ := ctx.Value(rulesKey{}).([]*spec.ResponseRule)
+	for _, rules := range [][]*spec.ResponseRule{typeRules, c.conn.ResponseRules} {
+		for _, r := range rules {
+			if len(r.Status) > 0 && !slices.Contains(r.Status, a.status) {
+				continue
+			}
+			if r.Body != nil {
+				ok, err := r.Body.Truthy(ctx, a.body)
+				if err != nil || !ok {
+					continue
+				}
+			}
+			return r
+		}
+	}
+	return nil
+}
+
+func (c *Client) once(ctx context.Context, req Request, u *url.URL, tok *auth.Token) (*answer, error) {
 	r := c.rc.R().SetContext(ctx).SetDoNotParseResponse(true)
-	for k, vs := range c.headers {
+	headers := c.headers
+	if c.dynamic {
+		headers = http.Header{}
+		var vars map[string]any
+		if tok != nil {
+			vars = tok.Vars
+		}
+		if err := c.renderHeaders(ctx, vars, headers); err != nil {
+			return nil, err
+		}
+	}
+	for k, vs := range headers {
 		r.SetHeader(k, vs[0])
 	}
 	for k, vs := range req.Headers {
@@ -293,6 +567,13 @@ func (c *Client) once(ctx context.Context, req Request, u *url.URL) (*Response, 
 	}
 	if c.basic {
 		r.SetBasicAuth(c.user, c.pass)
+	}
+	if tok != nil && c.conn.Auth.In != "query" {
+		v, err := c.tokenValue(ctx, tok)
+		if err != nil {
+			return nil, err
+		}
+		r.SetHeader(c.conn.Auth.Name, v)
 	}
 	if req.Body != nil {
 		r.SetHeader("Content-Type", "application/json").SetBody(req.Body)
@@ -312,54 +593,55 @@ func (c *Client) once(ctx context.Context, req Request, u *url.URL) (*Response, 
 	raw := resp.RawBody()
 	defer raw.Close()
 	body, readErr := io.ReadAll(io.LimitReader(raw, c.opts.MaxBodyBytes+1))
-	status := resp.StatusCode()
-	if status < 200 || status > 299 {
-		snippet := strings.TrimSpace(string(body))
-		if len(snippet) > 512 {
-			snippet = snippet[:512] + "…"
-		}
-		return nil, &HTTPError{Method: method, URL: shown, Status: status, Body: c.redact.String(snippet)}
-	}
+	a := &answer{method: method, shown: shown, status: resp.StatusCode(), header: resp.Header(), url: u, raw: body}
+	ok := a.status >= 200 && a.status <= 299
 	if readErr != nil {
+		if !ok {
+			return a, nil // an error answer cut short is still an error answer
+		}
 		return nil, &BodyError{URL: shown, Err: c.redact.Error(readErr)}
 	}
 	if int64(len(body)) > c.opts.MaxBodyBytes {
 		return nil, fmt.Errorf("response of %s is larger than %d bytes", shown, c.opts.MaxBodyBytes)
 	}
-	out := &Response{Status: status, Header: resp.Header(), URL: u}
 	if len(bytes.TrimSpace(body)) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.UseNumber()
-		if err := dec.Decode(&out.Body); err != nil {
+		err := dec.Decode(&a.body)
+		switch {
+		case !ok:
+			if err != nil {
+				a.body = nil // an HTML error page: rules can still match on status
+			}
+		case err != nil:
 			return nil, &BodyError{URL: shown, Err: fmt.Errorf("invalid JSON (%d bytes): %w", len(body), err)}
-		}
-		if dec.More() {
+		case dec.More():
 			return nil, &BodyError{URL: shown, Err: errTrailingData}
 		}
 	}
-	return out, nil
+	return a, nil
 }
 
-// resolve joins a path to the base URL; an absolute URL must share the base's origin so
-// that credentials never go to another host.
-func (c *Client) resolve(ref string) (*url.URL, error) {
+// resolveAgainst joins a path to the base URL; an absolute URL must share the base's
+// origin so that credentials never go to another host.
+func resolveAgainst(base *url.URL, baseOrigin, ref string) (*url.URL, error) {
 	u, err := url.Parse(ref)
 	if err != nil {
-		return nil, fmt.Errorf("invalid URL %q: %w", c.redact.String(ref), err)
+		return nil, fmt.Errorf("invalid URL %q: %w", ref, err)
 	}
 	if u.IsAbs() {
-		if c.origin != "" && origin(u) != c.origin {
-			return nil, fmt.Errorf("%w %s: it is not the base_url's host %s", errCrossHost, origin(u), c.origin)
+		if baseOrigin != "" && origin(u) != baseOrigin {
+			return nil, fmt.Errorf("%w %s: it is not the base_url's host %s", errCrossHost, origin(u), baseOrigin)
 		}
 		return u, nil
 	}
-	if c.base == nil {
+	if base == nil {
 		return nil, fmt.Errorf("relative URL %q and no base_url", ref)
 	}
-	joined := *c.base
-	joined.Path = strings.TrimSuffix(c.base.Path, "/") + "/" + strings.TrimPrefix(u.Path, "/")
+	joined := *base
+	joined.Path = strings.TrimSuffix(base.Path, "/") + "/" + strings.TrimPrefix(u.Path, "/")
 	joined.RawPath = ""
-	q := c.base.Query()
+	q := base.Query()
 	for k, vs := range u.Query() {
 		q[k] = vs
 	}
@@ -488,14 +770,32 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-type tracingTransport struct {
-	base http.RoundTripper
-	c    *Client
+// transport paces every attempt through the rate limiter (retries included) and
+// traces it with secrets redacted.
+type transport struct {
+	base    http.RoundTripper
+	c       *Client
+	noLimit bool
 }
 
-func (t *tracingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var release func()
+	if !t.noLimit {
+		var err error
+		if release, err = t.c.limit.wait(req.Context()); err != nil {
+			return nil, err
+		}
+	}
 	start := time.Now()
 	resp, err := t.base.RoundTrip(req)
+	if release != nil {
+		if err != nil {
+			release()
+		} else {
+			t.c.limit.observe(resp)
+			resp.Body = &releasingBody{ReadCloser: resp.Body, release: release}
+		}
+	}
 	if t.c.opts.Trace != nil {
 		ev := TraceEvent{Kind: "request", Method: req.Method, URL: t.c.redact.String(redactQuery(req.URL)), Duration: time.Since(start)}
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/intakehq/intake/engine/auth"
 	"github.com/intakehq/intake/engine/spec"
 )
 
@@ -35,6 +36,13 @@ func Classify(err error) string {
 	var ce *ClassError
 	if errors.As(err, &ce) {
 		return ce.Class
+	}
+	var ae *auth.Error
+	if errors.As(err, &ae) {
+		if ae.Permanent {
+			return spec.ClassAuth
+		}
+		return spec.ClassTransient
 	}
 	var he *HTTPError
 	if errors.As(err, &he) {

@@ -42,6 +42,7 @@ func (p *pageState) vars(limit int) map[string]any {
 // error stops paging and is returned as is.
 func (c *Client) Pages(ctx context.Context, it *spec.InteractionType, since *time.Time, fn func(Page) error) error {
 	pg := it.Pagination
+	ctx = withRules(ctx, it.ResponseRules)
 	// .page.number is the page's number: from start for page numbers, else from 1.
 	st := &pageState{number: 1}
 	if pg.Type == spec.PageNumber {
@@ -67,7 +68,10 @@ func (c *Client) Pages(ctx context.Context, it *spec.InteractionType, since *tim
 		if err != nil {
 			return fmt.Errorf("%s: page %d: %w", it.Name, n, err)
 		}
-		records, err := it.Records.All(ctx, resp.Body)
+		var records []any
+		if !resp.Ignored {
+			records, err = it.Records.All(ctx, resp.Body)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: page %d: %w: %w", it.Name, n, errRecords, c.redact.Error(err))
 		}
@@ -77,6 +81,9 @@ func (c *Client) Pages(ctx context.Context, it *spec.InteractionType, since *tim
 		}
 		if err := fn(Page{Number: n, Records: records, URL: shown}); err != nil {
 			return err
+		}
+		if resp.Ignored {
+			return nil // a rule said to skip this answer: no records, no next page
 		}
 		more, err := c.advance(ctx, it, st, resp, len(records), seenTokens)
 		if err != nil {

@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // EnvKey and EnvKeyFile name the environment variables that supply the key.
@@ -154,8 +156,10 @@ func GenerateKeyFile(path string) error {
 	return f.Close()
 }
 
-// Redactor replaces known secret values in text. The zero value redacts nothing.
+// Redactor replaces known secret values in text. The zero value redacts nothing. It
+// is safe for concurrent use: tokens obtained during a sync are added as they come.
 type Redactor struct {
+	mu      sync.RWMutex
 	secrets []string
 }
 
@@ -171,7 +175,12 @@ func NewRedactor(values ...string) *Redactor {
 
 // Add registers more secret values.
 func (r *Redactor) Add(values ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, v := range values {
+		if slices.Contains(r.secrets, v) {
+			continue
+		}
 		if len(v) < 4 { // too short to redact without mangling ordinary text
 			continue
 		}
@@ -188,6 +197,8 @@ func (r *Redactor) String(s string) string {
 	if r == nil {
 		return s
 	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	for _, v := range r.secrets {
 		s = strings.ReplaceAll(s, v, Mask)
 	}
@@ -196,7 +207,7 @@ func (r *Redactor) String(s string) string {
 
 // Error wraps err so its text is redacted while errors.Is/As still reach the cause.
 func (r *Redactor) Error(err error) error {
-	if err == nil || r == nil || len(r.secrets) == 0 {
+	if err == nil || r == nil {
 		return err
 	}
 	return &redactedError{msg: r.String(err.Error()), cause: err}

@@ -1,0 +1,168 @@
+package retrieve
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/intakehq/intake/engine/spec"
+)
+
+// limiter paces one integration's requests: a token bucket at the spec's rate, a cap
+// on requests in flight, and a pause that a 429, a rate_limited rule or an exhausted
+// remaining-requests header imposes on every request. After a 429 the rate halves and
+// then climbs back as requests succeed (additive increase, multiplicative decrease),
+// so a limit set a little too high settles below the provider's.
+type limiter struct {
+	now    func() time.Time
+	bucket *rate.Limiter // nil: no rate_limit in the spec
+	target rate.Limit
+	sem    chan struct{} // nil: no concurrency cap
+	spec   *spec.RateLimit
+
+	mu          sync.Mutex
+	pausedUntil time.Time
+}
+
+func newLimiter(rl *spec.RateLimit, now func() time.Time) *limiter {
+	l := &limiter{now: now, spec: rl}
+	if rl == nil {
+		return l
+	}
+	l.target = rate.Limit(float64(rl.Requests) / rl.Per.D().Seconds())
+	l.bucket = rate.NewLimiter(l.target, rl.Burst)
+	if rl.Concurrency > 0 {
+		l.sem = make(chan struct{}, rl.Concurrency)
+	}
+	return l
+}
+
+// wait blocks until a request may go; release must be called when it is done.
+func (l *limiter) wait(ctx context.Context) (func(), error) {
+	for {
+		l.mu.Lock()
+		d := l.pausedUntil.Sub(l.now())
+		l.mu.Unlock()
+		if d <= 0 {
+			break
+		}
+		if err := sleep(ctx, d); err != nil {
+			return nil, err
+		}
+	}
+	if l.bucket != nil {
+		if err := l.bucket.Wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, err
+		}
+	}
+	if l.sem == nil {
+		return func() {}, nil
+	}
+	select {
+	case l.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-l.sem }) }, nil
+}
+
+// observe adapts to an answer: a 429 pauses and slows down; a success speeds back up;
+// an exhausted remaining-requests header pauses until the window resets.
+func (l *limiter) observe(resp *http.Response) {
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		l.pauseFor(resp.Header, time.Second)
+	case resp.StatusCode/100 == 2 && l.bucket != nil:
+		if cur := l.bucket.Limit(); cur < l.target {
+			l.bucket.SetLimit(min(l.target, cur+l.target/20))
+		}
+	}
+	if l.spec == nil || l.spec.RemainingHeader == "" {
+		return
+	}
+	rem, err := strconv.ParseFloat(strings.TrimSpace(resp.Header.Get(l.spec.RemainingHeader)), 64)
+	if err != nil || rem > 0 {
+		return
+	}
+	if until, ok := l.resetTime(resp.Header); ok {
+		l.pauseUntil(until)
+	}
+}
+
+// pauseFor pauses every request for what the answer asks (Retry-After, else the reset
+// header, else fallback), halves the rate, and returns the pause.
+func (l *limiter) pauseFor(h http.Header, fallback time.Duration) time.Duration {
+	d, ok := retryAfter(h.Get("Retry-After"), l.now())
+	if !ok {
+		if until, ok2 := l.resetTime(h); ok2 {
+			d, ok = until.Sub(l.now()), true
+		}
+	}
+	if !ok {
+		d = fallback
+	}
+	d = clampDur(d, 0, maxRetryAfter)
+	l.pauseUntil(l.now().Add(d))
+	if l.bucket != nil {
+		l.bucket.SetLimit(max(l.target/16, l.bucket.Limit()/2))
+	}
+	return d
+}
+
+func (l *limiter) pauseUntil(t time.Time) {
+	l.mu.Lock()
+	if t.After(l.pausedUntil) {
+		l.pausedUntil = t
+	}
+	l.mu.Unlock()
+}
+
+// resetTime reads the spec's reset header in its declared format.
+func (l *limiter) resetTime(h http.Header) (time.Time, bool) {
+	if l.spec == nil || l.spec.ResetHeader == "" {
+		return time.Time{}, false
+	}
+	v := strings.TrimSpace(h.Get(l.spec.ResetHeader))
+	if v == "" {
+		return time.Time{}, false
+	}
+	if l.spec.ResetFormat == "http_date" {
+		t, err := http.ParseTime(v)
+		return t, err == nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	switch l.spec.ResetFormat {
+	case "seconds":
+		return l.now().Add(time.Duration(f * float64(time.Second))), true
+	case "unix_ms":
+		return time.UnixMilli(int64(f)), true
+	default:
+		return time.Unix(int64(f), 0), true
+	}
+}
+
+// releasingBody frees the concurrency slot once the body is closed: a request is in
+// flight until its body has been read.
+type releasingBody struct {
+	io.ReadCloser
+	release func()
+}
+
+func (b *releasingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.release()
+	return err
+}
