@@ -161,6 +161,8 @@ func (p *Policy) failed(ctx context.Context, o Outcome) error {
 		return cerr
 	}
 	var errs []error
+	// Only the first failure of a streak alerts (<= 1: a caller that does not count
+	// failures gets an alert per failure rather than none).
 	if o.ConsecutiveFailures <= 1 {
 		errs = append(errs, p.raise(ctx, o, store.AlertSyncFailed, run.ErrorClass, run.Error))
 	}

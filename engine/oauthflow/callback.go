@@ -202,7 +202,12 @@ func (h *Handler) update(ctx context.Context, id string, config, appCreds map[st
 		if err != nil {
 			return err
 		}
-		return h.store.UpdateIntegration(ctx, id, config, nil, h.box)
+		if err := h.store.UpdateIntegration(ctx, id, config, nil, h.box); err != nil {
+			return err
+		}
+		// Reconnecting is how a customer fixes credentials that failed: an integration
+		// that auth failures disabled is enabled again.
+		return h.store.SetIntegrationStatus(ctx, id, store.StatusEnabled, "")
 	}
 	return fmt.Errorf("integration %s: credentials kept changing while they were being saved", id)
 }

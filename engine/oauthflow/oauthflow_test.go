@@ -515,6 +515,9 @@ func TestReconnectUpdatesIntegration(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "acme", in.CustomerID)
 
+	// Auth failures disabled it; reconnecting is the fix and enables it again.
+	require.NoError(t, f.db.SetIntegrationStatus(ctx, "acme-crm", store.StatusDisabled, "the provider refused the credentials"))
+
 	// Reconnect: the link repeats no config; the provider sends no new refresh token.
 	f.mock.noRefresh = true
 	rec = f.get(f.mock.approve(f.start("customer=acme&integration=acme-crm")))
@@ -523,6 +526,7 @@ func TestReconnectUpdatesIntegration(t *testing.T) {
 
 	in, err = f.db.Integration(ctx, "acme-crm")
 	require.NoError(t, err)
+	assert.Equal(t, store.StatusEnabled, in.Status, "a reconnect enables a disabled integration")
 	assert.Equal(t, "eu", in.Config["region"], "the integration's config is kept")
 	assert.EqualValues(t, 20, in.Config["page_size"])
 	creds = f.credentials("acme-crm")

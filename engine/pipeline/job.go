@@ -44,7 +44,7 @@ func LoadJob(ctx context.Context, db Integrations, cat *spec.Catalog, box *secre
 	if err != nil {
 		return Job{}, fmt.Errorf("integration %s: %w", id, err)
 	}
-	return Job{IntegrationID: id, Connector: conn, Client: client}, nil
+	return Job{IntegrationID: id, CustomerID: in.CustomerID, Connector: conn, Client: client}, nil
 }
 
 // Preview retrieves and maps records of one interaction type without storing anything,

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/intakehq/intake/engine/alert"
 	"github.com/intakehq/intake/engine/process"
 	"github.com/intakehq/intake/engine/retrieve"
 	"github.com/intakehq/intake/engine/spec"
@@ -41,11 +42,17 @@ type Syncer struct {
 	Logger *slog.Logger
 	// OnPage, when set, is called after each committed page.
 	OnPage func(PageEvent)
+	// Alerts, when set, is told how each run ended (an *alert.Policy): it logs
+	// failures, raises alerts and disables integrations that keep failing.
+	Alerts interface {
+		RunFinished(ctx context.Context, o alert.Outcome) error
+	}
 }
 
 // Job is one integration to sync with a ready client.
 type Job struct {
 	IntegrationID string
+	CustomerID    string
 	Connector     *spec.Connector
 	Client        *retrieve.Client
 	Types         []string // empty: every interaction type, in spec order
@@ -71,12 +78,19 @@ func (s *Syncer) Sync(ctx context.Context, job Job) ([]Result, error) {
 		}
 	}
 	var results []Result
-	for _, t := range types {
+	for i, t := range types {
 		it := job.Connector.InteractionTypes.Map[t]
 		run, err := s.SyncType(ctx, job, it)
 		results = append(results, Result{Type: t, Run: run, Err: err})
 		if ctx.Err() != nil {
 			return results, ctx.Err()
+		}
+		if run != nil && run.ErrorClass == spec.ClassAuth {
+			// The same credentials would be refused for every other type.
+			for _, rest := range types[i+1:] {
+				results = append(results, Result{Type: rest, Err: fmt.Errorf("skipped: the provider refused the credentials while syncing %s", t)})
+			}
+			break
 		}
 	}
 	return results, nil
@@ -168,6 +182,20 @@ func (s *Syncer) SyncType(ctx context.Context, job Job, it *spec.InteractionType
 		s.Logger.Info("sync run", "integration", job.IntegrationID, "type", it.Name, "run", run.ID, "status", run.Status,
 			"pages", run.Pages, "new", run.RecordsNew, "updated", run.RecordsUpdated, "unchanged", run.RecordsUnchanged,
 			"quarantined", run.RecordsQuarantined, "duration", time.Since(started).Round(time.Millisecond), "error", run.Error)
+	}
+	if s.Alerts != nil {
+		after := obj.ConsecutiveFailures // as read before the run
+		switch run.Status {
+		case store.RunSucceeded:
+			after = 0
+		case store.RunFailed:
+			after++
+		}
+		o := alert.Outcome{IntegrationID: job.IntegrationID, CustomerID: job.CustomerID, Provider: job.Connector.Provider, Type: it.Name,
+			Run: run, ConsecutiveFailures: after, PreviousFailures: obj.ConsecutiveFailures}
+		if err := s.Alerts.RunFinished(ctx, o); err != nil && s.Logger != nil {
+			s.Logger.Error("failure policy", "integration", job.IntegrationID, "type", it.Name, "error", err)
+		}
 	}
 	if syncErr != nil {
 		return run, fmt.Errorf("sync %s/%s: %s", job.IntegrationID, it.Name, msg)

@@ -310,3 +310,40 @@ interaction_types:
 	require.NoError(t, err)
 	assert.Equal(t, "2026-01-02T00:00:00Z", obj.Cursor, "quarantined records do not move the cursor")
 }
+
+// After the provider refuses the credentials, the other interaction types are not
+// tried: they would be refused too, and each attempt is a failed login to its owner.
+func TestAuthFailureSkipsRemainingTypes(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	conn, err := spec.Load("two.yaml", []byte(`
+provider: two
+config: {url: {}}
+credentials: {token: {}}
+base_url: '${ .config.url }'
+auth: {type: bearer}
+interaction_types:
+  a: {kind: note, request: {path: /a}, records: '.[]', id: .id}
+  b: {kind: note, request: {path: /b}, records: '.[]', id: .id}
+`))
+	require.NoError(t, err)
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "two.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.CreateIntegration(ctx, store.Integration{ID: "i", CustomerID: "c", Provider: "two"}, nil, nil))
+	client, err := retrieve.NewClient(ctx, retrieve.Source{Connector: conn, Config: map[string]any{"url": srv.URL}, Credentials: map[string]any{"token": "revoked-token"}}, retrieve.Options{})
+	require.NoError(t, err)
+	results, err := (&Syncer{Store: db}).Sync(ctx, Job{IntegrationID: "i", Connector: conn, Client: client})
+	require.NoError(t, err)
+	require.Len(t, results, 2)
+	require.NotNil(t, results[0].Run)
+	assert.Equal(t, "auth", results[0].Run.ErrorClass)
+	assert.Nil(t, results[1].Run, "b never ran")
+	assert.ErrorContains(t, results[1].Err, "skipped: the provider refused the credentials while syncing a")
+	assert.Equal(t, int32(1), requests.Load())
+}

@@ -190,7 +190,7 @@ func (a *app) integrationsDisableCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&reason, "reason", "disabled by an operator", "why, shown by `intake customers show` and kept with the integration")
+	cmd.Flags().StringVar(&reason, "reason", "disabled by an operator", "why: kept with the integration and shown by intake customers show")
 	return cmd
 }
 

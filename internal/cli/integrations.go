@@ -18,7 +18,7 @@ func (a *app) integrationsCmd() *cobra.Command {
 		Aliases: []string{"integration"},
 		Short:   "Register and list customers' integrations",
 	}
-	cmd.AddCommand(a.integrationsAddCmd(), a.integrationsListCmd())
+	cmd.AddCommand(a.integrationsAddCmd(), a.integrationsListCmd(), a.integrationsEnableCmd(), a.integrationsDisableCmd())
 	return cmd
 }
 

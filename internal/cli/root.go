@@ -100,6 +100,7 @@ Write a connector:     docs/tutorial.md`,
 	f.StringVar(&a.logLevel, "log-level", a.envOr("INTAKE_LOG_LEVEL", "warn"), "debug, info, warn or error (env INTAKE_LOG_LEVEL)")
 	f.StringVar(&a.logFormat, "log-format", a.envOr("INTAKE_LOG_FORMAT", "text"), "text or json (env INTAKE_LOG_FORMAT)")
 	root.AddCommand(a.validateCmd(), a.previewCmd(), a.integrationsCmd(), a.syncCmd(), a.interactionsCmd(), a.demoCmd(), a.keyCmd(), a.oauthCmd())
+	root.AddCommand(a.alertCommands()...)
 	return root
 }
 

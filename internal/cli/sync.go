@@ -9,6 +9,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/intakehq/intake/engine/alert"
 	"github.com/intakehq/intake/engine/pipeline"
 	"github.com/intakehq/intake/engine/retrieve"
 	"github.com/intakehq/intake/engine/secret"
@@ -49,15 +50,27 @@ the sync run.`,
 			if trace {
 				opts.Trace = a.tracer()
 			}
+			operator, err := alert.OperatorFromEnv(a.env.Getenv)
+			if err != nil {
+				return err
+			}
+			disableAfter, err := alert.DisableAfterFromEnv(a.env.Getenv)
+			if err != nil {
+				return err
+			}
+			policy := &alert.Policy{Store: db, Box: box, Operator: operator, DisableAfter: disableAfter, Logger: a.logger}
 			job, err := pipeline.LoadJob(ctx, db, a.catalog(), box, id, opts)
 			if err != nil {
 				return err
 			}
 			job.Types = types
 			p := a.newProgress()
-			syncer := &pipeline.Syncer{Store: db, Logger: a.logger, OnPage: p.page}
+			syncer := &pipeline.Syncer{Store: db, Logger: a.logger, OnPage: p.page, Alerts: policy}
 			results, err := syncer.Sync(ctx, job)
 			p.done()
+			if ferr := policy.Flush(ctx); ferr != nil {
+				a.logger.Warn("alert deliveries not flushed", "error", ferr)
+			}
 			failed := printSummary(a.env.Stdout, results)
 			if err != nil {
 				return err
@@ -68,7 +81,7 @@ the sync run.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&id, "integration", "", "integration id (required; see `intake integrations list`)")
+	cmd.Flags().StringVar(&id, "integration", "", "integration id (required; intake integrations list shows them)")
 	cmd.Flags().StringArrayVar(&types, "type", nil, "only this interaction type (repeatable; default: all)")
 	cmd.Flags().BoolVar(&trace, "trace", false, "print each request, its status and records per page on stderr")
 	_ = cmd.MarkFlagRequired("integration")
