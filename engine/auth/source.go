@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/intakehq/intake/engine/secret"
 	"github.com/intakehq/intake/engine/spec"
 	"github.com/intakehq/intake/engine/store"
 )
@@ -216,6 +219,12 @@ func (s *oauthSource) request(ctx context.Context, creds map[string]any, prev To
 	if err != nil {
 		return TokenState{}, &Error{Permanent: true, Err: err}
 	}
+	refresh := prev.RefreshToken
+	if refresh == "" {
+		refresh, _ = creds["refresh_token"].(string)
+	}
+	// Token endpoints may echo what they were sent in an error body or description.
+	hide := func(err error) error { return scrub(err, cfg.ClientSecret, refresh) }
 	capture := &captureTransport{base: s.opts.HTTP.Transport}
 	hc := *s.opts.HTTP
 	hc.Transport = capture
@@ -234,10 +243,6 @@ func (s *oauthSource) request(ctx context.Context, creds map[string]any, prev To
 				Scopes: cfg.Scopes, AuthStyle: cfg.Endpoint.AuthStyle, EndpointParams: urlValues(params)}
 			tok, err = cc.Token(ctx)
 		default:
-			refresh := prev.RefreshToken
-			if refresh == "" {
-				refresh, _ = creds["refresh_token"].(string)
-			}
 			if refresh == "" {
 				return TokenState{}, &Error{Permanent: true, Err: errors.New("no refresh token: connect the integration again (intake oauth serve) or supply credentials.refresh_token")}
 			}
@@ -246,11 +251,14 @@ func (s *oauthSource) request(ctx context.Context, creds map[string]any, prev To
 		if err == nil {
 			return FromOAuth2(tok, prev.RefreshToken, capture.last()), nil
 		}
-		lastErr = err
+		lastErr = hide(err)
 		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode < 500 && re.Response.StatusCode != http.StatusTooManyRequests {
-			// invalid_grant, invalid_client: a new attempt gets the same answer.
-			return TokenState{}, &Error{Permanent: true, Err: describe(re)}
+		if errors.As(err, &re) && re.Response != nil {
+			if re.Response.StatusCode < 500 && re.Response.StatusCode != http.StatusTooManyRequests {
+				// invalid_grant, invalid_client: a new attempt gets the same answer.
+				return TokenState{}, &Error{Permanent: true, Err: hide(describe(re))}
+			}
+			lastErr = hide(describe(re)) // not re itself: its text carries the body
 		}
 		if ctx.Err() != nil {
 			return TokenState{}, ctx.Err()
@@ -268,6 +276,22 @@ func describe(re *oauth2.RetrieveError) error {
 	}
 	if re.ErrorDescription != "" {
 		msg += ": " + re.ErrorDescription
+	}
+	return errors.New(msg)
+}
+
+// scrub replaces secrets (and their form-encoded spelling) in err's text.
+func scrub(err error, secrets ...string) error {
+	msg := err.Error()
+	for _, v := range secrets {
+		if v == "" {
+			continue
+		}
+		msg = strings.ReplaceAll(msg, v, secret.Mask)
+		msg = strings.ReplaceAll(msg, url.QueryEscape(v), secret.Mask)
+	}
+	if msg == err.Error() {
+		return err
 	}
 	return errors.New(msg)
 }

@@ -3,7 +3,11 @@ package auth
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -151,10 +155,10 @@ func TestOAuthRefreshStaleToken(t *testing.T) {
 // recordingStore wraps a CredentialStore, counting calls and optionally failing Save.
 type recordingStore struct {
 	CredentialStore
-	saveErr                error
-	saves, locks, unlocks  atomic.Int32
-	lockOK, lockRefused    atomic.Int32
-	onLock                 func(attempt int32)
+	saveErr               error
+	saves, locks, unlocks atomic.Int32
+	lockOK, lockRefused   atomic.Int32
+	onLock                func(attempt int32)
 }
 
 func (r *recordingStore) Save(ctx context.Context, creds map[string]any, expect int64, owner string) (int64, error) {
@@ -500,5 +504,60 @@ func TestStoreCredentials(t *testing.T) {
 	require.NoError(t, db.DB().QueryRow(`SELECT credentials FROM integrations WHERE id = 'acme-mock'`).Scan(&raw))
 	for _, s := range []string{"at-1", "rt-1", clientSecret} {
 		assert.False(t, strings.Contains(string(raw), s), "%s in clear text", s)
+	}
+}
+
+// A token endpoint may echo what it was sent (some answer a 5xx with the request
+// dumped in the body): the error names the failure without the client secret or the
+// refresh token presented, whatever the status.
+func TestOAuthErrorsDoNotEchoSecrets(t *testing.T) {
+	const rotated = "rt-rotated-Pq8Wx7Zc6"
+	cases := []struct {
+		name      string
+		status    int
+		json      bool
+		permanent bool
+	}{
+		{"503 dump", http.StatusServiceUnavailable, false, false},
+		{"503 json", http.StatusServiceUnavailable, true, false},
+		{"400 invalid_grant", http.StatusBadRequest, true, true},
+		{"401 invalid_client", http.StatusUnauthorized, true, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var requests atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				_ = r.ParseForm()
+				_, pass, _ := r.BasicAuth()
+				echo := fmt.Sprintf("cannot handle refresh_token=%s for client %s:%s", r.PostForm.Get("refresh_token"), clientID, pass)
+				if tc.json {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(tc.status)
+					code := map[int]string{503: "temporarily_unavailable", 400: "invalid_grant", 401: "invalid_client"}[tc.status]
+					_ = json.NewEncoder(w).Encode(map[string]any{"error": code, "error_description": echo})
+					return
+				}
+				w.WriteHeader(tc.status)
+				fmt.Fprint(w, echo)
+			}))
+			defer srv.Close()
+			creds := WithToken(baseCreds(), TokenState{AccessToken: "at-old", RefreshToken: rotated, Expiry: time.Now().Add(-time.Minute)})
+			src, err := NewSource(Options{Connector: oauthConnector(t, spec.GrantRefreshToken, ""), Config: map[string]any{"url": srv.URL},
+				Store: NewMemoryCredentials(creds), Owner: "p", Retries: 1})
+			require.NoError(t, err)
+			_, err = src.Token(testCtx(t))
+			var ae *Error
+			require.ErrorAs(t, err, &ae)
+			assert.Equal(t, tc.permanent, ae.Permanent)
+			assert.Contains(t, err.Error(), fmt.Sprint(tc.status))
+			assert.NotContains(t, err.Error(), rotated)
+			assert.NotContains(t, err.Error(), clientSecret)
+			if tc.permanent {
+				assert.Equal(t, int32(1), requests.Load())
+			} else {
+				assert.Equal(t, int32(2), requests.Load())
+			}
+		})
 	}
 }

@@ -562,7 +562,7 @@ func TestStateAndVerifierAtRest(t *testing.T) {
 	assert.Equal(t, "acme", customer)
 	assert.JSONEq(t, `{"region":"eu","page_size":50}`, cfg)
 	assert.Equal(t, redirectURL, redirect)
-	assert.Equal(t, f.now.Add(10*time.Minute).Format(time.RFC3339Nano), expires)
+	assert.Equal(t, f.now.Add(10*time.Minute).UTC().Format("2006-01-02T15:04:05.000Z"), expires, "fixed-width RFC 3339, so it compares as text")
 	assert.NotEmpty(t, verifier)
 	assert.NotContains(t, string(verifier), u.Query().Get("code_challenge"))
 }

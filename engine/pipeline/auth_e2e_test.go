@@ -56,6 +56,8 @@ type e2eConfig struct {
 	creds     map[string]any // default: client id and secret (and refresh_token rt-0 for grant refresh_token)
 	// config url; default the mock server's URL
 	configURL string
+	// tokenDelay slows the token endpoint down, so that refreshes overlap.
+	tokenDelay time.Duration
 }
 
 // e2e is a running scenario: the mock API, its server (which records every access
@@ -68,6 +70,8 @@ type e2e struct {
 	db     *store.Store
 	box    *secret.Box
 	conn   *spec.Connector
+
+	tokenDelay time.Duration
 
 	mu      sync.Mutex
 	access  []string
@@ -95,7 +99,7 @@ func newE2E(t *testing.T, cfg e2eConfig) *e2e {
 	if cfg.mock.PageSize == 0 {
 		cfg.mock.PageSize = cfg.limit
 	}
-	e := &e2e{api: mockapi.New(cfg.mock)}
+	e := &e2e{api: mockapi.New(cfg.mock), tokenDelay: cfg.tokenDelay}
 	e.srv = httptest.NewServer(e.wrap(e.api.Handler()))
 	t.Cleanup(e.srv.Close)
 	e.api.SetURL(e.srv.URL)
@@ -168,6 +172,7 @@ func (e *e2e) wrap(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
+		time.Sleep(e.tokenDelay)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, r)
 		var body struct {
@@ -290,36 +295,73 @@ func scenarioA() e2eConfig {
 	}}
 }
 
+// scenarioTight overruns its rate limit for sure: 15 calls per 500ms is far below
+// what an unthrottled client does with small pages (hundreds a second), while
+// scenarioA's 40 per 200ms may not be reached (a sync commits each page of 50 before
+// asking for the next). Each 429 costs a one-second Retry-After, so it is kept short.
+func scenarioTight() e2eConfig {
+	return e2eConfig{limit: 5, mock: mockapi.Options{
+		Records:       100,
+		PageSize:      5,
+		TokenUses:     5,
+		FailRate:      0.03,
+		Seed:          11,
+		RateLimit:     15,
+		RateWindow:    500 * time.Millisecond,
+		TruncateEvery: 7,
+	}}
+}
+
 // (a) Tokens that die every 25 calls, 3% 500s, a rate limit the spec does not know
 // and truncated bodies: the sync succeeds and stores every record exactly once.
 func TestE2EHostileAPI(t *testing.T) {
 	t.Parallel()
-	e := newE2E(t, scenarioA())
-	results, err := (&Syncer{Store: e.db}).Sync(e2eCtx(t), e.job(t, e.db, e2eOptions("proc-a")))
-	requireSucceeded(t, results, err, 1500)
-	e.requireExactlyOnce(t, "items")
-	st := e.api.Stats()
-	t.Logf("stats: %+v", st)
-	assert.GreaterOrEqual(t, st.Status401, 1, "30 pages outlive a 25-call token")
-	assert.GreaterOrEqual(t, st.ClientCredentialsGrants, 2)
-	assert.GreaterOrEqual(t, st.Truncated, 1)
-	assert.Equal(t, 30, results[0].Run.Pages)
+	cases := []struct {
+		name  string
+		cfg   e2eConfig
+		pages int
+	}{{"40 per 200ms", scenarioA(), 30}, {"15 per 500ms", scenarioTight(), 20}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newE2E(t, tc.cfg)
+			results, err := (&Syncer{Store: e.db}).Sync(e2eCtx(t), e.job(t, e.db, e2eOptions("proc-a")))
+			requireSucceeded(t, results, err, tc.cfg.mock.Records)
+			e.requireExactlyOnce(t, "items")
+			st := e.api.Stats()
+			t.Logf("stats: %+v", st)
+			assert.Equal(t, tc.pages, results[0].Run.Pages)
+			assert.GreaterOrEqual(t, st.Status401, 1, "the pages outlive a token")
+			assert.GreaterOrEqual(t, st.ClientCredentialsGrants, 2)
+			assert.GreaterOrEqual(t, st.Truncated, 1)
+			if tc.cfg.mock.RateLimit == 15 {
+				assert.Greater(t, st.Status429, 0, "the scenario does overrun the provider's limit")
+			}
+		})
+	}
 }
 
 // (b) The same API with a spec rate_limit below the provider's: no 429 at all.
 func TestE2ERateLimitPrevents429(t *testing.T) {
 	t.Parallel()
-	cfg := scenarioA()
-	cfg.rateLimit = "{requests: 30, per: 200ms}"
-	e := newE2E(t, cfg)
-	results, err := (&Syncer{Store: e.db}).Sync(e2eCtx(t), e.job(t, e.db, e2eOptions("proc-a")))
-	requireSucceeded(t, results, err, 1500)
-	e.requireExactlyOnce(t, "items")
-	st := e.api.Stats()
-	t.Logf("stats: %+v", st)
-	assert.Equal(t, 0, st.Status429)
-	assert.LessOrEqual(t, st.MaxCallsInWindow, 40)
-	assert.GreaterOrEqual(t, st.Status401, 1, "the scenario still expires tokens")
+	a := scenarioA()
+	a.rateLimit = "{requests: 30, per: 200ms}"
+	tight := scenarioTight()
+	tight.rateLimit = "{requests: 10, per: 500ms}"
+	for name, cfg := range map[string]e2eConfig{"30 per 200ms under 40": a, "10 per 500ms under 15": tight} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newE2E(t, cfg)
+			results, err := (&Syncer{Store: e.db}).Sync(e2eCtx(t), e.job(t, e.db, e2eOptions("proc-a")))
+			requireSucceeded(t, results, err, cfg.mock.Records)
+			e.requireExactlyOnce(t, "items")
+			st := e.api.Stats()
+			t.Logf("stats: %+v", st)
+			assert.Equal(t, 0, st.Status429)
+			assert.LessOrEqual(t, st.MaxCallsInWindow, cfg.mock.RateLimit)
+			assert.GreaterOrEqual(t, st.Status401, 1, "the scenario still expires tokens")
+		})
+	}
 }
 
 // lockedBuffer is a bytes.Buffer safe for concurrent writers.
@@ -426,6 +468,9 @@ func TestE2ERefreshRotationAcrossProcesses(t *testing.T) {
 		rateLimit: "{requests: 12, per: 1s}",
 		limit:     10,
 		types:     []string{"items_a", "items_b"},
+		// A refresh takes longer than the gap between two requests of the other
+		// process, which therefore finds its token due while the refresh is under way.
+		tokenDelay: 150 * time.Millisecond,
 	})
 	ctx := e2eCtx(t)
 	dbA, dbB := e.open(t), e.open(t)

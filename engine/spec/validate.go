@@ -27,9 +27,9 @@ var (
 	ctxAuth         = []string{"config", "credentials"}
 	ctxToken        = []string{"config", "auth"}
 	ctxHeadersPlain = []string{"config", "credentials", "now"}
-	ctxRequest  = []string{"config", "cursor", "page", "now"}
-	pageFields  = []string{"limit", "number", "offset", "token"}
-	timeFormats = []string{"rfc3339", "unix", "unix_ms"}
+	ctxRequest      = []string{"config", "cursor", "page", "now"}
+	pageFields      = []string{"limit", "number", "offset", "token"}
+	timeFormats     = []string{"rfc3339", "unix", "unix_ms"}
 )
 
 type validator struct {

@@ -79,16 +79,11 @@ type NewDelivery struct {
 	LastError     string    // why it could not be attempted yet, if so
 }
 
-// slotFormat is fixed-width, so that next_attempt_at compares correctly as text.
-const slotFormat = "2006-01-02T15:04:05.000Z07:00"
-
-func formatSlot(t time.Time) string { return t.UTC().Format(slotFormat) }
-
 func nullSlot(t time.Time) sql.NullString {
 	if t.IsZero() {
 		return sql.NullString{}
 	}
-	return sql.NullString{String: formatSlot(t), Valid: true}
+	return sql.NullString{String: formatTS(t), Valid: true}
 }
 
 // CreateAlert stores an alert and its pending deliveries in one transaction, so that a
@@ -114,7 +109,7 @@ func (s *Store) CreateAlert(ctx context.Context, a *Alert, deliveries []NewDeliv
 			}
 			var id int64
 			if err := tx.QueryRowContext(ctx, `INSERT INTO alert_deliveries (alert_id, target, url, last_error, next_attempt_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-				a.ID, d.Target, d.URL, nullStr(d.LastError), formatSlot(next)).Scan(&id); err != nil {
+				a.ID, d.Target, d.URL, nullStr(d.LastError), formatTS(next)).Scan(&id); err != nil {
 				return fmt.Errorf("delivery to %s: %w", d.Target, err)
 			}
 			a.Deliveries = append(a.Deliveries, Delivery{ID: id, AlertID: a.ID, Target: d.Target, URL: d.URL, LastError: d.LastError, NextAttemptAt: roundSlot(next)})
@@ -129,7 +124,7 @@ func (s *Store) CreateAlert(ctx context.Context, a *Alert, deliveries []NewDeliv
 
 // roundSlot is t as it reads back from next_attempt_at.
 func roundSlot(t time.Time) time.Time {
-	r, _ := time.Parse(time.RFC3339Nano, formatSlot(t))
+	r, _ := time.Parse(tsLayout, formatTS(t))
 	return r
 }
 
@@ -260,7 +255,7 @@ func (s *Store) DueDeliveries(ctx context.Context, now time.Time, targets []stri
 	if len(targets) == 0 {
 		return nil, nil
 	}
-	args := []any{formatSlot(now)}
+	args := []any{formatTS(now)}
 	for _, t := range targets {
 		args = append(args, t)
 	}
@@ -291,7 +286,7 @@ func (s *Store) DueDeliveries(ctx context.Context, now time.Time, targets []stri
 // only one sends it.
 func (s *Store) ClaimDelivery(ctx context.Context, d Delivery, until time.Time) (bool, error) {
 	res, err := s.db.ExecContext(ctx, `UPDATE alert_deliveries SET next_attempt_at = ? WHERE id = ? AND delivered_at IS NULL AND next_attempt_at = ?`,
-		formatSlot(until), d.ID, formatSlot(d.NextAttemptAt))
+		formatTS(until), d.ID, formatTS(d.NextAttemptAt))
 	if err != nil {
 		return false, fmt.Errorf("claim alert delivery %d: %w", d.ID, err)
 	}

@@ -76,7 +76,12 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 func (s *Store) ts() string { return formatTS(s.now()) }
 
-func formatTS(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// tsLayout is RFC 3339 UTC with a fixed millisecond width, so that comparing the text
+// (leases in SQL, ORDER BY) compares the times: RFC3339Nano trims trailing zeros, and
+// "05Z" would sort after "05.1Z".
+const tsLayout = "2006-01-02T15:04:05.000Z"
+
+func formatTS(t time.Time) string { return t.UTC().Format(tsLayout) }
 
 func parseTS(s sql.NullString) time.Time {
 	if !s.Valid {

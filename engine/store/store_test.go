@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"io/fs"
 	"os"
@@ -204,4 +205,18 @@ func TestStartRunMarksCrashedRunsInterrupted(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, RunInterrupted, r.Status)
 	assert.True(t, strings.Contains(r.Error, "stopped"))
+}
+
+// Stored timestamps compare as text in SQL (leases, due times, ORDER BY), so their
+// text order must be their time order, fractions included.
+func TestTimestampsSortAsText(t *testing.T) {
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	times := []time.Time{base, base.Add(100 * time.Millisecond), base.Add(450 * time.Millisecond), base.Add(time.Second), base.Add(10 * time.Second)}
+	for i := 1; i < len(times); i++ {
+		a, b := formatTS(times[i-1]), formatTS(times[i])
+		assert.Less(t, a, b, "%s must sort before %s", a, b)
+		assert.Len(t, b, len(a))
+	}
+	back := parseTS(sql.NullString{String: formatTS(times[2]), Valid: true})
+	assert.True(t, back.Equal(times[2]))
 }
