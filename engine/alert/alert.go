@@ -440,3 +440,20 @@ func plural(n int) string {
 	}
 	return "s"
 }
+
+// Rejected disables an integration whose configuration cannot be loaded (a bad
+// override), and raises integration_disabled. Only that integration stops: the rest of
+// the catalog and other customers keep syncing.
+func (p *Policy) Rejected(ctx context.Context, integrationID string, cause error) error {
+	o := Outcome{IntegrationID: integrationID, Run: &store.Run{}}
+	if err := p.complete(ctx, &o); err != nil {
+		return err
+	}
+	reason := "its configuration was refused: " + cause.Error()
+	changed, err := p.Store.DisableIntegration(context.WithoutCancel(ctx), integrationID, reason)
+	if err != nil || !changed {
+		return err
+	}
+	p.logger().Warn("integration disabled", "integration", integrationID, "customer", o.CustomerID, "reason", reason)
+	return p.raise(ctx, o, store.AlertIntegrationDisabled, spec.ClassPermanent, reason)
+}

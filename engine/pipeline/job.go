@@ -18,6 +18,7 @@ import (
 type Integrations interface {
 	Integration(ctx context.Context, id string) (*store.Integration, error)
 	Credentials(ctx context.Context, id string, box *secret.Box) (map[string]any, error)
+	IntegrationOverride(ctx context.Context, id string) (string, error)
 	auth.TokenDB
 }
 
@@ -31,7 +32,12 @@ func LoadJob(ctx context.Context, db Integrations, cat *spec.Catalog, box *secre
 	if in.Status != store.StatusEnabled {
 		return Job{}, fmt.Errorf("integration %s is %s", id, in.Status)
 	}
-	conn, err := cat.Get(in.Provider)
+	attached, err := db.IntegrationOverride(ctx, id)
+	if err != nil {
+		return Job{}, err
+	}
+	// Overrides are read on every load: an edited file takes effect on the next sync.
+	conn, _, err := cat.Effective(in.CustomerID, in.Provider, attached, "integration "+id+" override")
 	if err != nil {
 		return Job{}, fmt.Errorf("integration %s: %w", id, err)
 	}
@@ -63,8 +69,15 @@ func Preview(ctx context.Context, client *retrieve.Client, it *spec.InteractionT
 			if limit > 0 && n >= limit {
 				return errLimit
 			}
+			keep, err := mapper.Keep(ctx, raw)
+			if err == nil && !keep {
+				continue
+			}
 			n++
-			m, err := mapper.Map(ctx, raw)
+			var m *process.Mapped
+			if err == nil {
+				m, err = mapper.Map(ctx, raw)
+			}
 			if err := fn(m, err); err != nil {
 				return err
 			}

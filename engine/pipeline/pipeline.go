@@ -120,7 +120,19 @@ func (s *Syncer) SyncType(ctx context.Context, job Job, it *spec.InteractionType
 	syncErr := job.Client.Pages(ctx, it, since, func(pg retrieve.Page) error {
 		page := store.Page{Records: make([]store.Record, 0, len(pg.Records))}
 		for _, raw := range pg.Records {
-			m, err := mapper.Map(ctx, raw)
+			keep, err := mapper.Keep(ctx, raw)
+			if err == nil && !keep {
+				// Skipped, but seen: the cursor still moves past it.
+				page.Filtered++
+				if t, cerr := mapper.Cursor(ctx, raw); cerr == nil && t.After(high) {
+					high = t
+				}
+				continue
+			}
+			var m *process.Mapped
+			if err == nil {
+				m, err = mapper.Map(ctx, raw)
+			}
 			if err != nil {
 				var re *process.RecordError
 				if !errors.As(err, &re) {

@@ -62,16 +62,8 @@ func (m *Mapper) Map(ctx context.Context, raw any) (*Mapped, error) {
 		return nil, &RecordError{Reason: fmt.Sprintf("id: %s gave %s; it must yield a non-empty string or number", m.it.ID.Src, describe(id))}
 	}
 	out := &Mapped{ExternalID: ext, Raw: rawJSON}
-	if inc := m.it.Incremental; inc != nil {
-		v, err := inc.Cursor.First(ctx, raw)
-		if err != nil {
-			return nil, &RecordError{ExternalID: ext, Reason: "incremental.cursor: " + err.Error()}
-		}
-		t, err := spec.ParseTimeValue(v, inc.Format)
-		if err != nil {
-			return nil, &RecordError{ExternalID: ext, Reason: "incremental.cursor: " + err.Error()}
-		}
-		out.Cursor = t
+	if out.Cursor, err = m.Cursor(ctx, raw); err != nil {
+		return nil, &RecordError{ExternalID: ext, Reason: err.Error()}
 	}
 	if m.it.Fields.Len() == 0 {
 		out.Data = rawJSON
@@ -103,6 +95,36 @@ func (m *Mapper) Map(ctx context.Context, raw any) (*Mapped, error) {
 	sum.Write(out.Raw)
 	out.Hash = hex.EncodeToString(sum.Sum(nil))
 	return out, nil
+}
+
+// Cursor reads a record's incremental cursor value; zero when the type is not
+// incremental.
+func (m *Mapper) Cursor(ctx context.Context, raw any) (time.Time, error) {
+	inc := m.it.Incremental
+	if inc == nil {
+		return time.Time{}, nil
+	}
+	v, err := inc.Cursor.First(ctx, raw)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("incremental.cursor: %w", err)
+	}
+	t, err := spec.ParseTimeValue(v, inc.Format)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("incremental.cursor: %w", err)
+	}
+	return t, nil
+}
+
+// Keep reports whether a raw record passes the interaction type's filter.
+func (m *Mapper) Keep(ctx context.Context, raw any) (bool, error) {
+	if m.it.Filter == nil {
+		return true, nil
+	}
+	ok, err := m.it.Filter.Truthy(ctx, raw)
+	if err != nil {
+		return false, &RecordError{Reason: "filter: " + err.Error()}
+	}
+	return ok, nil
 }
 
 func externalID(v any) (string, bool) {

@@ -51,7 +51,18 @@ func (es Errors) Unwrap() []error {
 }
 
 func (es Errors) sorted() Errors {
+	// Errors of one file stay together, in file order; files keep the order in which
+	// their first error was found (a provider spec, then its overrides).
+	first := map[string]int{}
+	for i, e := range es {
+		if _, ok := first[e.File]; !ok {
+			first[e.File] = i
+		}
+	}
 	sort.SliceStable(es, func(i, j int) bool {
+		if es[i].File != es[j].File {
+			return first[es[i].File] < first[es[j].File]
+		}
 		if es[i].Line != es[j].Line {
 			return es[i].Line < es[j].Line
 		}

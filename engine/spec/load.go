@@ -45,7 +45,22 @@ func LoadFS(fsys fs.FS, name, display string) (*Connector, error) {
 // Load validates and compiles a connector spec. name is used in error messages. The
 // returned error is an Errors listing every problem with FILE:LINE:COL and key path.
 func Load(name string, data []byte) (*Connector, error) {
-	doc, errs := parseDocument(name, data)
+	root, errs := parseYAML(name, data, connectorFile)
+	if errs != nil {
+		return nil, errs
+	}
+	c, err := loadNode(name, root, newOrigins(name, data))
+	if err != nil {
+		return nil, err
+	}
+	c.srcData = data
+	return c, nil
+}
+
+// loadNode validates and compiles a connector from a YAML tree whose nodes may come
+// from several files (a provider spec and its overrides).
+func loadNode(name string, root *yaml.Node, o *origins) (*Connector, error) {
+	doc, errs := newDocument(name, root, o)
 	if errs != nil {
 		return nil, errs
 	}
@@ -63,16 +78,39 @@ func Load(name string, data []byte) (*Connector, error) {
 	return &c, nil
 }
 
-// document is a parsed YAML file with the position of every key and value.
+// origins says which file each node of a (layered) YAML tree came from.
+type origins struct {
+	main  string
+	file  map[*yaml.Node]string // absent: main
+	lines map[string][]string   // each file's lines, to place errors inside scalars
+	// replaced maps a path an override set to where the provider's value was, so an
+	// error there names both.
+	replaced map[string]string
+	removed  []removal
+}
+
+func newOrigins(file string, data []byte) *origins {
+	return &origins{main: file, file: map[*yaml.Node]string{}, lines: map[string][]string{file: strings.Split(string(data), "\n")}, replaced: map[string]string{}}
+}
+
+func (o *origins) of(n *yaml.Node) string {
+	if f, ok := o.file[n]; ok {
+		return f
+	}
+	return o.main
+}
+
+// document is a parsed YAML tree with the file and position of every key and value.
 type document struct {
-	file  string
-	root  *yaml.Node
-	value any
-	pos   map[string]nodePos
-	lines []string // the file's lines, to place errors inside quoted and block scalars
+	file   string
+	root   *yaml.Node
+	value  any
+	pos    map[string]nodePos
+	origin *origins
 }
 
 type nodePos struct {
+	file, keyFile   string
 	line, col       int
 	keyLine, keyCol int
 	style           yaml.Style
@@ -89,9 +127,12 @@ func (d *document) errAt(segs []string, atKey bool, format string, args ...any) 
 		if !ok {
 			continue
 		}
-		e.Line, e.Col = p.line, p.col
+		e.File, e.Line, e.Col = p.file, p.line, p.col
 		if atKey && n == len(segs) && p.keyLine > 0 {
-			e.Line, e.Col = p.keyLine, p.keyCol
+			e.File, e.Line, e.Col = p.keyFile, p.keyLine, p.keyCol
+		}
+		if was, ok := d.origin.replaced[posKey(segs[:n])]; ok {
+			e.Msg += " (it replaces the provider's value at " + was + ")"
 		}
 		break
 	}
@@ -103,10 +144,11 @@ func (d *document) errAt(segs []string, atKey bool, format string, args ...any) 
 func (d *document) errAtOffset(segs []string, offset int, format string, args ...any) *Error {
 	e := d.errAt(segs, false, format, args...)
 	p, ok := d.pos[posKey(segs)]
-	if !ok || offset < 0 || p.line < 1 || p.line > len(d.lines) {
+	lines := d.origin.lines[p.file]
+	if !ok || offset < 0 || p.line < 1 || p.line > len(lines) {
 		return e
 	}
-	raw := d.lines[p.line-1]
+	raw := lines[p.line-1]
 	switch p.style {
 	case 0, yaml.FlowStyle:
 		e.Col = p.col + offset
@@ -115,7 +157,7 @@ func (d *document) errAtOffset(segs []string, offset int, format string, args ..
 			e.Col = c
 		}
 	case yaml.LiteralStyle:
-		if l, c, ok := d.blockPosition(p.line, offset, segs); ok {
+		if l, c, ok := d.blockPosition(lines, p.line, offset, segs); ok {
 			e.Line, e.Col = l, c
 		}
 	}
@@ -162,11 +204,11 @@ func escapeLen(s string) int {
 
 // blockPosition maps an offset into a literal block scalar, whose indicator is on line,
 // to a line and column of the file.
-func (d *document) blockPosition(line, offset int, segs []string) (int, int, bool) {
+func (d *document) blockPosition(lines []string, line, offset int, segs []string) (int, int, bool) {
 	indent := -1
-	for l := line; l < len(d.lines); l++ { // d.lines[l] is the file's line l+1
-		if t := strings.TrimLeft(d.lines[l], " "); t != "" {
-			indent = len(d.lines[l]) - len(t)
+	for l := line; l < len(lines); l++ { // lines[l] is the file's line l+1
+		if t := strings.TrimLeft(lines[l], " "); t != "" {
+			indent = len(lines[l]) - len(t)
 			break
 		}
 	}
@@ -234,27 +276,42 @@ func yamlError(file string, err error) *Error {
 	return &Error{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}
 }
 
-func parseDocument(file string, data []byte) (*document, Errors) {
+// fileKind names a kind of YAML file in parse errors.
+type fileKind struct {
+	name  string // "connector"
+	needs string // what an empty one lacks
+}
+
+var (
+	connectorFile = fileKind{"connector", "provider and interaction_types"}
+	overrideFile  = fileKind{"override", "customer, provider and what it changes"}
+)
+
+// parseYAML reads exactly one YAML document and returns its root node.
+func parseYAML(file string, data []byte, kind fileKind) (*yaml.Node, Errors) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
 		if errors.Is(err, errEOF()) {
-			return nil, Errors{{File: file, Line: 1, Col: 1, Msg: "empty file: a connector needs at least provider and interaction_types"}}
+			return nil, Errors{{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("empty file: a %s needs at least %s", kind.name, kind.needs)}}
 		}
 		return nil, Errors{syntaxError(file, data, err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		return nil, Errors{{File: file, Line: extra.Line, Col: extra.Column, Msg: "a connector file holds one YAML document; found a second one"}}
+		return nil, Errors{{File: file, Line: extra.Line, Col: extra.Column, Msg: fmt.Sprintf("a %s file holds one YAML document; found a second one", kind.name)}}
 	}
-	d := &document{file: file, root: &root, pos: map[string]nodePos{}, lines: strings.Split(string(data), "\n")}
 	n := &root
 	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
-	d.root = n
+	return n, nil
+}
+
+func newDocument(file string, root *yaml.Node, o *origins) (*document, Errors) {
+	d := &document{file: file, root: root, pos: map[string]nodePos{}, origin: o}
 	var errs Errors
-	d.value = d.convert(n, nil, &errs)
+	d.value = d.convert(root, nil, &errs)
 	if errs != nil {
 		return nil, errs
 	}
@@ -274,7 +331,7 @@ func (d *document) convert(n *yaml.Node, segs []string, errs *Errors) any {
 	}
 	k := posKey(segs)
 	p := d.pos[k]
-	p.line, p.col, p.style = n.Line, n.Column, n.Style
+	p.file, p.line, p.col, p.style = d.origin.of(n), n.Line, n.Column, n.Style
 	d.pos[k] = p
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -282,17 +339,17 @@ func (d *document) convert(n *yaml.Node, segs []string, errs *Errors) any {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			kn, vn := n.Content[i], n.Content[i+1]
 			if kn.Kind == yaml.ScalarNode && kn.Value == "<<" {
-				*errs = append(*errs, &Error{File: d.file, Line: kn.Line, Col: kn.Column, Path: pathString(segs), Msg: "YAML merge keys (<<) are not supported; repeat the keys or use an alias for the whole value"})
+				*errs = append(*errs, &Error{File: d.origin.of(kn), Line: kn.Line, Col: kn.Column, Path: pathString(segs), Msg: "YAML merge keys (<<) are not supported; repeat the keys or use an alias for the whole value"})
 				continue
 			}
 			if kn.Kind != yaml.ScalarNode || (kn.Tag != "!!str" && kn.Tag != "!!int" && kn.Tag != "!!bool") {
-				*errs = append(*errs, &Error{File: d.file, Line: kn.Line, Col: kn.Column, Path: pathString(segs), Msg: "keys must be plain strings"})
+				*errs = append(*errs, &Error{File: d.origin.of(kn), Line: kn.Line, Col: kn.Column, Path: pathString(segs), Msg: "keys must be plain strings"})
 				continue
 			}
 			child := append(append([]string(nil), segs...), kn.Value)
 			ck := posKey(child)
 			cp := d.pos[ck]
-			cp.keyLine, cp.keyCol = kn.Line, kn.Column
+			cp.keyFile, cp.keyLine, cp.keyCol = d.origin.of(kn), kn.Line, kn.Column
 			d.pos[ck] = cp
 			m[kn.Value] = d.convert(vn, child, errs)
 		}

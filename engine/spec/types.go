@@ -19,6 +19,7 @@ import (
 // Connector is one provider's spec: connectors/PROVIDER.yaml.
 type Connector struct {
 	File             string                    `yaml:"-" json:"-"`
+	srcData          []byte                    // the file\'s text, for layering overrides
 	Provider         string                    `yaml:"provider" json:"provider"`
 	Title            string                    `yaml:"title" json:"title,omitempty"`
 	Description      string                    `yaml:"description" json:"description,omitempty"`
@@ -32,6 +33,7 @@ type Connector struct {
 	Retries          *int                      `yaml:"retries" json:"retries"`
 	RateLimit        *RateLimit                `yaml:"rate_limit" json:"rate_limit,omitempty"`
 	ResponseRules    []*ResponseRule           `yaml:"response_rules" json:"response_rules,omitempty"`
+	Customizable     []string                  `yaml:"customizable" json:"customizable,omitempty"`
 	SyncEvery        Duration                  `yaml:"sync_every" json:"sync_every"`
 	InteractionTypes Ordered[*InteractionType] `yaml:"interaction_types" json:"interaction_types"`
 }
@@ -180,6 +182,7 @@ type InteractionType struct {
 	Request     Request        `yaml:"request" json:"request"`
 	Records     *Expr          `yaml:"records" json:"records"`
 	ID          *Expr          `yaml:"id" json:"id"`
+	Filter      *Expr          `yaml:"filter" json:"filter,omitempty"`
 	Pagination  *Pagination    `yaml:"pagination" json:"pagination,omitempty"`
 	Incremental *Incremental   `yaml:"incremental" json:"incremental,omitempty"`
 	Fields      Ordered[*Expr] `yaml:"fields" json:"fields,omitempty"`

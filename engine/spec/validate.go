@@ -477,6 +477,7 @@ func (v *validator) interactionType(it *InteractionType, at []string) {
 	}
 	v.jq(it.Records, append(at, "records"))
 	v.jq(it.ID, append(at, "id"))
+	v.jq(it.Filter, append(at, "filter"))
 	for _, k := range it.Fields.Keys {
 		if it.Fields.Map[k] == nil {
 			v.fail(append(at, "fields", k), false, "needs a jq expression")

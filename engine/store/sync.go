@@ -59,6 +59,7 @@ type Run struct {
 	RecordsUpdated     int
 	RecordsUnchanged   int
 	RecordsQuarantined int
+	RecordsFiltered    int
 	Error              string
 	ErrorClass         string // spec.Class*; "" unless failed
 }
@@ -104,6 +105,7 @@ type Quarantined struct {
 type Page struct {
 	Records     []Record
 	Quarantined []Quarantined
+	Filtered    int // records the interaction type's filter skipped
 	// Cursor, when set, becomes the object's committed cursor in the same transaction
 	// (feeds sorted by cursor). PendingCursor, when set, is kept as the running sync's
 	// high-water mark and becomes the cursor only when the run succeeds.
@@ -113,7 +115,7 @@ type Page struct {
 
 // PageResult counts what a page changed.
 type PageResult struct {
-	New, Updated, Unchanged, Quarantined int
+	New, Updated, Unchanged, Quarantined, Filtered int
 }
 
 // CommitPage stores a page's records and advances the cursor in one transaction, so a
@@ -174,8 +176,9 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE sync_runs SET pages = pages + 1, records_new = records_new + ?, records_updated = records_updated + ?, records_unchanged = records_unchanged + ?, records_quarantined = records_quarantined + ? WHERE id = ?`,
-			res.New, res.Updated, res.Unchanged, res.Quarantined, runID)
+		res.Filtered = p.Filtered
+		_, err = tx.ExecContext(ctx, `UPDATE sync_runs SET pages = pages + 1, records_new = records_new + ?, records_updated = records_updated + ?, records_unchanged = records_unchanged + ?, records_quarantined = records_quarantined + ?, records_filtered = records_filtered + ? WHERE id = ?`,
+			res.New, res.Updated, res.Unchanged, res.Quarantined, res.Filtered, runID)
 		return err
 	})
 	if err != nil {
@@ -220,8 +223,8 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, obj *Object, status,
 func (s *Store) Run(ctx context.Context, id int64) (*Run, error) {
 	var r Run
 	var started, finished, before, after, errMsg, class sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT id, integration_object_id, started_at, finished_at, status, cursor_before, cursor_after, pages, records_new, records_updated, records_unchanged, records_quarantined, error, error_class FROM sync_runs WHERE id = ?`, id).
-		Scan(&r.ID, &r.ObjectID, &started, &finished, &r.Status, &before, &after, &r.Pages, &r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &errMsg, &class)
+	err := s.db.QueryRowContext(ctx, `SELECT id, integration_object_id, started_at, finished_at, status, cursor_before, cursor_after, pages, records_new, records_updated, records_unchanged, records_quarantined, records_filtered, error, error_class FROM sync_runs WHERE id = ?`, id).
+		Scan(&r.ID, &r.ObjectID, &started, &finished, &r.Status, &before, &after, &r.Pages, &r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &r.RecordsFiltered, &errMsg, &class)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sync run %d: %w", id, ErrNotFound)
 	}

@@ -18,7 +18,8 @@ func (a *app) integrationsCmd() *cobra.Command {
 		Aliases: []string{"integration"},
 		Short:   "Register and list customers' integrations",
 	}
-	cmd.AddCommand(a.integrationsAddCmd(), a.integrationsListCmd(), a.integrationsEnableCmd(), a.integrationsDisableCmd())
+	cmd.AddCommand(a.integrationsAddCmd(), a.integrationsListCmd(), a.integrationsEnableCmd(), a.integrationsDisableCmd(),
+		a.integrationsOverrideCmd(), a.integrationsResyncCmd())
 	return cmd
 }
 

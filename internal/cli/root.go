@@ -35,6 +35,7 @@ type app struct {
 	env        Env
 	db         string
 	connectors string
+	customers  string
 	keyFile    string
 	logLevel   string
 	logFormat  string
@@ -96,10 +97,11 @@ Write a connector:     docs/tutorial.md`,
 	f := root.PersistentFlags()
 	f.StringVar(&a.db, "db", a.envOr("INTAKE_DB", "intake.db"), "SQLite database file (env INTAKE_DB)")
 	f.StringVar(&a.connectors, "connectors", a.envOr("INTAKE_CONNECTORS", "connectors"), "directory of connector specs; they replace bundled specs of the same provider (env INTAKE_CONNECTORS)")
+	f.StringVar(&a.customers, "customers", a.envOr("INTAKE_CUSTOMERS", "customers"), "directory of per-customer overrides, CUSTOMER/PROVIDER.yaml (env INTAKE_CUSTOMERS)")
 	f.StringVar(&a.keyFile, "key-file", "", "file holding the key that encrypts credentials (default: env INTAKE_SECRET_KEY, then env INTAKE_SECRET_KEY_FILE, then "+secret.DefaultKeyFile()+")")
 	f.StringVar(&a.logLevel, "log-level", a.envOr("INTAKE_LOG_LEVEL", "warn"), "debug, info, warn or error (env INTAKE_LOG_LEVEL)")
 	f.StringVar(&a.logFormat, "log-format", a.envOr("INTAKE_LOG_FORMAT", "text"), "text or json (env INTAKE_LOG_FORMAT)")
-	root.AddCommand(a.validateCmd(), a.previewCmd(), a.integrationsCmd(), a.syncCmd(), a.interactionsCmd(), a.demoCmd(), a.keyCmd(), a.oauthCmd())
+	root.AddCommand(a.validateCmd(), a.previewCmd(), a.integrationsCmd(), a.syncCmd(), a.interactionsCmd(), a.demoCmd(), a.keyCmd(), a.oauthCmd(), a.explainCmd())
 	root.AddCommand(a.alertCommands()...)
 	return root
 }
@@ -140,6 +142,7 @@ func (a *app) box() (*secret.Box, error) {
 // that do not load (they are refused, the rest keep working).
 func (a *app) catalog() *spec.Catalog {
 	cat := spec.LoadCatalog(a.connectors, connectors.FS)
+	cat.CustomersDir = a.customers
 	for _, p := range cat.Problems {
 		a.logger.Warn("connector spec refused", "error", p.Error())
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/intakehq/intake/engine/pipeline"
 	"github.com/intakehq/intake/engine/retrieve"
 	"github.com/intakehq/intake/engine/secret"
+	"github.com/intakehq/intake/engine/spec"
 )
 
 func (a *app) syncCmd() *cobra.Command {
@@ -60,6 +61,15 @@ the sync run.`,
 			}
 			policy := &alert.Policy{Store: db, Box: box, Operator: operator, DisableAfter: disableAfter, Logger: a.logger}
 			job, err := pipeline.LoadJob(ctx, db, a.catalog(), box, id, opts)
+			var oerr *spec.OverrideError
+			if errors.As(err, &oerr) {
+				// A bad override stops this integration only, loudly.
+				if perr := policy.Rejected(ctx, id, err); perr != nil {
+					a.logger.Error("failure policy", "integration", id, "error", perr)
+				}
+				_ = policy.Flush(ctx)
+				return fmt.Errorf("%w\nintegration %s is disabled until the override is fixed; then: intake integrations enable %s", err, id, id)
+			}
 			if err != nil {
 				return err
 			}
@@ -90,25 +100,32 @@ the sync run.`,
 
 // printSummary writes one line per interaction type and returns how many failed.
 func printSummary(w io.Writer, results []pipeline.Result) int {
+	width := 14
+	for _, r := range results {
+		width = max(width, len(r.Type))
+	}
 	failed := 0
 	for _, r := range results {
 		if r.Run == nil {
 			failed++
-			fmt.Fprintf(w, "%-14s failed: %v\n", r.Type, r.Err)
+			fmt.Fprintf(w, "%-*s failed: %v\n", width, r.Type, r.Err)
 			continue
 		}
 		run := r.Run
 		d := run.FinishedAt.Sub(run.StartedAt).Round(time.Millisecond)
-		line := fmt.Sprintf("%-14s %-9s %3d pages  %5d records: %d new, %d updated, %d unchanged", r.Type, run.Status, run.Pages,
-			run.RecordsNew+run.RecordsUpdated+run.RecordsUnchanged+run.RecordsQuarantined, run.RecordsNew, run.RecordsUpdated, run.RecordsUnchanged)
+		line := fmt.Sprintf("%-*s %-9s %3d pages  %5d records: %d new, %d updated, %d unchanged", width, r.Type, run.Status, run.Pages,
+			run.RecordsNew+run.RecordsUpdated+run.RecordsUnchanged+run.RecordsQuarantined+run.RecordsFiltered, run.RecordsNew, run.RecordsUpdated, run.RecordsUnchanged)
 		if run.RecordsQuarantined > 0 {
 			line += fmt.Sprintf(", %d quarantined", run.RecordsQuarantined)
+		}
+		if run.RecordsFiltered > 0 {
+			line += fmt.Sprintf(", %d filtered out", run.RecordsFiltered)
 		}
 		line += fmt.Sprintf("  (%s)", d)
 		fmt.Fprintln(w, line)
 		if run.Error != "" {
 			failed++
-			fmt.Fprintf(w, "%-14s error: %s\n", "", run.Error)
+			fmt.Fprintf(w, "%-*s error: %s\n", width, "", run.Error)
 		}
 	}
 	return failed

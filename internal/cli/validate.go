@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -23,14 +22,7 @@ FILE:LINE:COL: key.path: message. Exits 1 when any file has a problem.`,
 				c, err := spec.LoadFile(f)
 				if err != nil {
 					bad++
-					var es spec.Errors
-					if errors.As(err, &es) {
-						for _, e := range es {
-							fmt.Fprintln(a.env.Stderr, e.Error())
-						}
-					} else {
-						fmt.Fprintln(a.env.Stderr, err.Error())
-					}
+					printSpecErrors(a.env.Stderr, err)
 					continue
 				}
 				fmt.Fprintf(a.env.Stdout, "%s: ok (provider %s, %d interaction types)\n", f, c.Provider, c.InteractionTypes.Len())
