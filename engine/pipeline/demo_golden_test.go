@@ -72,6 +72,19 @@ func TestDemoSyncGolden(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 
+	// Accounts and contacts resolved from those records, with their crosswalk.
+	ents, err := db.DB().QueryContext(ctx, `SELECT 'account', l.external_id, a.domain, COALESCE(a.name, ''), '' FROM accounts a JOIN entity_links l ON l.entity = 'account' AND l.entity_id = a.id
+		UNION ALL SELECT 'contact', l.external_id, COALESCE(c.email, ''), COALESCE(c.name, ''), COALESCE((SELECT la.external_id FROM entity_links la WHERE la.entity = 'account' AND la.entity_id = c.account_id), '')
+		FROM contacts c JOIN entity_links l ON l.entity = 'contact' AND l.entity_id = c.id ORDER BY 1, 2`)
+	require.NoError(t, err)
+	defer ents.Close()
+	for ents.Next() {
+		var entity, ext, key, name, account string
+		require.NoError(t, ents.Scan(&entity, &ext, &key, &name, &account))
+		fmt.Fprintf(&out, "%s %s key=%s name=%q account=%s\n", entity, ext, key, name, account)
+	}
+	require.NoError(t, ents.Err())
+
 	golden := filepath.Join("..", "..", "testdata", "golden", "demo_sync.golden")
 	if *update {
 		require.NoError(t, os.WriteFile(golden, out.Bytes(), 0o644))

@@ -106,6 +106,10 @@ func (s *Syncer) SyncType(ctx context.Context, job Job, it *spec.InteractionType
 	if err != nil {
 		return nil, err
 	}
+	validator, err := process.NewValidator(job.Connector)
+	if err != nil {
+		return nil, err
+	}
 	runID, err := s.Store.StartRun(ctx, obj)
 	if err != nil {
 		return nil, err
@@ -143,7 +147,22 @@ func (s *Syncer) SyncType(ctx context.Context, job Job, it *spec.InteractionType
 				page.Quarantined = append(page.Quarantined, q)
 				continue
 			}
-			rec := store.Record{ExternalID: m.ExternalID, Kind: it.Kind, Data: m.Data, Raw: m.Raw, Hash: m.Hash}
+			if verr := validator.Check(it.Kind, m.Data); verr != nil {
+				reason := job.Client.Redact(verr.Error())
+				if it.Strict {
+					// Nothing of this page is committed; the run fails.
+					return &retrieve.ClassError{Class: spec.ClassBadData, Err: fmt.Errorf("%s: page %d: record %s does not match kind %s (strict): %s", it.Name, pg.Number, m.ExternalID, it.Kind, reason)}
+				}
+				// Like an unmappable record, it does not move the cursor.
+				page.Quarantined = append(page.Quarantined, store.Quarantined{ExternalID: m.ExternalID, Reason: reason, Raw: m.Raw})
+				continue
+			}
+			keys, err := mapper.Keys(ctx, m, started)
+			if err != nil {
+				page.Quarantined = append(page.Quarantined, store.Quarantined{ExternalID: m.ExternalID, Reason: job.Client.Redact(err.Error()), Raw: m.Raw})
+				continue
+			}
+			rec := store.Record{ExternalID: m.ExternalID, Kind: it.Kind, Data: m.Data, Raw: m.Raw, Hash: m.Hash, Match: keys}
 			if !m.Cursor.IsZero() {
 				rec.SourceUpdatedAt = m.Cursor.Format(time.RFC3339Nano)
 				if m.Cursor.After(high) {

@@ -26,12 +26,14 @@ type Override struct {
 // path allows everything below it; * matches one key.
 var DefaultCustomizable = []string{
 	"sync_every",
+	"kinds",
 	"interaction_types.*.sync_every",
 	"interaction_types.*.fields",
 	"interaction_types.*.filter",
 	"interaction_types.*.request.params",
 	"interaction_types.*.incremental.start",
 	"interaction_types.*.pagination.limit",
+	"interaction_types.*.match",
 }
 
 // customTypeKeys may also be set on a custom type (one made with extends).

@@ -36,7 +36,24 @@ type Connector struct {
 	Customizable     []string                  `yaml:"customizable" json:"customizable,omitempty"`
 	SyncEvery        Duration                  `yaml:"sync_every" json:"sync_every"`
 	InteractionTypes Ordered[*InteractionType] `yaml:"interaction_types" json:"interaction_types"`
+	// Kinds are the custom kinds this spec declares, each an inline JSON Schema.
+	Kinds Ordered[*Kind] `yaml:"kinds" json:"kinds,omitempty"`
 }
+
+// Kind is a custom interaction kind declared under kinds: an inline JSON Schema (draft
+// 2020-12 unless it says otherwise) that the mapped records of that kind must match.
+type Kind struct {
+	Name string `yaml:"-" json:"-"`
+	// Schema is the schema as JSON values (maps, slices, strings, json.Number, bools,
+	// nil), checked against the JSON Schema metaschema at load.
+	Schema any
+}
+
+// UnmarshalYAML keeps the value; validation replaces it with its JSON form.
+func (k *Kind) UnmarshalYAML(n *yaml.Node) error { return n.Decode(&k.Schema) }
+
+// MarshalJSON prints the schema.
+func (k *Kind) MarshalJSON() ([]byte, error) { return jsonMarshal(k.Schema) }
 
 // Field declares one config or credentials value an integration supplies.
 type Field struct {
@@ -183,9 +200,13 @@ type InteractionType struct {
 	Records     *Expr          `yaml:"records" json:"records"`
 	ID          *Expr          `yaml:"id" json:"id"`
 	Filter      *Expr          `yaml:"filter" json:"filter,omitempty"`
+	Match       *Match         `yaml:"match" json:"match,omitempty"`
 	Pagination  *Pagination    `yaml:"pagination" json:"pagination,omitempty"`
 	Incremental *Incremental   `yaml:"incremental" json:"incremental,omitempty"`
 	Fields      Ordered[*Expr] `yaml:"fields" json:"fields,omitempty"`
+	// Strict fails the sync (class bad_data) at the first mapped record that does not
+	// match its kind's schema, instead of quarantining it.
+	Strict bool `yaml:"strict" json:"strict,omitempty"`
 	// ResponseRules are checked before the connector\'s.
 	ResponseRules []*ResponseRule `yaml:"response_rules" json:"response_rules,omitempty"`
 }
@@ -467,3 +488,28 @@ func (o Ordered[T]) MarshalJSON() ([]byte, error) {
 	b.WriteByte('}')
 	return []byte(b.String()), nil
 }
+
+// Match says how an interaction type's records resolve to the customer's Accounts
+// or Contacts. Expressions run over the mapped record.
+type Match struct {
+	Entity     string                 `yaml:"entity" json:"entity"`
+	Domain     *Expr                  `yaml:"domain" json:"domain,omitempty"`
+	Email      *Expr                  `yaml:"email" json:"email,omitempty"`
+	Name       *Expr                  `yaml:"name" json:"name,omitempty"`
+	AccountRef *Expr                  `yaml:"account_ref" json:"account_ref,omitempty"`
+	ByName     bool                   `yaml:"by_name" json:"by_name,omitempty"`
+	Fields     Ordered[*Survivorship] `yaml:"fields" json:"fields,omitempty"`
+}
+
+// Survivorship is how one attribute survives when providers disagree.
+type Survivorship struct {
+	Prefer        string `yaml:"prefer" json:"prefer,omitempty"`
+	FillOnlyEmpty bool   `yaml:"fill_only_empty" json:"fill_only_empty,omitempty"`
+}
+
+// Entities records can resolve to.
+const (
+	EntityAccount = "account"
+	EntityContact = "contact"
+	EntityNone    = "none"
+)

@@ -9,7 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+
 	"github.com/intakehq/intake/engine/expr"
+	"github.com/intakehq/intake/schemas"
 )
 
 // Defaults applied after validation.
@@ -84,6 +88,7 @@ func (c *Connector) validate(doc *document) Errors {
 		it.Name = name
 		v.interactionType(it, p("interaction_types", name))
 	}
+	v.kinds()
 	if len(v.errs) == 0 {
 		return nil
 	}
@@ -478,6 +483,7 @@ func (v *validator) interactionType(it *InteractionType, at []string) {
 	v.jq(it.Records, append(at, "records"))
 	v.jq(it.ID, append(at, "id"))
 	v.jq(it.Filter, append(at, "filter"))
+	v.match(it, append(append([]string(nil), at...), "match"))
 	for _, k := range it.Fields.Keys {
 		if it.Fields.Map[k] == nil {
 			v.fail(append(at, "fields", k), false, "needs a jq expression")
@@ -758,4 +764,143 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// match fills matching defaults by kind and compiles the expressions.
+func (v *validator) match(it *InteractionType, at []string) {
+	m := it.Match
+	if m == nil {
+		m = &Match{}
+	}
+	if m.Entity == "" {
+		switch it.Kind {
+		case EntityAccount, EntityContact:
+			m.Entity = it.Kind
+		default:
+			m.Entity = EntityNone
+		}
+	}
+	switch m.Entity {
+	case EntityAccount:
+		if m.Domain == nil {
+			m.Domain = &Expr{Src: ".domain // .website // .email"}
+		}
+		if m.Email != nil || m.AccountRef != nil {
+			v.fail(at, true, "email and account_ref apply to entity contact")
+		}
+	case EntityContact:
+		if m.Email == nil {
+			m.Email = &Expr{Src: ".email"}
+		}
+		if m.AccountRef == nil {
+			m.AccountRef = &Expr{Src: ".account_id"}
+		}
+		if m.Domain != nil || m.ByName {
+			v.fail(at, true, "domain and by_name apply to entity account")
+		}
+	}
+	if m.Name == nil && m.Entity != EntityNone {
+		m.Name = &Expr{Src: ".name"}
+	}
+	for key, e := range map[string]*Expr{"domain": m.Domain, "email": m.Email, "name": m.Name, "account_ref": m.AccountRef} {
+		v.jq(e, append(append([]string(nil), at...), key))
+	}
+	for _, f := range m.Fields.Keys {
+		if r := m.Fields.Map[f]; r != nil && r.Prefer != "" && r.FillOnlyEmpty {
+			v.fail(append(append([]string(nil), at...), "fields", f), false, "set prefer or fill_only_empty, not both")
+		}
+	}
+	it.Match = m
+}
+
+// kinds checks the inline JSON Schema of each custom kind against the metaschema and
+// compiles it, so a bad schema is refused at load with its file and line.
+func (v *validator) kinds() {
+	root, _ := v.doc.value.(map[string]any)
+	declared, _ := root["kinds"].(map[string]any)
+	for _, name := range v.c.Kinds.Keys {
+		at := p("kinds", name)
+		k := v.c.Kinds.Map[name]
+		if k == nil {
+			v.fail(at, false, "must be a JSON Schema object")
+			continue
+		}
+		k.Name = name
+		if schemas.IsBuiltinKind(name) {
+			v.fail(at, true, "%q is a built-in kind; give the custom kind another name (to build on the built-in schema, $ref %s)", name, schemas.KindURL(name))
+			continue
+		}
+		// The document's value is the schema as JSON (json.Number numbers, string keys).
+		k.Schema = declared[name]
+		if _, err := schemas.CompileCustomKind(name, k.Schema); err != nil {
+			v.kindSchemaError(at, err)
+		}
+	}
+}
+
+// kindSchemaError places each problem the metaschema finds at its key in the file.
+func (v *validator) kindSchemaError(at []string, err error) {
+	var se *jsonschema.SchemaValidationError
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &se) || !errors.As(se.Err, &ve) {
+		v.fail(at, false, "invalid JSON Schema: %s", kindCompileMessage(err))
+		return
+	}
+	var walk func(*jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		switch e.ErrorKind.(type) {
+		case *kind.AnyOf, *kind.OneOf:
+			// The metaschema offers alternatives (type: a name or a list of names):
+			// the one that got furthest into the value says best what is wrong.
+			if len(e.Causes) > 0 {
+				best := e.Causes[0]
+				for _, c := range e.Causes[1:] {
+					if deepest(c) > deepest(best) {
+						best = c
+					}
+				}
+				walk(best)
+				return
+			}
+		}
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c)
+			}
+			return
+		}
+		segs := append(append([]string(nil), at...), e.InstanceLocation...)
+		msg := e.ErrorKind.LocalizedString(printer)
+		switch k := e.ErrorKind.(type) {
+		case *kind.Type:
+			want := make([]string, len(k.Want))
+			for i, w := range k.Want {
+				want[i] = yamlType(w)
+			}
+			msg = fmt.Sprintf("must be %s, not %s", strings.Join(want, " or "), yamlType(k.Got))
+		case *kind.Minimum:
+			msg = fmt.Sprintf("must be at least %s, not %s", k.Want.RatString(), k.Got.RatString())
+		}
+		v.fail(segs, false, "invalid JSON Schema: %s", msg)
+	}
+	walk(ve)
+}
+
+// deepest is the longest instance location among the leaves of e.
+func deepest(e *jsonschema.ValidationError) int {
+	n := len(e.InstanceLocation)
+	for _, c := range e.Causes {
+		n = max(n, deepest(c))
+	}
+	return n
+}
+
+// kindCompileMessage shortens a compiler error that is not a metaschema violation (a
+// $ref that does not resolve, a bad regular expression).
+func kindCompileMessage(err error) string {
+	var le *jsonschema.LoadURLError
+	if errors.As(err, &le) {
+		return fmt.Sprintf("cannot resolve %q: only the built-in kinds (%s) and the schema itself can be referred to", le.URL, strings.Join(schemas.BuiltinKinds(), ", "))
+	}
+	return strings.ReplaceAll(err.Error(), schemas.KindBaseURL+"custom/", "")
 }

@@ -92,6 +92,9 @@ type Record struct {
 	Raw             []byte // raw JSON
 	Hash            string
 	SourceUpdatedAt string // RFC 3339, "" when the type is not incremental
+	// Match, when set, resolves the record to an Account or Contact in the same
+	// transaction.
+	Match *MatchKeys
 }
 
 // Quarantined is a record that could not be mapped, kept with the reason.
@@ -125,12 +128,12 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 	now := s.ts()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res = PageResult{}
-		sel, err := tx.PrepareContext(ctx, `SELECT content_hash FROM interactions WHERE integration_object_id = ? AND external_id = ?`)
+		sel, err := tx.PrepareContext(ctx, `SELECT id, content_hash FROM interactions WHERE integration_object_id = ? AND external_id = ?`)
 		if err != nil {
 			return err
 		}
 		defer sel.Close()
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO interactions (integration_object_id, external_id, kind, data, raw, content_hash, source_updated_at, first_seen_at, updated_at, sync_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO interactions (integration_object_id, external_id, kind, data, raw, content_hash, source_updated_at, first_seen_at, updated_at, sync_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 		if err != nil {
 			return err
 		}
@@ -140,13 +143,35 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			return err
 		}
 		defer upd.Close()
+		// Each insert and update takes the next seq of the change feed, in this same
+		// transaction: the feed holds a change if and only if it committed.
+		changes := newObjectChanges(tx, obj.ID, now)
+		defer changes.close()
+		var entities *resolver
 		for _, r := range p.Records {
+			var id int64
 			var old string
-			err := sel.QueryRowContext(ctx, obj.ID, r.ExternalID).Scan(&old)
+			err := sel.QueryRowContext(ctx, obj.ID, r.ExternalID).Scan(&id, &old)
+			// Accounts and contacts resolve when their record is new or changed, in this
+			// transaction: a page and its entities commit together.
+			if r.Match != nil && !(err == nil && old == r.Hash) {
+				if entities == nil {
+					var rerr error
+					if entities, rerr = s.newResolver(ctx, tx, obj); rerr != nil {
+						return rerr
+					}
+				}
+				if rerr := entities.resolve(ctx, r.ExternalID, r.Match); rerr != nil {
+					return rerr
+				}
+			}
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
-				if _, err := ins.ExecContext(ctx, obj.ID, r.ExternalID, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, now, runID); err != nil {
+				if err := ins.QueryRowContext(ctx, obj.ID, r.ExternalID, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, now, runID).Scan(&id); err != nil {
 					return fmt.Errorf("insert %s: %w", r.ExternalID, err)
+				}
+				if err := changes.record(ctx, OpInsert, id, r.ExternalID); err != nil {
+					return err
 				}
 				res.New++
 			case err != nil:
@@ -156,6 +181,9 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			default:
 				if _, err := upd.ExecContext(ctx, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, runID, obj.ID, r.ExternalID); err != nil {
 					return fmt.Errorf("update %s: %w", r.ExternalID, err)
+				}
+				if err := changes.record(ctx, OpUpdate, id, r.ExternalID); err != nil {
+					return err
 				}
 				res.Updated++
 			}

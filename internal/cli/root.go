@@ -101,7 +101,7 @@ Write a connector:     docs/tutorial.md`,
 	f.StringVar(&a.keyFile, "key-file", "", "file holding the key that encrypts credentials (default: env INTAKE_SECRET_KEY, then env INTAKE_SECRET_KEY_FILE, then "+secret.DefaultKeyFile()+")")
 	f.StringVar(&a.logLevel, "log-level", a.envOr("INTAKE_LOG_LEVEL", "warn"), "debug, info, warn or error (env INTAKE_LOG_LEVEL)")
 	f.StringVar(&a.logFormat, "log-format", a.envOr("INTAKE_LOG_FORMAT", "text"), "text or json (env INTAKE_LOG_FORMAT)")
-	root.AddCommand(a.validateCmd(), a.previewCmd(), a.integrationsCmd(), a.syncCmd(), a.interactionsCmd(), a.demoCmd(), a.keyCmd(), a.oauthCmd(), a.explainCmd())
+	root.AddCommand(a.validateCmd(), a.previewCmd(), a.integrationsCmd(), a.syncCmd(), a.interactionsCmd(), a.demoCmd(), a.keyCmd(), a.oauthCmd(), a.explainCmd(), a.changesCmd())
 	root.AddCommand(a.alertCommands()...)
 	return root
 }

@@ -1,0 +1,348 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// MatchKeys are what resolves one record to an Account or Contact, already normalised.
+type MatchKeys struct {
+	Entity     string         // EntityAccount or EntityContact
+	Domain     string         // account: registrable company domain; "" when none
+	Name       string         // display name
+	NameKey    string         // account: normalised name, set only when matching by name
+	Email      string         // contact: normalised address
+	EmailOrg   string         // contact: company domain of the address, "" for freemail
+	AccountRef string         // contact: the provider's external id of the person's account
+	Fields     map[string]any // attributes, merged by survivorship
+	Rules      map[string]FieldRule
+	At         time.Time // when the provider changed the record: most recent wins
+}
+
+// FieldRule is how one attribute survives when providers disagree.
+type FieldRule struct {
+	Prefer        string // this provider's value wins whenever it has one
+	FillOnlyEmpty bool   // only fill the attribute when no provider set it yet
+}
+
+// resolver runs entity resolution for one page inside its transaction.
+type resolver struct {
+	s                              *Store
+	tx                             *sql.Tx
+	typ                            string
+	customer, provider, integ, now string
+	stmts                          map[string]*sql.Stmt
+}
+
+// stmt prepares q once per page: statements prepared on the transaction close with it.
+func (r *resolver) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := r.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := r.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if r.stmts == nil {
+		r.stmts = map[string]*sql.Stmt{}
+	}
+	r.stmts[q] = st
+	return st, nil
+}
+
+func (r *resolver) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := r.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (r *resolver) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := r.stmt(ctx, q)
+	if err != nil {
+		// A failed prepare surfaces through Scan, like any query error.
+		return r.tx.QueryRowContext(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (s *Store) newResolver(ctx context.Context, tx *sql.Tx, obj *Object) (*resolver, error) {
+	r := &resolver{s: s, tx: tx, typ: obj.Type, integ: obj.IntegrationID, now: s.ts()}
+	err := tx.QueryRowContext(ctx, `SELECT customer_id, provider FROM integrations WHERE id = ?`, obj.IntegrationID).Scan(&r.customer, &r.provider)
+	if err != nil {
+		return nil, fmt.Errorf("resolve entities of %s: %w", obj.IntegrationID, err)
+	}
+	return r, nil
+}
+
+// resolve finds or creates the record's entity and links the record to it. Ambiguous
+// matches go to match_reviews instead.
+func (r *resolver) resolve(ctx context.Context, externalID string, k *MatchKeys) error {
+	var err error
+	switch k.Entity {
+	case EntityAccount:
+		err = r.account(ctx, externalID, k)
+	case EntityContact:
+		err = r.contact(ctx, externalID, k)
+	default:
+		err = fmt.Errorf("unknown entity %q", k.Entity)
+	}
+	if err != nil {
+		return fmt.Errorf("resolve %s %s: %w", k.Entity, externalID, err)
+	}
+	return nil
+}
+
+// changed puts an account or contact change on the change feed.
+func (r *resolver) changed(ctx context.Context, entity, op string, id int64, externalID string) error {
+	c := Change{Entity: entity, Op: op, EntityID: id, CustomerID: r.customer, IntegrationID: r.integ, Type: r.typ, ExternalID: externalID}
+	_, err := r.exec(ctx, insertChangeSQL, changeArgs(r.now, c)...)
+	return err
+}
+
+func (r *resolver) link(ctx context.Context, entity, externalID string) (int64, error) {
+	var id int64
+	err := r.queryRow(ctx, `SELECT entity_id FROM entity_links WHERE customer_id = ? AND entity = ? AND provider = ? AND external_id = ?`,
+		r.customer, entity, r.provider, externalID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return id, err
+}
+
+func (r *resolver) addLink(ctx context.Context, entity string, id int64, externalID, by string) error {
+	_, err := r.exec(ctx, `INSERT INTO entity_links (customer_id, entity, entity_id, provider, integration_id, external_id, matched_by, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.customer, entity, id, r.provider, r.integ, externalID, by, r.now)
+	return err
+}
+
+func (r *resolver) review(ctx context.Context, entity, externalID, reason string, candidates []int64) error {
+	c, _ := json.Marshal(candidates)
+	_, err := r.exec(ctx, `INSERT INTO match_reviews (customer_id, entity, provider, integration_id, external_id, reason, candidates, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id, entity, provider, external_id) DO UPDATE SET reason = excluded.reason, candidates = excluded.candidates, resolved_at = NULL`,
+		r.customer, entity, r.provider, r.integ, externalID, reason, string(c), r.now)
+	return err
+}
+
+func (r *resolver) ids(ctx context.Context, q string, args ...any) ([]int64, error) {
+	st, err := r.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+func (r *resolver) account(ctx context.Context, ext string, k *MatchKeys) error {
+	id, err := r.link(ctx, EntityAccount, ext)
+	if err != nil {
+		return err
+	}
+	linked := id != 0
+	by := "crosswalk"
+	if id == 0 && k.Domain != "" {
+		var found []int64
+		if found, err = r.ids(ctx, `SELECT id FROM accounts WHERE customer_id = ? AND domain = ?`, r.customer, k.Domain); err != nil {
+			return err
+		}
+		if len(found) == 1 {
+			id, by = found[0], "domain"
+		}
+	}
+	if id == 0 && k.NameKey != "" {
+		found, err := r.ids(ctx, `SELECT id FROM accounts WHERE customer_id = ? AND name_key = ? ORDER BY id`, r.customer, k.NameKey)
+		if err != nil {
+			return err
+		}
+		switch {
+		case len(found) == 1:
+			id, by = found[0], "name"
+		case len(found) > 1:
+			return r.review(ctx, EntityAccount, ext, fmt.Sprintf("%d accounts are named %q", len(found), k.Name), found)
+		}
+	}
+	if id == 0 {
+		data, sources := merge(map[string]any{}, map[string]any{}, k, r.provider)
+		res, err := r.exec(ctx, `INSERT INTO accounts (customer_id, domain, name, name_key, data, sources, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.customer, nullStr(k.Domain), nullStr(k.Name), nullStr(k.NameKey), data, sources, r.now, r.now)
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		by = "created"
+		if err := r.changed(ctx, EntityAccount, OpInsert, id, ext); err != nil {
+			return err
+		}
+	} else if err := r.update(ctx, EntityAccount, id, ext, k); err != nil {
+		return err
+	}
+	if k.Domain != "" {
+		// An account found by crosswalk or name learns its domain, unless another
+		// account already holds it: two accounts are never merged silently.
+		if _, err := r.exec(ctx, `UPDATE accounts SET domain = ? WHERE id = ? AND domain IS NULL
+			AND NOT EXISTS (SELECT 1 FROM accounts o WHERE o.customer_id = ? AND o.domain = ?)`, k.Domain, id, r.customer, k.Domain); err != nil {
+			return err
+		}
+	}
+	if !linked {
+		return r.addLink(ctx, EntityAccount, id, ext, by)
+	}
+	return nil
+}
+
+func (r *resolver) contact(ctx context.Context, ext string, k *MatchKeys) error {
+	id, err := r.link(ctx, EntityContact, ext)
+	if err != nil {
+		return err
+	}
+	linked := id != 0
+	by := "crosswalk"
+	if id == 0 && k.Email != "" {
+		var found []int64
+		if found, err = r.ids(ctx, `SELECT id FROM contacts WHERE customer_id = ? AND email = ?`, r.customer, k.Email); err != nil {
+			return err
+		}
+		if len(found) == 1 {
+			id, by = found[0], "email"
+		}
+	}
+	account, err := r.accountOf(ctx, k)
+	if err != nil {
+		return err
+	}
+	if id == 0 {
+		data, sources := merge(map[string]any{}, map[string]any{}, k, r.provider)
+		res, err := r.exec(ctx, `INSERT INTO contacts (customer_id, email, name, account_id, data, sources, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.customer, nullStr(k.Email), nullStr(k.Name), nullInt(account), data, sources, r.now, r.now)
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		by = "created"
+		if err := r.changed(ctx, EntityContact, OpInsert, id, ext); err != nil {
+			return err
+		}
+	} else {
+		if err := r.update(ctx, EntityContact, id, ext, k); err != nil {
+			return err
+		}
+		if account != 0 {
+			if _, err := r.exec(ctx, `UPDATE contacts SET account_id = ? WHERE id = ?`, account, id); err != nil {
+				return err
+			}
+		}
+		if k.Email != "" {
+			if _, err := r.exec(ctx, `UPDATE contacts SET email = ? WHERE id = ? AND email IS NULL
+				AND NOT EXISTS (SELECT 1 FROM contacts o WHERE o.customer_id = ? AND o.email = ?)`, k.Email, id, r.customer, k.Email); err != nil {
+				return err
+			}
+		}
+	}
+	if !linked {
+		return r.addLink(ctx, EntityContact, id, ext, by)
+	}
+	return nil
+}
+
+// accountOf finds a contact's account: by the provider's company reference, else by
+// the company domain of the address. 0 when neither resolves (yet).
+func (r *resolver) accountOf(ctx context.Context, k *MatchKeys) (int64, error) {
+	if k.AccountRef != "" {
+		id, err := r.link(ctx, EntityAccount, k.AccountRef)
+		if err != nil || id != 0 {
+			return id, err
+		}
+	}
+	if k.EmailOrg != "" {
+		found, err := r.ids(ctx, `SELECT id FROM accounts WHERE customer_id = ? AND domain = ?`, r.customer, k.EmailOrg)
+		if err != nil || len(found) != 1 {
+			return 0, err
+		}
+		return found[0], nil
+	}
+	return 0, nil
+}
+
+// update merges a record's attributes into an existing entity by survivorship.
+func (r *resolver) update(ctx context.Context, entity string, id int64, ext string, k *MatchKeys) error {
+	table := map[string]string{EntityAccount: "accounts", EntityContact: "contacts"}[entity]
+	var dataText, sourcesText string
+	if err := r.queryRow(ctx, `SELECT data, sources FROM `+table+` WHERE id = ?`, id).Scan(&dataText, &sourcesText); err != nil {
+		return err
+	}
+	var data, sources map[string]any
+	if err := json.Unmarshal([]byte(dataText), &data); err != nil {
+		return err
+	}
+	if err := json.Unmarshal([]byte(sourcesText), &sources); err != nil {
+		return err
+	}
+	newData, newSources := merge(data, sources, k, r.provider)
+	if newData == dataText && newSources == sourcesText {
+		return nil
+	}
+	name, _ := data["name"].(string)
+	if _, err := r.exec(ctx, `UPDATE `+table+` SET data = ?, sources = ?, name = COALESCE(?, name), updated_at = ? WHERE id = ?`,
+		newData, newSources, nullStr(name), r.now, id); err != nil {
+		return err
+	}
+	return r.changed(ctx, entity, OpUpdate, id, ext)
+}
+
+// merge applies a record's attributes to an entity's: by default the most recently
+// changed record wins each attribute; a rule may prefer one provider or only fill
+// empty attributes. A null never erases a value.
+func merge(data, sources map[string]any, k *MatchKeys, provider string) (string, string) {
+	at := k.At.UTC().Format(time.RFC3339Nano)
+	for field, v := range k.Fields {
+		if v == nil {
+			continue
+		}
+		rule := k.Rules[field]
+		src, _ := sources[field].(map[string]any)
+		srcProvider, _ := src["provider"].(string)
+		srcAt, _ := src["at"].(string)
+		cur, has := data[field]
+		switch {
+		case rule.FillOnlyEmpty && has && cur != nil:
+			continue
+		case rule.Prefer != "" && provider != rule.Prefer && srcProvider == rule.Prefer:
+			continue
+		case rule.Prefer == "" && !rule.FillOnlyEmpty && src != nil && srcProvider != provider && laterThan(srcAt, at):
+			continue
+		}
+		data[field] = v
+		sources[field] = map[string]any{"provider": provider, "at": at}
+	}
+	d, _ := json.Marshal(data)
+	s, _ := json.Marshal(sources)
+	return string(d), string(s)
+}
+
+// laterThan compares two RFC 3339 times.
+func laterThan(a, b string) bool {
+	ta, err1 := time.Parse(time.RFC3339Nano, a)
+	tb, err2 := time.Parse(time.RFC3339Nano, b)
+	return err1 == nil && err2 == nil && ta.After(tb)
+}
