@@ -199,6 +199,8 @@ func (a *app) demoEpilogue() {
 the data is in %[1]s. Look at it with:
   bin/intake --db %[1]s interactions list --limit 10
   bin/intake --db %[1]s interactions list --type contacts --json | jq .data
+  bin/intake --db %[1]s accounts list --limit 10           (companies resolved from the records)
+  bin/intake --db %[1]s changes --since 0 --limit 5 --json   (the change feed)
   sqlite3 %[1]s 'SELECT kind, COUNT(*) FROM interactions GROUP BY kind'
   bin/intake --db %[1]s sync --integration %[2]s     (after 'bin/intake demo serve' in another terminal)
 `, db, demoIntegration)

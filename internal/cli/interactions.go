@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,19 +18,32 @@ func (a *app) interactionsCmd() *cobra.Command {
 	}
 	var (
 		f      store.InteractionFilter
+		since  string
 		asJSON bool
 	)
 	list := &cobra.Command{
-		Use:   "list [--integration ID] [--type T] [--limit N] [--json]",
+		Use:   "list [--integration ID] [--type T] [--since RFC3339] [--limit N] [--json]",
 		Short: "List stored interactions, most recently changed first",
-		Args:  cobra.NoArgs,
+		Long: `List stored interactions, most recently changed first. --since keeps the rows
+stored or changed at or after a time (their updated_at, RFC 3339, e.g.
+2026-03-01T10:00:00Z): what the syncs since then brought in.`,
+		Example: "  intake interactions list --type contacts --limit 10\n  intake interactions list --since 2026-03-01T10:00:00Z --json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var from time.Time
+			if since != "" {
+				t, err := time.Parse(time.RFC3339, since)
+				if err != nil {
+					return fmt.Errorf("--since %q: use an RFC 3339 time, like 2026-03-01T10:00:00Z", since)
+				}
+				from = t
+			}
 			db, err := a.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			rows, err := db.ListInteractions(cmd.Context(), f)
+			rows, err := db.ListInteractionsSince(cmd.Context(), f, from)
 			if err != nil {
 				return err
 			}
@@ -41,6 +55,10 @@ func (a *app) interactionsCmd() *cobra.Command {
 						return err
 					}
 				}
+				return nil
+			}
+			if len(rows) == 0 && since != "" {
+				fmt.Fprintf(a.env.Stdout, "no interactions changed since %s\n", since)
 				return nil
 			}
 			if len(rows) == 0 {
@@ -61,6 +79,7 @@ func (a *app) interactionsCmd() *cobra.Command {
 	}
 	list.Flags().StringVar(&f.IntegrationID, "integration", "", "only this integration")
 	list.Flags().StringVar(&f.Type, "type", "", "only this interaction type")
+	list.Flags().StringVar(&since, "since", "", "only rows stored or changed at or after this RFC 3339 time")
 	list.Flags().IntVar(&f.Limit, "limit", 50, "at most N rows (0: all)")
 	list.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line")
 	cmd.AddCommand(list)

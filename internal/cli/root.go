@@ -103,6 +103,7 @@ Write a connector:     docs/tutorial.md`,
 	f.StringVar(&a.logFormat, "log-format", a.envOr("INTAKE_LOG_FORMAT", "text"), "text or json (env INTAKE_LOG_FORMAT)")
 	root.AddCommand(a.validateCmd(), a.previewCmd(), a.integrationsCmd(), a.syncCmd(), a.interactionsCmd(), a.demoCmd(), a.keyCmd(), a.oauthCmd(), a.explainCmd(), a.changesCmd())
 	root.AddCommand(a.alertCommands()...)
+	root.AddCommand(a.entityCommands()...)
 	return root
 }
 
