@@ -180,12 +180,9 @@ func (r *resolver) account(ctx context.Context, ext string, k *MatchKeys) error 
 	}
 	if id == 0 {
 		data, sources := merge(map[string]any{}, map[string]any{}, k, r.provider)
-		res, err := r.exec(ctx, `INSERT INTO accounts (customer_id, domain, name, name_key, data, sources, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.customer, nullStr(k.Domain), nullStr(k.Name), nullStr(k.NameKey), data, sources, r.now, r.now)
-		if err != nil {
-			return err
-		}
-		if id, err = res.LastInsertId(); err != nil {
+		// RETURNING, not LastInsertId: PostgreSQL drivers have no last insert id.
+		if err := r.queryRow(ctx, `INSERT INTO accounts (customer_id, domain, name, name_key, data, sources, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			r.customer, nullStr(k.Domain), nullStr(k.Name), nullStr(k.NameKey), data, sources, r.now, r.now).Scan(&id); err != nil {
 			return err
 		}
 		by = "created"
@@ -231,12 +228,8 @@ func (r *resolver) contact(ctx context.Context, ext string, k *MatchKeys) error 
 	}
 	if id == 0 {
 		data, sources := merge(map[string]any{}, map[string]any{}, k, r.provider)
-		res, err := r.exec(ctx, `INSERT INTO contacts (customer_id, email, name, account_id, data, sources, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.customer, nullStr(k.Email), nullStr(k.Name), nullInt(account), data, sources, r.now, r.now)
-		if err != nil {
-			return err
-		}
-		if id, err = res.LastInsertId(); err != nil {
+		if err := r.queryRow(ctx, `INSERT INTO contacts (customer_id, email, name, account_id, data, sources, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			r.customer, nullStr(k.Email), nullStr(k.Name), nullInt(account), data, sources, r.now, r.now).Scan(&id); err != nil {
 			return err
 		}
 		by = "created"
