@@ -493,48 +493,6 @@ func (s *Store) Contact(ctx context.Context, id int64) (*ContactDetail, error) {
 	return d, nil
 }
 
-// ListInteractionsSince is ListInteractions restricted to rows whose updated_at is at
-// or after since (a zero since does not restrict).
-func (s *Store) ListInteractionsSince(ctx context.Context, f InteractionFilter, since time.Time) ([]Interaction, error) {
-	q := `SELECT i.id, o.integration_id, o.interaction_type, i.external_id, i.kind, i.data, COALESCE(i.source_updated_at, ''), i.first_seen_at, i.updated_at
-		FROM interactions i JOIN integration_objects o ON o.id = i.integration_object_id WHERE 1 = 1`
-	var args []any
-	if f.IntegrationID != "" {
-		q += ` AND o.integration_id = ?`
-		args = append(args, f.IntegrationID)
-	}
-	if f.Type != "" {
-		q += ` AND o.interaction_type = ?`
-		args = append(args, f.Type)
-	}
-	if !since.IsZero() {
-		// updated_at is fixed-width RFC 3339 UTC text: comparing the text compares the times.
-		q += ` AND i.updated_at >= ?`
-		args = append(args, formatTS(since))
-	}
-	q += ` ORDER BY i.updated_at DESC, i.id DESC`
-	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
-	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list interactions: %w", err)
-	}
-	defer rows.Close()
-	var out []Interaction
-	for rows.Next() {
-		var it Interaction
-		var data string
-		if err := rows.Scan(&it.ID, &it.IntegrationID, &it.Type, &it.ExternalID, &it.Kind, &data, &it.SourceUpdatedAt, &it.FirstSeenAt, &it.UpdatedAt); err != nil {
-			return nil, fmt.Errorf("list interactions: %w", err)
-		}
-		it.Data = json.RawMessage(data)
-		out = append(out, it)
-	}
-	return out, rows.Err()
-}
-
 // RunFilter narrows ListRuns; zero fields match everything.
 type RunFilter struct {
 	IntegrationID string

@@ -334,23 +334,23 @@ func TestListInteractionsSince(t *testing.T) {
 		return out
 	}
 	ctx := context.Background()
-	rows, err := f.s.ListInteractionsSince(ctx, InteractionFilter{}, since)
+	rows, err := f.s.ListInteractions(ctx, InteractionFilter{Since: since})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"t1", "t3"}, ids(rows), "changed at or after since, newest first")
-	rows, err = f.s.ListInteractionsSince(ctx, InteractionFilter{Limit: 1}, since)
+	rows, err = f.s.ListInteractions(ctx, InteractionFilter{Limit: 1, Since: since})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"t1"}, ids(rows))
-	rows, err = f.s.ListInteractionsSince(ctx, InteractionFilter{}, time.Time{})
+	rows, err = f.s.ListInteractions(ctx, InteractionFilter{})
 	require.NoError(t, err)
 	assert.Len(t, rows, 3)
 
 	// The bound is inclusive.
 	at, err := time.Parse(time.RFC3339Nano, rows[0].UpdatedAt)
 	require.NoError(t, err)
-	rows, err = f.s.ListInteractionsSince(ctx, InteractionFilter{IntegrationID: "acme-crm", Type: "tickets"}, at)
+	rows, err = f.s.ListInteractions(ctx, InteractionFilter{IntegrationID: "acme-crm", Type: "tickets", Since: at})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"t1"}, ids(rows))
-	rows, err = f.s.ListInteractionsSince(ctx, InteractionFilter{Type: "other"}, since)
+	rows, err = f.s.ListInteractions(ctx, InteractionFilter{Type: "other", Since: since})
 	require.NoError(t, err)
 	assert.Empty(t, rows)
 }

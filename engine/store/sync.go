@@ -281,6 +281,7 @@ type Interaction struct {
 type InteractionFilter struct {
 	IntegrationID string
 	Type          string
+	Since         time.Time // rows stored or changed at or after it; zero: all
 	Limit         int
 }
 
@@ -296,6 +297,11 @@ func (s *Store) ListInteractions(ctx context.Context, f InteractionFilter) ([]In
 	if f.Type != "" {
 		q += ` AND o.interaction_type = ?`
 		args = append(args, f.Type)
+	}
+	if !f.Since.IsZero() {
+		// updated_at is fixed-width RFC 3339 UTC text: comparing the text compares the times.
+		q += ` AND i.updated_at >= ?`
+		args = append(args, formatTS(f.Since))
 	}
 	q += ` ORDER BY i.updated_at DESC, i.id DESC`
 	if f.Limit > 0 {

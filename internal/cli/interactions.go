@@ -30,20 +30,19 @@ stored or changed at or after a time (their updated_at, RFC 3339, e.g.
 		Example: "  intake interactions list --type contacts --limit 10\n  intake interactions list --since 2026-03-01T10:00:00Z --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var from time.Time
 			if since != "" {
 				t, err := time.Parse(time.RFC3339, since)
 				if err != nil {
 					return fmt.Errorf("--since %q: use an RFC 3339 time, like 2026-03-01T10:00:00Z", since)
 				}
-				from = t
+				f.Since = t
 			}
 			db, err := a.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			rows, err := db.ListInteractionsSince(cmd.Context(), f, from)
+			rows, err := db.ListInteractions(cmd.Context(), f)
 			if err != nil {
 				return err
 			}
