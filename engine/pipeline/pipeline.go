@@ -147,7 +147,7 @@ func (s *Syncer) SyncType(ctx context.Context, job Job, it *spec.InteractionType
 				page.Quarantined = append(page.Quarantined, q)
 				continue
 			}
-			if verr := validator.Check(it.Kind, m.Data); verr != nil {
+			if verr := validator.CheckValue(it.Kind, m.Doc); verr != nil {
 				reason := job.Client.Redact(verr.Error())
 				if it.Strict {
 					// Nothing of this page is committed; the run fails.

@@ -1,9 +1,7 @@
 package process
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -21,10 +19,8 @@ func (m *Mapper) Keys(ctx context.Context, mapped *Mapped, now time.Time) (*stor
 	if ms == nil || ms.Entity == spec.EntityNone {
 		return nil, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(mapped.Data))
-	dec.UseNumber()
-	var fields map[string]any
-	if err := dec.Decode(&fields); err != nil {
+	fields, ok := mapped.Doc.(map[string]any)
+	if !ok {
 		return nil, &RecordError{ExternalID: mapped.ExternalID, Reason: "match: the mapped record is not an object"}
 	}
 	text := func(key string, e *spec.Expr) (string, error) {

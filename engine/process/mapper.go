@@ -24,6 +24,9 @@ type Mapped struct {
 	Raw        json.RawMessage
 	Hash       string
 	Cursor     time.Time // zero when the type is not incremental
+	// Doc is Data decoded (json.Number for numbers): what schema validation and
+	// matching read, decoded once here rather than by each of them.
+	Doc any
 }
 
 // Mapper maps the records of one interaction type. It is safe for concurrent use.
@@ -88,6 +91,11 @@ func (m *Mapper) Map(ctx context.Context, raw any) (*Mapped, error) {
 		}
 		b.WriteByte('}')
 		out.Data = b.Bytes()
+	}
+	dec := json.NewDecoder(bytes.NewReader(out.Data))
+	dec.UseNumber()
+	if err := dec.Decode(&out.Doc); err != nil {
+		return nil, &RecordError{ExternalID: ext, Reason: "cannot decode mapped record: " + err.Error()}
 	}
 	sum := sha256.New()
 	sum.Write(out.Data)

@@ -120,16 +120,22 @@ func (e *InvalidError) Error() string {
 // record when it maps none) against the schema of kind. It returns nil when the record
 // matches or the kind has no schema, else an *InvalidError.
 func (v *Validator) Check(kind string, mapped json.RawMessage) error {
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(mapped))
+	if err != nil {
+		return &InvalidError{Kind: kind, Violations: []Violation{{Path: "fields", Msg: "not valid JSON: " + err.Error()}}}
+	}
+	return v.CheckValue(kind, inst)
+}
+
+// CheckValue is Check for a record already decoded as JSON decodes it (numbers as
+// json.Number): Mapped.Doc.
+func (v *Validator) CheckValue(kind string, inst any) error {
 	sch, err := v.schema(kind)
 	if err != nil {
 		return err
 	}
 	if sch == nil {
 		return nil
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(mapped))
-	if err != nil {
-		return &InvalidError{Kind: kind, Violations: []Violation{{Path: "fields", Msg: "not valid JSON: " + err.Error()}}}
 	}
 	err = sch.Validate(inst)
 	if err == nil {
