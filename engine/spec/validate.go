@@ -194,8 +194,14 @@ func (v *validator) auth() {
 	}
 	at := p("auth")
 	used := map[string]bool{}
-	explicit := map[string]bool{"value": a.Value != nil, "token": a.Token != nil, "username": a.Username != nil, "password": a.Password != nil,
-		"client_id": a.ClientID != nil, "client_secret": a.ClientSecret != nil}
+	// What the file wrote, before defaults fill anything in: a key the type does not
+	// use is an error only if it was written.
+	set := map[string]bool{"in": a.In != "", "name": a.Name != "", "value": a.Value != nil,
+		"token": a.Token != nil, "username": a.Username != nil, "password": a.Password != nil,
+		"grant": a.Grant != "", "token_url": a.TokenURL != nil, "authorize_url": a.AuthorizeURL != nil, "scopes": len(a.Scopes) > 0,
+		"client_auth": a.ClientAuth != "", "client_id": a.ClientID != nil, "client_secret": a.ClientSecret != nil,
+		"token_params": a.TokenParams.Len() > 0, "refresh_before": a.RefreshBefore > 0,
+		"login": a.Login != nil, "session_token": a.TokenPath != nil, "expires_in": a.ExpiresIn != nil, "ttl": a.TTL > 0}
 	// tpl lists the templates to compile with the context fields each may read.
 	type tplCheck struct {
 		key string
@@ -305,18 +311,12 @@ func (v *validator) auth() {
 	} else if a.Type == AuthAPIKey && a.In == "" {
 		a.In = "header"
 	}
-	set := map[string]bool{"in": a.In != "" && (explicitIn(a) || !used["in"]), "name": a.Name != "" && (a.Type == AuthAPIKey || !used["name"]), "value": explicit["value"],
-		"token": explicit["token"], "username": explicit["username"], "password": explicit["password"],
-		"grant": a.Grant != "", "token_url": a.TokenURL != nil, "authorize_url": a.AuthorizeURL != nil, "scopes": len(a.Scopes) > 0,
-		"client_auth": a.ClientAuth != "" && !used["client_auth"], "client_id": explicit["client_id"], "client_secret": explicit["client_secret"],
-		"token_params": a.TokenParams.Len() > 0, "refresh_before": a.RefreshBefore > 0 && !used["refresh_before"],
-		"login": a.Login != nil, "session_token": a.TokenPath != nil, "expires_in": a.ExpiresIn != nil, "ttl": a.TTL > 0}
 	v.unused(at, set, used, "auth type "+a.Type)
 	for _, c := range checks {
 		if c.t == nil {
 			continue
 		}
-		if explicit[c.key] || !isDefault(c.key, a) {
+		if set[c.key] {
 			v.template(c.t, append(append([]string(nil), at...), c.key), c.ctx)
 			continue
 		}
@@ -327,18 +327,6 @@ func (v *validator) auth() {
 		}
 		c.t.Template = tpl
 	}
-}
-
-// explicitIn reports whether in was written in the file (it gets a default otherwise).
-func explicitIn(a *Auth) bool { return a.In != "" && a.In != "header" }
-
-// isDefault reports whether key was filled in by the loader rather than written.
-func isDefault(key string, a *Auth) bool {
-	switch key {
-	case "value", "token", "username", "password", "client_id", "client_secret":
-		return true
-	}
-	return false
 }
 
 // defaultClientCredential is defaultCredential for oauth2 client credentials, which an
