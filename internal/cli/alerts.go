@@ -56,14 +56,11 @@ that went (see docs/operations.md).`,
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(a.env.Stdout)
-				enc.SetEscapeHTML(false)
-				for _, al := range alerts {
-					if err := enc.Encode(alertJSON(al)); err != nil {
-						return err
-					}
+				out := make([]any, len(alerts))
+				for i, al := range alerts {
+					out[i] = alertJSON(al)
 				}
-				return nil
+				return writeJSONLines(a.env.Stdout, out)
 			}
 			if len(alerts) == 0 {
 				fmt.Fprintln(a.env.Stdout, "no alerts; they are raised when a sync fails (see docs/operations.md)")

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -76,13 +75,13 @@ See docs/changes.md for the contract.`,
 				last = rows[len(rows)-1].Seq
 			}
 			if asJSON {
-				enc := json.NewEncoder(a.env.Stdout)
-				enc.SetEscapeHTML(false)
-				for _, c := range rows {
-					if err := enc.Encode(changeJSON{Seq: c.Seq, At: c.At.UTC().Format(changeTimeLayout), Entity: c.Entity, Op: c.Op, EntityID: c.EntityID,
-						Customer: c.CustomerID, Integration: c.IntegrationID, Type: c.Type, ExternalID: c.ExternalID}); err != nil {
-						return err
-					}
+				out := make([]changeJSON, len(rows))
+				for i, c := range rows {
+					out[i] = changeJSON{Seq: c.Seq, At: c.At.UTC().Format(changeTimeLayout), Entity: c.Entity, Op: c.Op, EntityID: c.EntityID,
+						Customer: c.CustomerID, Integration: c.IntegrationID, Type: c.Type, ExternalID: c.ExternalID}
+				}
+				if err := writeJSONLines(a.env.Stdout, out); err != nil {
+					return err
 				}
 			} else if len(rows) == 0 {
 				fmt.Fprintf(a.env.Stdout, "no changes after %d\n", f.Since)

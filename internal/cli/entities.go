@@ -31,18 +31,6 @@ func entityTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// writeJSONLines writes each value as one JSON line.
-func writeJSONLines[T any](w io.Writer, items []T) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	for _, it := range items {
-		if err := enc.Encode(it); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // parseEntityID reads the ID argument of accounts show and contacts show.
 func parseEntityID(what, arg string) (int64, error) {
 	id, err := strconv.ParseInt(arg, 10, 64)

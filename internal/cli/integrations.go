@@ -98,18 +98,16 @@ func (a *app) integrationsListCmd() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(a.env.Stdout)
-				for _, in := range ins {
+				out := make([]map[string]any, len(ins))
+				for i, in := range ins {
 					creds := ""
 					if in.HasSecrets {
 						creds = secret.Mask
 					}
-					if err := enc.Encode(map[string]any{"id": in.ID, "customer": in.CustomerID, "provider": in.Provider, "status": in.Status,
-						"config": in.Config, "credentials": creds, "key_id": in.KeyID, "created_at": in.CreatedAt}); err != nil {
-						return err
-					}
+					out[i] = map[string]any{"id": in.ID, "customer": in.CustomerID, "provider": in.Provider, "status": in.Status,
+						"config": in.Config, "credentials": creds, "key_id": in.KeyID, "created_at": in.CreatedAt}
 				}
-				return nil
+				return writeJSONLines(a.env.Stdout, out)
 			}
 			if len(ins) == 0 {
 				fmt.Fprintln(a.env.Stdout, "no integrations yet; add one with `intake integrations add`")

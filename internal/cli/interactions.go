@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -47,14 +46,7 @@ stored or changed at or after a time (their updated_at, RFC 3339, e.g.
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(a.env.Stdout)
-				enc.SetEscapeHTML(false)
-				for _, r := range rows {
-					if err := enc.Encode(r); err != nil {
-						return err
-					}
-				}
-				return nil
+				return writeJSONLines(a.env.Stdout, rows)
 			}
 			if len(rows) == 0 && since != "" {
 				fmt.Fprintf(a.env.Stdout, "no interactions changed since %s\n", since)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -173,14 +172,12 @@ func (a *app) oauthAppListCmd() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(a.env.Stdout)
-				for _, app := range apps {
-					if err := enc.Encode(map[string]any{"provider": app.Provider, "client_id": app.ClientID, "client_secret": secret.Mask,
-						"key_id": app.KeyID, "redirect_url": app.RedirectURL, "created_at": app.CreatedAt, "updated_at": app.UpdatedAt}); err != nil {
-						return err
-					}
+				out := make([]map[string]any, len(apps))
+				for i, app := range apps {
+					out[i] = map[string]any{"provider": app.Provider, "client_id": app.ClientID, "client_secret": secret.Mask,
+						"key_id": app.KeyID, "redirect_url": app.RedirectURL, "created_at": app.CreatedAt, "updated_at": app.UpdatedAt}
 				}
-				return nil
+				return writeJSONLines(a.env.Stdout, out)
 			}
 			if len(apps) == 0 {
 				fmt.Fprintln(a.env.Stdout, "no OAuth apps yet; add one with `intake oauth app set`")

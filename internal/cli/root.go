@@ -203,3 +203,15 @@ func readSettingsFile(name string, stdin io.Reader) (map[string]any, error) {
 	}
 	return m, nil
 }
+
+// writeJSONLines writes one JSON object per line, the --json form of every list.
+func writeJSONLines[T any](w io.Writer, items []T) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, it := range items {
+		if err := enc.Encode(it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
