@@ -64,7 +64,7 @@ func Preview(ctx context.Context, client *retrieve.Client, it *spec.InteractionT
 	}
 	n := 0
 	errLimit := errors.New("limit reached")
-	err = client.Pages(ctx, it, start, func(pg retrieve.Page) error {
+	err = client.Pages(ctx, it, retrieve.Since(it, start), func(pg retrieve.Page) error {
 		for _, raw := range pg.Records {
 			if limit > 0 && n >= limit {
 				return errLimit

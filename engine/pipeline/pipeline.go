@@ -121,7 +121,7 @@ func (s *Syncer) SyncType(ctx context.Context, job Job, it *spec.InteractionType
 	if committed != "" {
 		high, _ = time.Parse(time.RFC3339Nano, committed)
 	}
-	syncErr := job.Client.Pages(ctx, it, since, func(pg retrieve.Page) error {
+	syncErr := job.Client.Pages(ctx, it, retrieve.Since(it, since), func(pg retrieve.Page) error {
 		page := store.Page{Records: make([]store.Record, 0, len(pg.Records))}
 		for _, raw := range pg.Records {
 			keep, err := mapper.Keep(ctx, raw)

@@ -674,7 +674,7 @@ func TestClientContextCanceled(t *testing.T) {
 	cl := newClient(t, c, api.URL, clientOpts{})
 	ctx, cancel := context.WithCancel(testCtx(t))
 	errc := make(chan error, 1)
-	go func() { errc <- cl.Pages(ctx, it, nil, func(retrieve.Page) error { return nil }) }()
+	go func() { errc <- cl.Pages(ctx, it, retrieve.Query{}, func(retrieve.Page) error { return nil }) }()
 	for api.Count() < 2 {
 		time.Sleep(time.Millisecond)
 	}

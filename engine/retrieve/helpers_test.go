@@ -330,7 +330,7 @@ func collect(t *testing.T, cl *retrieve.Client, it *spec.InteractionType, since 
 	t.Helper()
 	got := []string{}
 	var pages []retrieve.Page
-	err := cl.Pages(testCtx(t), it, since, func(p retrieve.Page) error {
+	err := cl.Pages(testCtx(t), it, retrieve.Since(it, since), func(p retrieve.Page) error {
 		pages = append(pages, p)
 		for _, r := range p.Records {
 			m, ok := r.(map[string]any)

@@ -24,6 +24,27 @@ type Page struct {
 // already given in this sync: following it would loop forever.
 var ErrRepeatedToken = errors.New("pagination repeated itself")
 
+// ErrStopPaging, returned by a Pages callback, ends paging without an error: a
+// newest-first feed that has reached records older than its cursor, say.
+var ErrStopPaging = errors.New("stop paging")
+
+// Query is what one sync asks of an interaction type beyond its spec.
+type Query struct {
+	// Cursor is the incremental cursor value, already formatted for the provider; nil
+	// reads everything.
+	Cursor any
+	// Vars are extra template variables (.window, .parent, ...), set over the client's.
+	Vars map[string]any
+}
+
+// Since is the query for a time cursor, formatted as the interaction type says.
+func Since(it *spec.InteractionType, since *time.Time) Query {
+	if since == nil || it.Incremental == nil {
+		return Query{}
+	}
+	return Query{Cursor: spec.FormatTime(*since, it.Incremental.Format)}
+}
+
 // pageState is what templates see as .page and what the paginator advances.
 type pageState struct {
 	number int
@@ -38,9 +59,10 @@ func (p *pageState) vars(limit int) map[string]any {
 }
 
 // Pages requests every page of an interaction type and calls fn with each page's
-// records, in order. since, when not nil, is the incremental cursor to send. fn's
-// error stops paging and is returned as is.
-func (c *Client) Pages(ctx context.Context, it *spec.InteractionType, since *time.Time, fn func(Page) error) error {
+// records, in order. q carries the incremental cursor to send and extra template
+// variables. fn's error stops paging and is returned as is, except ErrStopPaging,
+// which stops paging and returns nil.
+func (c *Client) Pages(ctx context.Context, it *spec.InteractionType, q Query, fn func(Page) error) error {
 	pg := it.Pagination
 	ctx = withRules(ctx, it.ResponseRules)
 	// .page.number is the page's number: from start for page numbers, else from 1.
@@ -51,16 +73,13 @@ func (c *Client) Pages(ctx context.Context, it *spec.InteractionType, since *tim
 	if pg.Type == spec.PageOffset {
 		st.offset = pg.StartAt() // for page numbers, .page.offset counts records before the page
 	}
-	var cursor any
-	if since != nil && it.Incremental != nil {
-		cursor = spec.FormatTime(*since, it.Incremental.Format)
-	}
+	cursor := q.Cursor
 	seenTokens := map[string]bool{}
 	for n := 1; ; n++ {
 		if n > pg.MaxPages {
 			return fmt.Errorf("%s: stopped after max_pages (%d) pages; raise pagination.max_pages if the data really is that large", it.Name, pg.MaxPages)
 		}
-		req, err := c.buildRequest(ctx, it, st, cursor)
+		req, err := c.buildRequest(ctx, it, st, cursor, q.Vars)
 		if err != nil {
 			return fmt.Errorf("%s: page %d: %w", it.Name, n, err)
 		}
@@ -80,6 +99,9 @@ func (c *Client) Pages(ctx context.Context, it *spec.InteractionType, since *tim
 			c.opts.Trace(TraceEvent{Kind: "page", Type: it.Name, Page: n, Records: len(records), URL: shown})
 		}
 		if err := fn(Page{Number: n, Records: records, URL: shown}); err != nil {
+			if errors.Is(err, ErrStopPaging) {
+				return nil
+			}
 			return err
 		}
 		if resp.Ignored {
@@ -95,12 +117,12 @@ func (c *Client) Pages(ctx context.Context, it *spec.InteractionType, since *tim
 	}
 }
 
-func (c *Client) buildRequest(ctx context.Context, it *spec.InteractionType, st *pageState, cursor any) (Request, error) {
+func (c *Client) buildRequest(ctx context.Context, it *spec.InteractionType, st *pageState, cursor any, extra map[string]any) (Request, error) {
 	pg := it.Pagination
 	r := it.Request
 	if st.next != "" {
 		req := Request{Method: r.Method, URL: st.next, Headers: http.Header{}}
-		vars := c.requestVars(st, cursor, pg.Limit)
+		vars := c.requestVars(st, cursor, pg.Limit, extra)
 		// Request headers (an API version, say) go with every page.
 		for _, k := range r.Headers.Keys {
 			v, err := r.Headers.Map[k].RenderString(ctx, vars)
@@ -119,7 +141,7 @@ func (c *Client) buildRequest(ctx context.Context, it *spec.InteractionType, st 
 		}
 		return req, nil
 	}
-	vars := c.requestVars(st, cursor, pg.Limit)
+	vars := c.requestVars(st, cursor, pg.Limit, extra)
 	path, err := r.Path.RenderString(ctx, vars)
 	if err != nil {
 		return Request{}, fmt.Errorf("request.path: %w", err)
@@ -168,9 +190,12 @@ func (c *Client) buildRequest(ctx context.Context, it *spec.InteractionType, st 
 	return req, nil
 }
 
-func (c *Client) requestVars(st *pageState, cursor any, limit int) map[string]any {
-	v := make(map[string]any, len(c.vars)+3)
+func (c *Client) requestVars(st *pageState, cursor any, limit int, extra map[string]any) map[string]any {
+	v := make(map[string]any, len(c.vars)+3+len(extra))
 	for k, x := range c.vars {
+		v[k] = x
+	}
+	for k, x := range extra {
 		v[k] = x
 	}
 	v["cursor"] = cursor

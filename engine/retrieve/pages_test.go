@@ -1053,7 +1053,7 @@ func TestPagesCallbackErrorStopsPaging(t *testing.T) {
 	cl := newClient(t, c, api.URL, clientOpts{})
 	stop := errors.New("disk full")
 	var seen []int
-	err := cl.Pages(testCtx(t), it, nil, func(p retrieve.Page) error {
+	err := cl.Pages(testCtx(t), it, retrieve.Query{}, func(p retrieve.Page) error {
 		seen = append(seen, p.Number)
 		if p.Number == 2 {
 			return stop
