@@ -22,6 +22,7 @@ type Query struct {
 	src  string
 	code *gojq.Code
 	ast  *gojq.Query
+	vars []string // the variables it was compiled with, in the order gojq binds them
 }
 
 // Error is a compile error with the byte offset of the problem inside the expression,
@@ -36,10 +37,13 @@ func (e *Error) Error() string { return e.Msg }
 // Compile parses and compiles src. Environment access ($ENV, env) is disabled: a
 // connector must not be able to read the daemon's secrets from its environment.
 //
+// vars names the variables the expression may use ("$headers"); any other variable is
+// a compile error. The ...Vars methods bind them; the others bind them all to null.
+//
 // The error message quotes src when it is one line of at most 80 bytes; a longer or
 // multi-line expression is not repeated (it would be unreadable with its \n escapes):
 // the message is then "invalid jq: " and the parser's message, and Offset locates it.
-func Compile(src string) (*Query, error) {
+func Compile(src string, vars ...string) (*Query, error) {
 	ast, err := gojq.Parse(src)
 	if err != nil {
 		off := -1
@@ -52,11 +56,11 @@ func Compile(src string) (*Query, error) {
 		}
 		return nil, &Error{Offset: off, Msg: invalid(src, err)}
 	}
-	code, err := gojq.Compile(ast, gojq.WithEnvironLoader(func() []string { return nil }))
+	code, err := gojq.Compile(ast, gojq.WithEnvironLoader(func() []string { return nil }), gojq.WithVariables(vars))
 	if err != nil {
 		return nil, &Error{Offset: -1, Msg: invalid(src, err)}
 	}
-	return &Query{src: src, code: code, ast: ast}, nil
+	return &Query{src: src, code: code, ast: ast, vars: append([]string(nil), vars...)}, nil
 }
 
 // maxQuoted is the longest expression a compile error repeats.
@@ -94,9 +98,25 @@ func (q *Query) All(ctx context.Context, input any) ([]any, error) {
 	return out, err
 }
 
+// Vars are values for the variables a query was compiled with, by name with its "$".
+// A variable missing from the map is null.
+type Vars map[string]any
+
 // Each runs the query and calls fn for each output, stopping at the first error.
 func (q *Query) Each(ctx context.Context, input any, fn func(any) error) error {
-	iter := q.code.RunWithContext(ctx, input)
+	return q.EachVars(ctx, input, nil, fn)
+}
+
+// EachVars is Each with variables bound.
+func (q *Query) EachVars(ctx context.Context, input any, vars Vars, fn func(any) error) error {
+	var values []any
+	if len(q.vars) > 0 {
+		values = make([]any, len(q.vars))
+		for i, name := range q.vars {
+			values[i] = vars[name]
+		}
+	}
+	iter := q.code.RunWithContext(ctx, input, values...)
 	for {
 		v, ok := iter.Next()
 		if !ok {
@@ -117,10 +137,14 @@ func (q *Query) Each(ctx context.Context, input any, fn func(any) error) error {
 
 // First returns the first output of the query, or nil when it produces none.
 func (q *Query) First(ctx context.Context, input any) (any, error) {
+	return q.FirstVars(ctx, input, nil)
+}
+
+// FirstVars is First with variables bound.
+func (q *Query) FirstVars(ctx context.Context, input any, vars Vars) (any, error) {
 	var first any
 	found := false
-	errStop := errors.New("stop")
-	err := q.Each(ctx, input, func(v any) error {
+	err := q.EachVars(ctx, input, vars, func(v any) error {
 		first, found = v, true
 		return errStop
 	})
@@ -133,9 +157,16 @@ func (q *Query) First(ctx context.Context, input any) (any, error) {
 	return first, nil
 }
 
+var errStop = errors.New("stop")
+
 // Truthy runs the query and reports whether its first output is neither null nor false.
 func (q *Query) Truthy(ctx context.Context, input any) (bool, error) {
-	v, err := q.First(ctx, input)
+	return q.TruthyVars(ctx, input, nil)
+}
+
+// TruthyVars is Truthy with variables bound.
+func (q *Query) TruthyVars(ctx context.Context, input any, vars Vars) (bool, error) {
+	v, err := q.FirstVars(ctx, input, vars)
 	if err != nil {
 		return false, err
 	}

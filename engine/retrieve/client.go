@@ -47,8 +47,12 @@ type Options struct {
 	Now func() time.Time
 	// RetryWaitMin and RetryWaitMax bound the exponential backoff (default 500ms, 30s).
 	RetryWaitMin, RetryWaitMax time.Duration
-	// MaxBodyBytes caps one response body (default 256 MiB).
+	// MaxBodyBytes caps a response body read whole, and one record (with the part of
+	// the document around the records) of a body that streams (default 256 MiB).
 	MaxBodyBytes int64
+	// PartSize is the most records one Page callback gets (default 1000): a response
+	// with more is handed over in parts, and a streamed body is never held whole.
+	PartSize int
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
 	// Credentials persists the token state of oauth2 auth (refreshed and rotated
@@ -58,7 +62,9 @@ type Options struct {
 	Owner string
 }
 
-// TraceEvent is one HTTP attempt (Kind "request") or one page of records (Kind "page").
+// TraceEvent is one HTTP attempt (Kind "request"), one page or part of a page of
+// records (Kind "page"), or what pagination: auto detected in the first response
+// (Kind "detect", described by Detail).
 type TraceEvent struct {
 	Kind     string
 	Method   string
@@ -67,8 +73,11 @@ type TraceEvent struct {
 	Duration time.Duration
 	Err      string
 	Page     int
+	Part     int  // page: the part of the response (see Page.Part)
+	Last     bool // page: the response's last part
 	Records  int
 	Type     string
+	Detail   string
 }
 
 // Client is bound to one integration. It is safe for concurrent use.
@@ -109,6 +118,9 @@ func NewClient(ctx context.Context, src Source, opts Options) (*Client, error) {
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = 256 << 20
 	}
+	if opts.PartSize <= 0 {
+		opts.PartSize = 1000
+	}
 	conn := src.Connector
 	c := &Client{conn: conn, opts: opts, headers: http.Header{}, query: url.Values{}, retries: *conn.Retries}
 	c.redact = secret.NewRedactor(secretStrings(src.Credentials)...)
@@ -146,8 +158,9 @@ func NewClient(ctx context.Context, src Source, opts Options) (*Client, error) {
 		base = rhc.HTTPClient.Transport
 	}
 	rhc.HTTPClient = &http.Client{
-		Transport: &transport{base: base, c: c},
-		Timeout:   conn.Timeout.D(),
+		// timeout bounds the wait for the answer and then each read of its body, not
+		// the whole exchange: a large body streams for as long as it keeps arriving.
+		Transport: &transport{base: base, c: c, timeout: conn.Timeout.D()},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 5 {
 				return errors.New("stopped after 5 redirects")
@@ -340,53 +353,98 @@ func (e *BodyError) Unwrap() error { return e.Err }
 // with backoff, rate_limited pauses every request of the integration, a 401 (or
 // refresh_then_retry) gets one token refresh, and fail ends with the rule's class.
 func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
+	var out *Response
+	err := c.exchange(ctx, req, nil, func(a *answer) error {
+		out = &Response{Status: a.status, Header: a.header, URL: a.url, Body: a.body, Ignored: a.ignored}
+		return nil
+	})
+	return out, err
+}
+
+// lateRule is a response rule that matched a streamed body only once it had been
+// read to its end: the keys it reads came after the records.
+type lateRule struct{ rule *spec.ResponseRule }
+
+func (e *lateRule) Error() string { return "response rule matched at the end of the body" }
+
+// exchange sends req until an answer is accepted and hands it to deliver: a 2xx answer
+// no rule objects to, or an answer a rule says to ignore (a.ignored). plan says how
+// to read a 2xx body (nil: one JSON document, read whole); a streamed body is open
+// while deliver runs, and deliver's errors decide what happens next: a body cut short
+// or malformed (a *BodyError) is asked for again with backoff, as is an answer a
+// late rule (a *lateRule) says to retry; any other error ends the exchange as is.
+func (c *Client) exchange(ctx context.Context, req Request, plan *bodyPlan, deliver func(*answer) error) error {
 	refreshed := false
 	var lastErr error
 	for attempt := 0; attempt <= c.retries; {
 		tok, err := c.token(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		u, err := c.target(ctx, req, tok)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		res, err := c.once(ctx, req, u, tok)
+		res, err := c.once(ctx, req, u, tok, plan)
 		if err != nil {
 			var be *BodyError
 			if !errors.As(err, &be) || ctx.Err() != nil {
-				return nil, err
+				return err
 			}
 			lastErr = err
 			attempt++
 			if attempt <= c.retries {
 				if err := sleep(ctx, backoff(c.opts.RetryWaitMin, c.opts.RetryWaitMax, attempt-1, nil)); err != nil {
-					return nil, err
+					return err
 				}
 			}
 			continue
 		}
-		rule := c.match(ctx, res)
+		rule := c.match(ctx, res, res.judgeable)
 		action := spec.ActionFail
 		switch {
 		case rule != nil:
 			action = rule.Action
 		case res.status >= 200 && res.status <= 299:
-			return res.response()
+			err := deliver(res)
+			res.close()
+			var late *lateRule
+			var be *BodyError
+			switch {
+			case err == nil:
+				return nil
+			case errors.As(err, &late):
+				rule, action = late.rule, late.rule.Action
+			case errors.As(err, &be) && ctx.Err() == nil:
+				// Cut short while streaming: the records handed over so far are handed
+				// over again from the start (upserts make that harmless).
+				lastErr = err
+				attempt++
+				if attempt <= c.retries {
+					if err := sleep(ctx, backoff(c.opts.RetryWaitMin, c.opts.RetryWaitMax, attempt-1, nil)); err != nil {
+						return err
+					}
+				}
+				continue
+			default:
+				return err
+			}
 		case res.status == http.StatusUnauthorized && c.tokens != nil:
 			action = spec.ActionRefreshThenRetry
 		}
+		res.close()
 		herr := res.httpError(c)
 		switch action {
 		case spec.ActionIgnore:
-			return &Response{Status: res.status, Header: res.header, URL: res.url, Ignored: true}, nil
+			res.ignored = true
+			return deliver(res)
 		case spec.ActionRefreshThenRetry:
 			if c.tokens == nil || refreshed {
-				return nil, &ClassError{Class: spec.ClassAuth, Err: herr}
+				return &ClassError{Class: spec.ClassAuth, Err: herr}
 			}
 			refreshed = true
 			if _, err := c.tokens.Refresh(ctx, tok); err != nil {
-				return nil, c.tokenError(err)
+				return c.tokenError(err)
 			}
 			continue // a refresh is not a retry of the same failure
 		case spec.ActionRetry, spec.ActionRateLimited:
@@ -401,7 +459,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 			}
 			if attempt <= c.retries {
 				if err := sleep(ctx, wait); err != nil {
-					return nil, err
+					return err
 				}
 			}
 			continue
@@ -411,12 +469,12 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 				if rule.Message != "" {
 					msg = rule.Message + ": " + msg
 				}
-				return nil, &ClassError{Class: rule.Class, Err: errors.New(msg)}
+				return &ClassError{Class: rule.Class, Err: errors.New(msg)}
 			}
-			return nil, herr
+			return herr
 		}
 	}
-	return nil, lastErr
+	return lastErr
 }
 
 // token returns the current token of token-based auth, nil for static auth.
@@ -503,15 +561,61 @@ type answer struct {
 	header http.Header
 	url    *url.URL
 	raw    []byte
-	body   any // decoded JSON; nil when empty or, for an error status, not JSON
+	// body is the decoded JSON document; nil when empty or, for an error status, not
+	// JSON. For a streamed body it is the envelope read so far (the document without
+	// its records), and it is complete once records has reported its end.
+	body any
+	// records hands out a streamed body's records; nil when the body was read whole.
+	records recordSource
+	js      *jsonStream // records, when it is a streamed JSON document
+	plan    *bodyPlan
+	closer  io.Closer
+	judged  map[*spec.ResponseRule]bool // body rules judged when the answer arrived
+	ignored bool                        // a response rule said to skip this answer
 }
 
-func (a *answer) response() (*Response, error) {
-	return &Response{Status: a.status, Header: a.header, URL: a.url, Body: a.body}, nil
+func (a *answer) close() {
+	if a.closer != nil {
+		_ = a.closer.Close()
+		a.closer = nil
+	}
+}
+
+// judgeable says whether rule r can be judged on the answer as it is now. A body read
+// whole can always be judged. A streamed body is judged when its records start on the
+// keys that came before them: a rule whose keys have not all arrived waits for the end
+// of the body (see lateMatch); a JSON Lines or CSV body has no document, so its body
+// rules see null.
+func (a *answer) judgeable(r *spec.ResponseRule) bool {
+	if a.js == nil || r.Body == nil {
+		if a.judged != nil {
+			a.judged[r] = true
+		}
+		return true
+	}
+	if !a.js.complete(a.plan.reads[r]) {
+		return false
+	}
+	a.judged[r] = true
+	return true
+}
+
+// lateMatch judges, once a streamed JSON body has been read to its end, the rules
+// that had to wait for keys after the records.
+func (c *Client) lateMatch(ctx context.Context, a *answer) *spec.ResponseRule {
+	if a.js == nil {
+		return nil
+	}
+	a.body = a.js.envelope()
+	return c.match(ctx, a, func(r *spec.ResponseRule) bool { return !a.judged[r] })
 }
 
 func (a *answer) httpError(c *Client) *HTTPError {
-	snippet := strings.TrimSpace(string(a.raw))
+	raw := a.raw
+	if len(raw) == 0 && a.body != nil {
+		raw, _ = json.Marshal(a.body) // a streamed envelope
+	}
+	snippet := strings.TrimSpace(string(raw))
 	if len(snippet) > 512 {
 		snippet = snippet[:512] + "…"
 	}
@@ -525,13 +629,16 @@ func withRules(ctx context.Context, rules []*spec.ResponseRule) context.Context 
 	return context.WithValue(ctx, rulesKey{}, rules)
 }
 
-// match returns the first response rule the answer satisfies: the interaction type's
-// rules, then the connector's.
-func (c *Client) match(ctx context.Context, a *answer) *spec.ResponseRule {
+// match returns the first response rule the answer satisfies among those judgeable
+// says can be judged now: the interaction type's rules, then the connector's.
+func (c *Client) match(ctx context.Context, a *answer, judgeable func(*spec.ResponseRule) bool) *spec.ResponseRule {
 	typeRules, _ := ctx.Value(rulesKey{}).([]*spec.ResponseRule)
 	for _, rules := range [][]*spec.ResponseRule{typeRules, c.conn.ResponseRules} {
 		for _, r := range rules {
 			if len(r.Status) > 0 && !slices.Contains(r.Status, a.status) {
+				continue
+			}
+			if !judgeable(r) {
 				continue
 			}
 			if r.Body != nil {
@@ -546,7 +653,7 @@ func (c *Client) match(ctx context.Context, a *answer) *spec.ResponseRule {
 	return nil
 }
 
-func (c *Client) once(ctx context.Context, req Request, u *url.URL, tok *auth.Token) (*answer, error) {
+func (c *Client) once(ctx context.Context, req Request, u *url.URL, tok *auth.Token, plan *bodyPlan) (*answer, error) {
 	r := c.rc.R().SetContext(ctx).SetDoNotParseResponse(true)
 	headers := c.headers
 	if c.dynamic {
@@ -558,6 +665,9 @@ func (c *Client) once(ctx context.Context, req Request, u *url.URL, tok *auth.To
 		if err := c.renderHeaders(ctx, vars, headers); err != nil {
 			return nil, err
 		}
+	}
+	if plan != nil {
+		r.SetHeader("Accept", accept[plan.format])
 	}
 	for k, vs := range headers {
 		r.SetHeader(k, vs[0])
@@ -591,18 +701,36 @@ func (c *Client) once(ctx context.Context, req Request, u *url.URL, tok *auth.To
 		return nil, c.redact.Error(fmt.Errorf("%s %s: %w", method, shown, unwrapURLError(err)))
 	}
 	raw := resp.RawBody()
-	defer raw.Close()
-	body, readErr := io.ReadAll(io.LimitReader(raw, c.opts.MaxBodyBytes+1))
-	a := &answer{method: method, shown: shown, status: resp.StatusCode(), header: resp.Header(), url: u, raw: body}
+	a := &answer{method: method, shown: shown, status: resp.StatusCode(), header: resp.Header(), url: u, plan: plan}
 	ok := a.status >= 200 && a.status <= 299
+	if ok && plan.streams() {
+		// Read as it arrives: only the part before the first record is read here.
+		src, head, js, err := c.openStream(plan, raw, a.header)
+		if err != nil {
+			raw.Close()
+			return nil, c.streamError(shown, err)
+		}
+		a.body, a.js, a.closer = head, js, raw
+		if src != nil {
+			a.records = src
+		}
+		if js != nil {
+			a.judged = map[*spec.ResponseRule]bool{}
+		}
+		return a, nil
+	}
+	defer raw.Close()
+	body, readErr := c.readAll(raw, a.header)
+	a.raw = body
 	if readErr != nil {
 		if !ok {
 			return a, nil // an error answer cut short is still an error answer
 		}
+		var tl *errTooLarge
+		if errors.As(readErr, &tl) {
+			return nil, fmt.Errorf("response of %s is larger than %d bytes", shown, c.opts.MaxBodyBytes)
+		}
 		return nil, &BodyError{URL: shown, Err: c.redact.Error(readErr)}
-	}
-	if int64(len(body)) > c.opts.MaxBodyBytes {
-		return nil, fmt.Errorf("response of %s is larger than %d bytes", shown, c.opts.MaxBodyBytes)
 	}
 	if len(bytes.TrimSpace(body)) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(body))
@@ -620,6 +748,44 @@ func (c *Client) once(ctx context.Context, req Request, u *url.URL, tok *auth.To
 		}
 	}
 	return a, nil
+}
+
+// accept is the Accept header of each body format.
+var accept = map[string]string{
+	spec.FormatJSON:  "application/json",
+	spec.FormatJSONL: "application/x-ndjson, application/jsonl, application/json;q=0.9, */*;q=0.5",
+	spec.FormatCSV:   "text/csv, */*;q=0.5",
+}
+
+// readAll reads a body whole, gzip undone, up to MaxBodyBytes.
+func (c *Client) readAll(raw io.Reader, h http.Header) ([]byte, error) {
+	r, err := decodeContent(raw, h)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(io.LimitReader(skipBOM(r), c.opts.MaxBodyBytes+1))
+	if err != nil {
+		return body, err
+	}
+	if int64(len(body)) > c.opts.MaxBodyBytes {
+		return nil, &errTooLarge{max: c.opts.MaxBodyBytes}
+	}
+	return body, nil
+}
+
+// streamError says what went wrong reading a streamed body: a records expression that
+// fails and a record too large are final; the rest (a body cut short, malformed) is a
+// *BodyError, asked for again.
+func (c *Client) streamError(shown string, err error) error {
+	var tl *errTooLarge
+	if errors.Is(err, errRecords) || errors.As(err, &tl) {
+		return c.redact.Error(err)
+	}
+	var be *BodyError
+	if errors.As(err, &be) {
+		return err
+	}
+	return &BodyError{URL: shown, Err: c.redact.Error(err)}
 }
 
 // resolveAgainst joins a path to the base URL; an absolute URL must share the base's
@@ -776,6 +942,7 @@ type transport struct {
 	base    http.RoundTripper
 	c       *Client
 	noLimit bool
+	timeout time.Duration // 0: none (the http.Client's own timeout applies)
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -787,7 +954,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	start := time.Now()
-	resp, err := t.base.RoundTrip(req)
+	resp, err := t.roundTrip(req)
 	if release != nil {
 		if err != nil {
 			release()
@@ -806,6 +973,68 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.c.opts.Trace(ev)
 	}
 	return resp, err
+}
+
+// errHeaderTimeout and errReadTimeout are the connector timeout running out: before the
+// answer's headers, or in one read of its body.
+var (
+	errHeaderTimeout = errors.New("timeout: no answer in time")
+	errReadTimeout   = errors.New("timeout: the response body stopped arriving")
+)
+
+// roundTrip applies the timeout: the headers must arrive within it, and then each read
+// of the body must return within it. Time spent between reads (the caller storing the
+// records read so far) does not count.
+func (t *transport) roundTrip(req *http.Request) (*http.Response, error) {
+	if t.timeout <= 0 {
+		return t.base.RoundTrip(req)
+	}
+	ctx, cancel := context.WithCancelCause(req.Context())
+	timer := time.AfterFunc(t.timeout, func() { cancel(errHeaderTimeout) })
+	resp, err := t.base.RoundTrip(req.WithContext(ctx))
+	if !timer.Stop() && err == nil {
+		resp.Body.Close() // the answer came as the time ran out: its body is cut off
+		err = context.Cause(ctx)
+	}
+	if err != nil {
+		cause := context.Cause(ctx)
+		cancel(nil)
+		if errors.Is(cause, errHeaderTimeout) && req.Context().Err() == nil {
+			return nil, fmt.Errorf("%w (%s)", errHeaderTimeout, t.timeout)
+		}
+		return nil, err
+	}
+	b := &timedBody{ReadCloser: resp.Body, ctx: ctx, cancel: cancel, d: t.timeout}
+	b.timer = time.AfterFunc(t.timeout, func() { cancel(errReadTimeout) })
+	b.timer.Stop() // armed by each Read
+	resp.Body = b
+	return resp, nil
+}
+
+// timedBody fails a read that does not return within d by cancelling the request.
+type timedBody struct {
+	io.ReadCloser
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	d      time.Duration
+	timer  *time.Timer
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	b.timer.Reset(b.d)
+	n, err := b.ReadCloser.Read(p)
+	b.timer.Stop()
+	if err != nil && err != io.EOF && errors.Is(context.Cause(b.ctx), errReadTimeout) {
+		err = fmt.Errorf("%w (%s)", errReadTimeout, b.d)
+	}
+	return n, err
+}
+
+func (b *timedBody) Close() error {
+	b.timer.Stop()
+	err := b.ReadCloser.Close()
+	b.cancel(nil)
+	return err
 }
 
 func secretStrings(m map[string]any) []string {

@@ -13,11 +13,21 @@ import (
 	"github.com/intakehq/intake/engine/spec"
 )
 
-// Page is one page of raw records.
+// Page is the raw records of one response, or of one part of it: a large response is
+// handed over in several parts, so that it never sits in memory whole.
 type Page struct {
+	// Number is the response's number in this sync, from 1; every part of a response
+	// has the same Number.
 	Number  int
 	Records []any
 	URL     string // redacted
+	// Part numbers the parts of one response from 1; each holds at most
+	// Options.PartSize records. A response read again after its body broke off starts
+	// again at part 1 and hands its records over again.
+	Part int
+	// Last is set on the final part of a response. Pagination moves on only after it:
+	// the next request is not sent before the response has been read to its end.
+	Last bool
 }
 
 // ErrRepeatedToken means the provider handed out a page token or next URL it had
@@ -58,13 +68,31 @@ func (p *pageState) vars(limit int) map[string]any {
 	return map[string]any{"number": p.number, "offset": p.offset, "limit": limit, "token": p.token}
 }
 
+// pageResult is what one response left for pagination to read.
+type pageResult struct {
+	shown   string
+	url     *url.URL
+	header  http.Header
+	body    any   // the document, or for a streamed body its envelope
+	n       int   // records in the response
+	records []any // kept only when a pagination expression reads $records
+	ignored bool
+}
+
+// fnError carries an error of the Pages callback out of the exchange untouched.
+type fnError struct{ err error }
+
+func (e *fnError) Error() string { return e.err.Error() }
+func (e *fnError) Unwrap() error { return e.err }
+
 // Pages requests every page of an interaction type and calls fn with each page's
-// records, in order. q carries the incremental cursor to send and extra template
-// variables. fn's error stops paging and is returned as is, except ErrStopPaging,
-// which stops paging and returns nil.
+// records, in order, a large response in several parts (see Page). q carries the
+// incremental cursor to send and extra template variables. fn's error stops paging and
+// is returned as is, except ErrStopPaging, which stops paging and returns nil.
 func (c *Client) Pages(ctx context.Context, it *spec.InteractionType, q Query, fn func(Page) error) error {
 	pg := it.Pagination
 	ctx = withRules(ctx, it.ResponseRules)
+	plan := c.newBodyPlan(it)
 	// .page.number is the page's number: from start for page numbers, else from 1.
 	st := &pageState{number: 1}
 	if pg.Type == spec.PageNumber {
@@ -79,35 +107,41 @@ func (c *Client) Pages(ctx context.Context, it *spec.InteractionType, q Query, f
 		if n > pg.MaxPages {
 			return fmt.Errorf("%s: stopped after max_pages (%d) pages; raise pagination.max_pages if the data really is that large", it.Name, pg.MaxPages)
 		}
-		req, err := c.buildRequest(ctx, it, st, cursor, q.Vars)
+		req, err := c.buildRequest(ctx, it, pg, st, cursor, q.Vars)
 		if err != nil {
 			return fmt.Errorf("%s: page %d: %w", it.Name, n, err)
 		}
-		resp, err := c.Do(ctx, req)
+		var res pageResult
+		err = c.exchange(ctx, req, plan, func(a *answer) error {
+			return c.consume(ctx, it, plan, a, n, &res, fn)
+		})
 		if err != nil {
-			return fmt.Errorf("%s: page %d: %w", it.Name, n, err)
-		}
-		var records []any
-		if !resp.Ignored {
-			records, err = it.Records.All(ctx, resp.Body)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: page %d: %w: %w", it.Name, n, errRecords, c.redact.Error(err))
-		}
-		shown := c.redact.String(redactQuery(resp.URL))
-		if c.opts.Trace != nil {
-			c.opts.Trace(TraceEvent{Kind: "page", Type: it.Name, Page: n, Records: len(records), URL: shown})
-		}
-		if err := fn(Page{Number: n, Records: records, URL: shown}); err != nil {
-			if errors.Is(err, ErrStopPaging) {
-				return nil
+			var fe *fnError
+			if errors.As(err, &fe) {
+				if errors.Is(fe.err, ErrStopPaging) {
+					return nil
+				}
+				return fe.err
 			}
-			return err
+			return fmt.Errorf("%s: page %d: %w", it.Name, n, err)
 		}
-		if resp.Ignored {
+		if res.ignored {
 			return nil // a rule said to skip this answer: no records, no next page
 		}
-		more, err := c.advance(ctx, it, st, resp, len(records), seenTokens)
+		if pg.Type == spec.PageAuto {
+			var what string
+			pg, what, err = detectPagination(it, pg, &res)
+			if err != nil {
+				return fmt.Errorf("%s: page %d: pagination auto: %w", it.Name, n, err)
+			}
+			if c.opts.Trace != nil {
+				c.opts.Trace(TraceEvent{Kind: "detect", Type: it.Name, Page: n, Detail: what})
+			}
+			if c.opts.Logger != nil {
+				c.opts.Logger.Debug("pagination auto-detected", "type", it.Name, "detected", what)
+			}
+		}
+		more, err := c.advance(ctx, pg, st, &res, seenTokens)
 		if err != nil {
 			return fmt.Errorf("%s: page %d: %w", it.Name, n, err)
 		}
@@ -117,8 +151,65 @@ func (c *Client) Pages(ctx context.Context, it *spec.InteractionType, q Query, f
 	}
 }
 
-func (c *Client) buildRequest(ctx context.Context, it *spec.InteractionType, st *pageState, cursor any, extra map[string]any) (Request, error) {
-	pg := it.Pagination
+// consume hands the records of one answer to fn, in parts of at most PartSize, and
+// leaves in res what pagination needs. A streamed body is read here, record by record;
+// its last part goes out only once the body has been read to its end and found whole.
+func (c *Client) consume(ctx context.Context, it *spec.InteractionType, plan *bodyPlan, a *answer, n int, res *pageResult, fn func(Page) error) error {
+	*res = pageResult{url: a.url, shown: c.redact.String(redactQuery(a.url)), header: a.header, body: a.body}
+	part := 0
+	emit := func(recs []any, last bool) error {
+		part++
+		if c.opts.Trace != nil {
+			c.opts.Trace(TraceEvent{Kind: "page", Type: it.Name, Page: n, Part: part, Last: last, Records: len(recs), URL: res.shown})
+		}
+		if err := fn(Page{Number: n, Records: recs, URL: res.shown, Part: part, Last: last}); err != nil {
+			return &fnError{err}
+		}
+		return nil
+	}
+	if a.ignored {
+		res.ignored = true
+		return emit(nil, true)
+	}
+	src := a.records
+	if src == nil {
+		recs, err := it.Records.All(ctx, a.body)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errRecords, c.redact.Error(err))
+		}
+		src = &sliceSource{recs: recs, doc: a.body}
+	}
+	size := c.opts.PartSize
+	chunk := make([]any, 0, min(size, 256))
+	for {
+		rec, ok, err := src.next(ctx)
+		if err != nil {
+			return c.streamError(a.shown, err)
+		}
+		if !ok {
+			break
+		}
+		if len(chunk) == size {
+			// Another record follows, so this part is not the last.
+			if err := emit(chunk, false); err != nil {
+				return err
+			}
+			chunk = make([]any, 0, size)
+		}
+		chunk = append(chunk, rec)
+		res.n++
+		if plan.keep {
+			res.records = append(res.records, rec)
+		}
+	}
+	res.body = src.envelope()
+	if r := c.lateMatch(ctx, a); r != nil {
+		return &lateRule{rule: r}
+	}
+	return emit(chunk, true)
+}
+
+func (c *Client) buildRequest(ctx context.Context, it *spec.InteractionType, pg *spec.Pagination, st *pageState, cursor any, extra map[string]any) (Request, error) {
 	r := it.Request
 	if st.next != "" {
 		req := Request{Method: r.Method, URL: st.next, Headers: http.Header{}}
@@ -173,21 +264,64 @@ func (c *Client) buildRequest(ctx context.Context, it *spec.InteractionType, st 
 	if inc := it.Incremental; inc != nil && inc.Param != "" && cursor != nil {
 		req.Query.Set(inc.Param, expr.Text(cursor))
 	}
+	put := func(name string, v any) error { return inject(&req, pg.In, name, v) }
 	if pg.LimitParam != "" {
-		req.Query.Set(pg.LimitParam, fmt.Sprint(pg.Limit))
+		if err := put(pg.LimitParam, pg.Limit); err != nil {
+			return Request{}, err
+		}
 	}
 	switch pg.Type {
 	case spec.PageOffset:
-		req.Query.Set(pg.Param, fmt.Sprint(st.offset))
+		err = put(pg.Param, st.offset)
 	case spec.PageNumber:
-		req.Query.Set(pg.Param, fmt.Sprint(st.number))
+		err = put(pg.Param, st.number)
 	case spec.PageCursor:
 		// Without param, a request template carries ${ .page.token } itself.
 		if st.token != nil && pg.Param != "" {
-			req.Query.Set(pg.Param, expr.Text(st.token))
+			err = put(pg.Param, st.token)
 		}
 	}
+	if err != nil {
+		return Request{}, err
+	}
 	return req, nil
+}
+
+// inject puts a pagination value where pagination.in says: a query parameter, a
+// header (both as text), or a dotted path into the JSON body (as its JSON value, so a
+// page number stays a number).
+func inject(req *Request, in, name string, v any) error {
+	switch in {
+	case spec.InHeader:
+		req.Headers.Set(name, expr.Text(v))
+	case spec.InBody:
+		if req.Body == nil {
+			req.Body = map[string]any{}
+		}
+		m, ok := req.Body.(map[string]any)
+		if !ok {
+			return fmt.Errorf("pagination.in: body: request.body is not an object to put %s into", name)
+		}
+		keys := strings.Split(name, ".")
+		for i, k := range keys[:len(keys)-1] {
+			next, exists := m[k]
+			if !exists || next == nil {
+				child := map[string]any{}
+				m[k] = child
+				m = child
+				continue
+			}
+			child, ok := next.(map[string]any)
+			if !ok {
+				return fmt.Errorf("pagination.in: body: cannot put %s into the body: %s is not an object", name, strings.Join(keys[:i+1], "."))
+			}
+			m = child
+		}
+		m[keys[len(keys)-1]] = v
+	default:
+		req.Query.Set(name, expr.Text(v))
+	}
+	return nil
 }
 
 func (c *Client) requestVars(st *pageState, cursor any, limit int, extra map[string]any) map[string]any {
@@ -204,19 +338,44 @@ func (c *Client) requestVars(st *pageState, cursor any, limit int, extra map[str
 	return v
 }
 
+// headerVars is $headers: each header by its lower-cased name, with its first value.
+func headerVars(h http.Header) map[string]any {
+	out := make(map[string]any, len(h))
+	for k, vs := range h {
+		if len(vs) > 0 {
+			out[strings.ToLower(k)] = vs[0]
+		}
+	}
+	return out
+}
+
 // advance moves st to the next page and reports whether there is one.
-func (c *Client) advance(ctx context.Context, it *spec.InteractionType, st *pageState, resp *Response, n int, seen map[string]bool) (bool, error) {
-	pg := it.Pagination
+func (c *Client) advance(ctx context.Context, pg *spec.Pagination, st *pageState, res *pageResult, seen map[string]bool) (bool, error) {
+	n := res.n
 	st.seen += n
 	if pg.Type == spec.PageNone {
 		return false, nil
 	}
+	records := res.records // kept when an expression reads $records
+	if records == nil {
+		records = []any{}
+	}
+	vars := expr.Vars{"$headers": headerVars(res.header), "$records": records, "$page": st.number}
 	if pg.Stop != nil {
-		stop, err := pg.Stop.Truthy(ctx, resp.Body)
+		stop, err := pg.Stop.TruthyVars(ctx, res.body, vars)
 		if err != nil {
 			return false, fmt.Errorf("pagination.stop: %w", err)
 		}
 		if stop {
+			return false, nil
+		}
+	}
+	if pg.HasMore != nil {
+		more, err := pg.HasMore.TruthyVars(ctx, res.body, vars)
+		if err != nil {
+			return false, fmt.Errorf("pagination.has_more: %w", err)
+		}
+		if !more {
 			return false, nil
 		}
 	}
@@ -226,7 +385,7 @@ func (c *Client) advance(ctx context.Context, it *spec.InteractionType, st *page
 			return false, nil
 		}
 		if pg.Total != nil {
-			total, err := pg.Total.First(ctx, resp.Body)
+			total, err := pg.Total.FirstVars(ctx, res.body, vars)
 			if err != nil {
 				return false, fmt.Errorf("pagination.total: %w", err)
 			}
@@ -240,7 +399,7 @@ func (c *Client) advance(ctx context.Context, it *spec.InteractionType, st *page
 		st.number++
 		return true, nil
 	case spec.PageCursor:
-		tok, err := pg.Next.First(ctx, resp.Body)
+		tok, err := pg.Next.FirstVars(ctx, res.body, vars)
 		if err != nil {
 			return false, fmt.Errorf("pagination.next: %w", err)
 		}
@@ -258,7 +417,7 @@ func (c *Client) advance(ctx context.Context, it *spec.InteractionType, st *page
 	case spec.PageNextURL, spec.PageLink:
 		var next string
 		if pg.Type == spec.PageNextURL {
-			v, err := pg.Next.First(ctx, resp.Body)
+			v, err := pg.Next.FirstVars(ctx, res.body, vars)
 			if err != nil {
 				return false, fmt.Errorf("pagination.next: %w", err)
 			}
@@ -266,7 +425,7 @@ func (c *Client) advance(ctx context.Context, it *spec.InteractionType, st *page
 				next = expr.Text(v)
 			}
 		} else {
-			next = ParseLinkHeader(resp.Header.Values("Link"))[pg.Rel]
+			next = ParseLinkHeader(res.header.Values("Link"))[pg.Rel]
 		}
 		if next == "" {
 			return false, nil
@@ -275,7 +434,7 @@ func (c *Client) advance(ctx context.Context, it *spec.InteractionType, st *page
 		if err != nil {
 			return false, fmt.Errorf("next page URL %q: %w", c.redact.String(next), err)
 		}
-		abs := resp.URL.ResolveReference(ref)
+		abs := res.url.ResolveReference(ref)
 		key := abs.String()
 		if seen[key] {
 			return false, fmt.Errorf("%w: the provider returned next page %s twice", ErrRepeatedToken, c.redact.String(redactQuery(abs)))

@@ -48,7 +48,7 @@ var badSpecs = []struct {
 	{"unknown_request_key.bad.yaml",
 		`testdata/specs/bad/unknown_request_key.bad.yaml:13:7: interaction_types.tickets.request.parms: unknown key "parms" (did you mean "params"?)`},
 	{"unknown_key_no_match.bad.yaml",
-		`testdata/specs/bad/unknown_key_no_match.bad.yaml:17:7: interaction_types.tickets.pagination.follow_redirects: unknown key "follow_redirects" (allowed: limit, limit_param, max_pages, next, param, rel, start, stop, stop_on_short_page, total, type)`},
+		`testdata/specs/bad/unknown_key_no_match.bad.yaml:17:7: interaction_types.tickets.pagination.follow_redirects: unknown key "follow_redirects" (allowed: has_more, in, limit, limit_param, max_pages, next, param, rel, start, stop, stop_on_short_page, total, type)`},
 	{"field_key_typo.bad.yaml",
 		`testdata/specs/bad/field_key_typo.bad.yaml:5:5: credentials.token.requried: unknown key "requried" (did you mean "required"?)`},
 
@@ -76,7 +76,7 @@ var badSpecs = []struct {
 	{"bad_auth_type.bad.yaml",
 		`testdata/specs/bad/bad_auth_type.bad.yaml:7:9: auth.type: "oauth" is not one of: none, api_key, bearer, basic, oauth2, session`},
 	{"bad_pagination_type.bad.yaml",
-		`testdata/specs/bad/bad_pagination_type.bad.yaml:16:13: interaction_types.tickets.pagination.type: "token" is not one of: none, offset, page, cursor, next_url, link`},
+		`testdata/specs/bad/bad_pagination_type.bad.yaml:16:13: interaction_types.tickets.pagination.type: "token" is not one of: none, offset, page, cursor, next_url, link, auto`},
 	{"bad_method.bad.yaml",
 		`testdata/specs/bad/bad_method.bad.yaml:12:15: interaction_types.tickets.request.method: "get" is not one of: GET, POST, PUT, PATCH`},
 	{"field_type_enum.bad.yaml",

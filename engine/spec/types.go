@@ -209,7 +209,59 @@ type InteractionType struct {
 	Strict bool `yaml:"strict" json:"strict,omitempty"`
 	// ResponseRules are checked before the connector\'s.
 	ResponseRules []*ResponseRule `yaml:"response_rules" json:"response_rules,omitempty"`
+	// Response says how the body is written; nil is JSON.
+	Response *Response `yaml:"response" json:"response,omitempty"`
 }
+
+// Format returns the response body format: FormatJSON unless response.format says
+// otherwise.
+func (it *InteractionType) Format() string {
+	if it.Response == nil || it.Response.Format == "" {
+		return FormatJSON
+	}
+	return it.Response.Format
+}
+
+// Response body formats.
+const (
+	FormatJSON  = "json"  // one JSON document; records is jq over it
+	FormatJSONL = "jsonl" // JSON Lines: records is jq over each line
+	FormatCSV   = "csv"   // CSV: records is jq over each row
+)
+
+// CSV encodings.
+const (
+	EncodingUTF8    = "utf-8"
+	EncodingUTF16   = "utf-16"
+	EncodingLatin1  = "iso-8859-1"
+	EncodingWin1252 = "windows-1252"
+)
+
+// Response says how an interaction type's response bodies are written.
+type Response struct {
+	Format string `yaml:"format" json:"format"`
+	CSV    *CSV   `yaml:"csv" json:"csv,omitempty"`
+}
+
+// CSV reads a CSV body: each row is a record, an object keyed by the header row (or
+// by columns), or a list of strings without either.
+type CSV struct {
+	Delimiter string   `yaml:"delimiter" json:"delimiter"`
+	Header    *bool    `yaml:"header" json:"header"`
+	Columns   []string `yaml:"columns" json:"columns,omitempty"`
+	Encoding  string   `yaml:"encoding" json:"encoding"`
+}
+
+// Comma returns the delimiter as a rune (validation made it exactly one).
+func (c *CSV) Comma() rune {
+	for _, r := range c.Delimiter {
+		return r
+	}
+	return ','
+}
+
+// HasHeader reports whether the first row names the columns.
+func (c *CSV) HasHeader() bool { return c.Header == nil || *c.Header }
 
 // Request is the first request of a sync of an interaction type.
 type Request struct {
@@ -228,17 +280,33 @@ const (
 	PageCursor  = "cursor"
 	PageNextURL = "next_url"
 	PageLink    = "link"
+	// PageAuto detects the style from the first response: a Link header, a next-URL
+	// field, a cursor field or page counts.
+	PageAuto = "auto"
 )
+
+// Where pagination puts the offset, page number or token, and the page size.
+const (
+	InQuery  = "query"
+	InHeader = "header"
+	InBody   = "body" // param and limit_param are dotted paths into the JSON body
+)
+
+// PageVars are the variables pagination expressions may read: the response headers
+// (lower-cased name -> first value), the page's records and its number.
+var PageVars = []string{"$headers", "$records", "$page"}
 
 // Pagination says how to reach the next page.
 type Pagination struct {
 	Type            string `yaml:"type" json:"type"`
+	In              string `yaml:"in" json:"in,omitempty"`
 	Param           string `yaml:"param" json:"param,omitempty"`
 	LimitParam      string `yaml:"limit_param" json:"limit_param,omitempty"`
 	Limit           int    `yaml:"limit" json:"limit,omitempty"`
 	Start           *int   `yaml:"start" json:"start,omitempty"`
 	Next            *Expr  `yaml:"next" json:"next,omitempty"`
 	Stop            *Expr  `yaml:"stop" json:"stop,omitempty"`
+	HasMore         *Expr  `yaml:"has_more" json:"has_more,omitempty"`
 	Total           *Expr  `yaml:"total" json:"total,omitempty"`
 	StopOnShortPage bool   `yaml:"stop_on_short_page" json:"stop_on_short_page,omitempty"`
 	Rel             string `yaml:"rel" json:"rel,omitempty"`

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -440,6 +441,19 @@ func (v *validator) jq(e *Expr, at []string) {
 	e.Query = q
 }
 
+// jqVars is jq for an expression that may read the given variables.
+func (v *validator) jqVars(e *Expr, at []string, vars []string) {
+	if e == nil {
+		return
+	}
+	q, err := expr.Compile(e.Src, vars...)
+	if err != nil {
+		v.exprErr(at, err)
+		return
+	}
+	e.Query = q
+}
+
 func (v *validator) interactionType(it *InteractionType, at []string) {
 	if it == nil {
 		v.fail(at, false, "must be a mapping")
@@ -483,7 +497,8 @@ func (v *validator) interactionType(it *InteractionType, at []string) {
 	if it.Pagination == nil {
 		it.Pagination = &Pagination{Type: PageNone}
 	}
-	v.pagination(it.Pagination, append(at, "pagination"), len(v.reads(it, req, "page", "token")) > 0)
+	v.response(it, append(append([]string(nil), at...), "response"))
+	v.pagination(it, append(at, "pagination"), len(v.reads(it, req, "page", "token")) > 0)
 	if it.Incremental != nil {
 		v.incremental(it, append(at, "incremental"))
 	} else {
@@ -583,13 +598,14 @@ func (v *validator) valueTreeCtx(raw any, at []string, ctx []string) any {
 
 // tokenInTemplate: a request template places the cursor token itself (a JSON body
 // path, a header), so it goes in the query only when param says so.
-func (v *validator) pagination(pg *Pagination, at []string, tokenInTemplate bool) {
-	used := map[string]bool{"type": true, "stop": true, "max_pages": true}
+func (v *validator) pagination(it *InteractionType, at []string, tokenInTemplate bool) {
+	pg := it.Pagination
+	used := map[string]bool{"type": true, "stop": true, "has_more": true, "max_pages": true}
 	switch pg.Type {
 	case PageNone:
-		used["stop"] = false
+		used["stop"], used["has_more"] = false, false
 	case PageOffset, PageNumber:
-		for _, k := range []string{"param", "limit_param", "limit", "start", "total", "stop_on_short_page"} {
+		for _, k := range []string{"in", "param", "limit_param", "limit", "start", "total", "stop_on_short_page"} {
 			used[k] = true
 		}
 		if pg.Param == "" {
@@ -608,9 +624,13 @@ func (v *validator) pagination(pg *Pagination, at []string, tokenInTemplate bool
 			v.fail(at, true, "offset pagination needs limit and limit_param: the offset advances by the page size")
 		}
 	case PageCursor:
-		used["param"], used["next"], used["limit_param"], used["limit"] = true, true, true, true
+		used["in"], used["param"], used["next"], used["limit_param"], used["limit"] = true, true, true, true, true
 		if pg.Param == "" && !tokenInTemplate {
-			pg.Param = "cursor"
+			if pg.In == "" || pg.In == InQuery {
+				pg.Param = "cursor"
+			} else {
+				v.fail(at, true, "cursor pagination with in: %s needs param: the %s that carries the token (or put ${ .page.token } in the request yourself)", pg.In, inWhat(pg.In))
+			}
 		}
 		if pg.Next == nil {
 			v.fail(at, true, "cursor pagination needs next: jq over the body that yields the next page's token")
@@ -625,22 +645,128 @@ func (v *validator) pagination(pg *Pagination, at []string, tokenInTemplate bool
 		if pg.Rel == "" {
 			pg.Rel = "next"
 		}
+	case PageAuto:
+		// The detected style decides; param and in say where a detected cursor or page
+		// number goes when the field's own name is not the parameter.
+		used["in"], used["param"], used["limit_param"], used["limit"] = true, true, true, true
 	}
 	if pg.Type != PageOffset && pg.Type != PageNumber && (pg.LimitParam != "") != (pg.Limit > 0) {
 		v.fail(at, true, "limit and limit_param go together")
 	}
 	set := map[string]bool{
-		"param": pg.Param != "", "limit_param": pg.LimitParam != "", "limit": pg.Limit > 0,
-		"start": pg.Start != nil, "next": pg.Next != nil, "stop": pg.Stop != nil, "total": pg.Total != nil,
-		"stop_on_short_page": pg.StopOnShortPage, "rel": pg.Rel != "",
+		"in": pg.In != "", "param": pg.Param != "", "limit_param": pg.LimitParam != "", "limit": pg.Limit > 0,
+		"start": pg.Start != nil, "next": pg.Next != nil, "stop": pg.Stop != nil, "has_more": pg.HasMore != nil,
+		"total": pg.Total != nil, "stop_on_short_page": pg.StopOnShortPage, "rel": pg.Rel != "",
 		"max_pages": pg.MaxPages > 0,
 	}
 	v.unused(at, set, used, "pagination type "+pg.Type)
-	v.jq(pg.Next, append(at, "next"))
-	v.jq(pg.Stop, append(at, "stop"))
-	v.jq(pg.Total, append(at, "total"))
+	if used["in"] {
+		if pg.In == "" {
+			pg.In = InQuery
+		}
+		v.pageIn(it, at)
+	}
+	exprs := []struct {
+		key string
+		e   *Expr
+	}{{"next", pg.Next}, {"stop", pg.Stop}, {"has_more", pg.HasMore}, {"total", pg.Total}}
+	for _, x := range exprs {
+		v.jqVars(x.e, append(at, x.key), PageVars)
+	}
+	if f := it.Format(); f != FormatJSON {
+		// A JSON Lines or CSV body is no document: only headers and counts are left.
+		for _, x := range exprs {
+			if x.e == nil || x.e.Query == nil {
+				continue
+			}
+			r := x.e.Query.Reads()
+			switch {
+			case len(r.Paths) > 0 || r.Whole:
+				v.fail(append(at, x.key), false, "response format %s has no document for %s to read: use $headers or $page", f, x.key)
+			case r.UsesVar("$records"):
+				v.fail(append(at, x.key), false, "$records is not available with response format %s: its records stream and are not kept; use $headers, $page or stop_on_short_page", f)
+			}
+		}
+	}
 	if pg.MaxPages == 0 {
 		pg.MaxPages = DefaultMaxPages
+	}
+}
+
+func inWhat(in string) string {
+	if in == InBody {
+		return "dotted path into the JSON body"
+	}
+	return in
+}
+
+// pageIn checks where param and limit_param go: a header name, or a dotted path into
+// a JSON body the request has.
+func (v *validator) pageIn(it *InteractionType, at []string) {
+	pg := it.Pagination
+	if pg.In != InBody {
+		return
+	}
+	if it.Request.Method == "GET" {
+		v.fail(append(at, "in"), false, "in: body needs a request body, and a GET request has none; set request.method: POST")
+	}
+	if it.Request.Body != nil {
+		if _, ok := it.Request.Body.Raw.(map[string]any); !ok {
+			v.fail(append(at, "in"), false, "in: body puts param into the JSON object of request.body, which is not a mapping")
+		}
+	}
+	for _, k := range []string{"param", "limit_param"} {
+		p := map[string]string{"param": pg.Param, "limit_param": pg.LimitParam}[k]
+		if p == "" {
+			continue
+		}
+		for _, seg := range strings.Split(p, ".") {
+			if seg == "" {
+				v.fail(append(at, k), false, "%q is not a dotted path into the body (e.g. variables.after): a segment is empty", p)
+				break
+			}
+		}
+	}
+}
+
+// response fills the defaults of the response block and checks its options.
+func (v *validator) response(it *InteractionType, at []string) {
+	r := it.Response
+	if r == nil {
+		return
+	}
+	if r.Format == "" {
+		r.Format = FormatJSON
+	}
+	if r.CSV != nil && r.Format != FormatCSV {
+		v.fail(append(at, "csv"), true, "csv options apply to format csv, not %s", r.Format)
+		return
+	}
+	if r.Format != FormatCSV {
+		return
+	}
+	if r.CSV == nil {
+		r.CSV = &CSV{}
+	}
+	c := r.CSV
+	cat := append(append([]string(nil), at...), "csv")
+	if c.Delimiter == "" {
+		c.Delimiter = ","
+	} else if n := utf8.RuneCountInString(c.Delimiter); n != 1 || c.Delimiter == `"` || c.Delimiter == "\r" || c.Delimiter == "\n" || c.Delimiter == "\uFFFD" {
+		v.fail(append(cat, "delimiter"), false, "%q is not a delimiter: give one character other than a quote or a line break, e.g. \",\", \";\" or \"\\t\"", c.Delimiter)
+	}
+	if c.Encoding == "" {
+		c.Encoding = EncodingUTF8
+	}
+	if len(c.Columns) > 0 && c.HasHeader() {
+		v.fail(append(cat, "columns"), true, "columns name the columns of a body without a header row; set header: false, or drop columns to use the header row's names")
+	}
+	seen := map[string]bool{}
+	for i, name := range c.Columns {
+		if seen[name] {
+			v.fail(append(cat, "columns", fmt.Sprint(i)), false, "column %q is named twice", name)
+		}
+		seen[name] = true
 	}
 }
 
