@@ -135,26 +135,36 @@ func (e *errTooLarge) Error() string {
 	return fmt.Sprintf("a single record (or the part of the document around the records) is larger than %d bytes", e.max)
 }
 
-// window counts the bytes read from a body since the last mark and refuses to read
-// more than max of them: it bounds what a decoder can buffer for one value while the
-// body as a whole streams through.
+// window bounds what a decoder can hold of one value while the body as a whole
+// streams through: it refuses to read more than max bytes (plus readAhead, what a
+// decoder's buffer may hold of the values after it) past the end of the last whole
+// value the decoder consumed.
 type window struct {
 	r        io.Reader
-	n, start int64
+	n, start int64 // bytes read; input offset where the current value starts
 	max      int64
 }
 
+// readAhead is the most a decoder reads beyond the value it is decoding.
+const readAhead = 64 << 10
+
 func (w *window) Read(p []byte) (int, error) {
-	if w.n-w.start > w.max {
+	// Reads are cut to the allowance: a decoder that completes a value within a read
+	// never sees that read's error.
+	allow := w.max + readAhead - (w.n - w.start)
+	if allow <= 0 {
 		return 0, &errTooLarge{max: w.max}
+	}
+	if int64(len(p)) > allow {
+		p = p[:allow]
 	}
 	n, err := w.r.Read(p)
 	w.n += int64(n)
 	return n, err
 }
 
-// mark starts a new value.
-func (w *window) mark() { w.start = w.n }
+// mark says the decoder has consumed the input up to offset: a new value starts.
+func (w *window) mark(offset int64) { w.start = offset }
 
 var gzipMagic = []byte{0x1f, 0x8b}
 
@@ -226,7 +236,7 @@ func (c *Client) openStream(p *bodyPlan, raw io.Reader, h http.Header) (recordSo
 	switch p.format {
 	case spec.FormatJSONL:
 		w.r = skipBOM(r)
-		return &jsonlSource{it: p.it, br: bufio.NewReaderSize(w, 64<<10), w: w}, nil, nil, nil
+		return &jsonlSource{it: p.it, br: bufio.NewReaderSize(w, readAhead), w: w}, nil, nil, nil
 	case spec.FormatCSV:
 		opts := p.it.Response.CSV
 		w.r = skipBOM(charset(r, opts.Encoding))
@@ -328,7 +338,7 @@ func (s *jsonStream) open() error {
 			}
 			if d, ok := tok.(json.Delim); ok && (d == '[' || d == '{') {
 				s.object = d == '{'
-				s.w.mark()
+				s.w.mark(s.dec.InputOffset())
 				return nil
 			}
 			v, err := s.finish(tok)
@@ -404,7 +414,7 @@ func (s *jsonStream) next(context.Context) (any, bool, error) {
 		if err := s.dec.Decode(&rec); err != nil {
 			return nil, false, s.bodyErr(err)
 		}
-		s.w.mark()
+		s.w.mark(s.dec.InputOffset())
 		return rec, true, nil
 	}
 	if _, err := s.token(); err != nil { // the records' ']' or '}'
@@ -473,7 +483,7 @@ func (s *jsonStream) value(obj map[string]any, key string) error {
 	if err := s.dec.Decode(&v); err != nil {
 		return s.bodyErr(err)
 	}
-	s.w.mark()
+	s.w.mark(s.dec.InputOffset())
 	obj[key] = v
 	return nil
 }
@@ -528,13 +538,14 @@ func (s *jsonStream) bodyErr(err error) error {
 // jsonlSource reads JSON Lines: one JSON value per line, blank lines skipped; the
 // records expression runs over each.
 type jsonlSource struct {
-	it      *spec.InteractionType
-	br      *bufio.Reader
-	w       *window
-	line    []byte
-	lineNo  int
-	pending []any
-	done    bool
+	it       *spec.InteractionType
+	br       *bufio.Reader
+	w        *window
+	line     []byte
+	lineNo   int
+	consumed int64 // bytes of the lines read so far
+	pending  []any
+	done     bool
 }
 
 func (s *jsonlSource) next(ctx context.Context) (any, bool, error) {
@@ -575,10 +586,14 @@ func (s *jsonlSource) next(ctx context.Context) (any, bool, error) {
 func (s *jsonlSource) readLine() ([]byte, error) {
 	s.line = s.line[:0]
 	s.lineNo++
-	s.w.mark()
+	s.w.mark(s.consumed)
 	for {
 		chunk, err := s.br.ReadSlice('\n')
 		s.line = append(s.line, chunk...)
+		s.consumed += int64(len(chunk))
+		if int64(len(s.line)) > s.w.max {
+			return nil, &errTooLarge{max: s.w.max}
+		}
 		if err == bufio.ErrBufferFull {
 			continue
 		}
@@ -631,7 +646,7 @@ func (s *csvSource) next(ctx context.Context) (any, bool, error) {
 		if s.done {
 			return nil, false, nil
 		}
-		s.w.mark()
+		s.w.mark(s.r.InputOffset())
 		row, err := s.r.Read()
 		if err == io.EOF {
 			s.done = true

@@ -2,7 +2,6 @@ package retrieve
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -26,7 +25,8 @@ func (e *ClassError) Unwrap() error { return e.Err }
 //     refused redirect, a response rule that says fail);
 //   - rate_limited: 429 or a rate_limited rule, after every retry;
 //   - transient: connection errors, timeouts, 408 and 5xx, after every retry;
-//   - bad_data: a response that is not valid JSON, or records jq that fails on it.
+//   - bad_data: a response that is not valid JSON (or JSON Lines, or CSV), or records
+//     jq that fails on it.
 //
 // Cancellation is not a failure and has no class ("").
 func Classify(err error) string {
@@ -59,8 +59,7 @@ func Classify(err error) string {
 	}
 	var be *BodyError
 	if errors.As(err, &be) {
-		var se *json.SyntaxError
-		if errors.As(err, &se) || errors.Is(err, errTrailingData) {
+		if badBody(err) {
 			return spec.ClassBadData
 		}
 		return spec.ClassTransient

@@ -126,8 +126,8 @@ func newAPI(t *testing.T, auth authCheck, h handlerFunc) *fakeAPI {
 		a.calls = append(a.calls, call{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body})
 		n := len(a.calls)
 		a.mu.Unlock()
-		if got := r.Header.Get("Accept"); got != "application/json" {
-			t.Errorf("request %d: Accept = %q, want application/json", n, got)
+		if got := r.Header.Get("Accept"); got != "application/json" && !strings.HasPrefix(got, "application/x-ndjson,") && !strings.HasPrefix(got, "text/csv,") {
+			t.Errorf("request %d: Accept = %q, want application/json (or JSON Lines, CSV)", n, got)
 		}
 		if got := r.Header.Get("User-Agent"); !strings.HasPrefix(got, "intake/") {
 			t.Errorf("request %d: User-Agent = %q", n, got)
@@ -209,6 +209,8 @@ type specOpts struct {
 	Records     string // jq; default .data[]
 	Pagination  string // YAML flow mapping; default none
 	Incremental string // YAML flow mapping
+	Response    string // YAML flow mapping
+	Timeout     string // e.g. 100ms
 }
 
 func (o specOpts) yaml() string {
@@ -230,13 +232,13 @@ credentials:
 base_url: '${ .config.url }/v1'
 auth: %s
 retries: %s
-interaction_types:
+%sinteraction_types:
   items:
     kind: item
     request:
       method: %s
       path: %s
-`, or(o.Auth, "{type: api_key, in: header, name: X-API-Key}"), or(o.Retries, "1"), or(o.Method, "GET"), or(o.Path, "/items"))
+`, or(o.Auth, "{type: api_key, in: header, name: X-API-Key}"), or(o.Retries, "1"), timeoutLine(o.Timeout), or(o.Method, "GET"), or(o.Path, "/items"))
 	if o.Params != "" {
 		fmt.Fprintf(&b, "      params: %s\n", o.Params)
 	}
@@ -253,7 +255,17 @@ interaction_types:
 	if o.Incremental != "" {
 		fmt.Fprintf(&b, "    incremental: %s\n", o.Incremental)
 	}
+	if o.Response != "" {
+		fmt.Fprintf(&b, "    response: %s\n", o.Response)
+	}
 	return b.String()
+}
+
+func timeoutLine(d string) string {
+	if d == "" {
+		return ""
+	}
+	return "timeout: " + d + "\n"
 }
 
 func mustLoad(t *testing.T, src string) *spec.Connector {
@@ -300,8 +312,10 @@ func (tr *tracer) kind(k string) []retrieve.TraceEvent {
 }
 
 type clientOpts struct {
-	creds map[string]any
-	trace *tracer
+	creds    map[string]any
+	trace    *tracer
+	partSize int
+	maxBody  int64
 }
 
 func newClient(t *testing.T, c *spec.Connector, baseURL string, o clientOpts) *retrieve.Client {
@@ -310,7 +324,7 @@ func newClient(t *testing.T, c *spec.Connector, baseURL string, o clientOpts) *r
 	if creds == nil {
 		creds = map[string]any{"api_key": apiKey}
 	}
-	opts := retrieve.Options{RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond}
+	opts := retrieve.Options{RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond, PartSize: o.partSize, MaxBodyBytes: o.maxBody}
 	if o.trace != nil {
 		opts.Trace = o.trace.add
 	}

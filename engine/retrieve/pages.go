@@ -79,11 +79,12 @@ type pageResult struct {
 	ignored bool
 }
 
-// fnError carries an error of the Pages callback out of the exchange untouched.
+// fnError carries an error of the Pages callback out of the exchange untouched. It
+// does not unwrap, so that an error of the callback (a child sync's broken body, say)
+// is never taken for one of this exchange and retried.
 type fnError struct{ err error }
 
 func (e *fnError) Error() string { return e.err.Error() }
-func (e *fnError) Unwrap() error { return e.err }
 
 // Pages requests every page of an interaction type and calls fn with each page's
 // records, in order, a large response in several parts (see Page). q carries the

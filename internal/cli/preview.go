@@ -26,8 +26,9 @@ func (a *app) previewCmd() *cobra.Command {
 		Short: "Fetch and map records with a connector, writing nothing",
 		Long: `Run a connector against its API and print the mapped records as JSON Lines on
 stdout, one object per record: {"type", "id", "data"}. Nothing is stored and no
-cursor moves. With --trace, each request (URL with secrets redacted), its status and
-the records on each page go to stderr.
+cursor moves. With --trace, each request (URL with secrets redacted), its status,
+the records on each page (and each part of a large page), and what pagination: auto
+detected go to stderr.
 
 Records that cannot be mapped are reported on stderr and skipped.`,
 		Example: `  intake preview --connector connectors/demo-crm.yaml --config api_key=demo-key --limit 5
@@ -99,7 +100,14 @@ func (a *app) tracer() func(retrieve.TraceEvent) {
 			}
 			fmt.Fprintf(a.env.Stderr, "→ %s %s %d (%s)\n", ev.Method, ev.URL, ev.Status, ev.Duration.Round(time.Millisecond))
 		case "page":
+			if ev.Part > 1 || !ev.Last {
+				// A large response comes in parts.
+				fmt.Fprintf(a.env.Stderr, "  %s page %d part %d: %d records\n", ev.Type, ev.Page, ev.Part, ev.Records)
+				return
+			}
 			fmt.Fprintf(a.env.Stderr, "  %s page %d: %d records\n", ev.Type, ev.Page, ev.Records)
+		case "detect":
+			fmt.Fprintf(a.env.Stderr, "  %s pagination auto-detected: %s\n", ev.Type, ev.Detail)
 		}
 	}
 }
