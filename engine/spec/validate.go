@@ -448,6 +448,10 @@ func (v *validator) jqVars(e *Expr, at []string, vars []string) {
 	}
 	q, err := expr.Compile(e.Src, vars...)
 	if err != nil {
+		var ee *expr.Error
+		if errors.As(err, &ee) && strings.Contains(ee.Msg, "variable not defined") {
+			ee.Msg += " (available here: " + strings.Join(vars, ", ") + ")"
+		}
 		v.exprErr(at, err)
 		return
 	}
