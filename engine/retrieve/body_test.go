@@ -617,3 +617,36 @@ func TestBodyErrorStatusesReadWhole(t *testing.T) {
 	require.True(t, errors.As(err, &he), "%v", err)
 	assert.Contains(t, he.Body, "export not enabled")
 }
+
+// A callback that sends requests of its own through the same client (a child stream
+// per parent record) while a large parent response is still being read does not wait
+// for the concurrency slot the parent's body would hold.
+func TestBodyCallbackRequestsUnderConcurrencyCap(t *testing.T) {
+	api := newAPI(t, wantHeaderKey, func(w http.ResponseWriter, r *http.Request, n int) {
+		if r.URL.Path == "/v1/children" {
+			writeJSON(w, http.StatusOK, map[string]any{"data": rows(ids(1))})
+			return
+		}
+		_, _ = w.Write(bigJSON(2500, ""))
+	})
+	src := specOpts{}.yaml() + `  children:
+    kind: item
+    request: {path: /children}
+    records: .data[]
+    id: .id
+`
+	src = strings.Replace(src, "retries: 1\n", "retries: 1\nrate_limit: {requests: 1000, per: 1s, burst: 100, concurrency: 1}\n", 1)
+	c := mustLoad(t, src)
+	cl := newClient(t, c, api.URL, clientOpts{})
+	parents, children := 0, 0
+	err := cl.Pages(testCtx(t), c.InteractionTypes.Map["items"], retrieve.Query{}, func(p retrieve.Page) error {
+		parents += len(p.Records)
+		return cl.Pages(testCtx(t), c.InteractionTypes.Map["children"], retrieve.Query{}, func(cp retrieve.Page) error {
+			children += len(cp.Records)
+			return nil
+		})
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 2500, parents)
+	assert.Equal(t, 3, children, "one child request per part, none blocked")
+}

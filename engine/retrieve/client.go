@@ -572,6 +572,7 @@ type answer struct {
 	closer  io.Closer
 	judged  map[*spec.ResponseRule]bool // body rules judged when the answer arrived
 	ignored bool                        // a response rule said to skip this answer
+	slot    *slotHandle                 // a streamed body's concurrency slot; nil without a cap
 }
 
 func (a *answer) close() {
@@ -654,6 +655,11 @@ func (c *Client) match(ctx context.Context, a *answer, judgeable func(*spec.Resp
 }
 
 func (c *Client) once(ctx context.Context, req Request, u *url.URL, tok *auth.Token, plan *bodyPlan) (*answer, error) {
+	var slot *slotHandle
+	if plan.streams() && c.limit.sem != nil {
+		slot = &slotHandle{}
+		ctx = withSlot(ctx, slot)
+	}
 	r := c.rc.R().SetContext(ctx).SetDoNotParseResponse(true)
 	headers := c.headers
 	if c.dynamic {
@@ -710,7 +716,7 @@ func (c *Client) once(ctx context.Context, req Request, u *url.URL, tok *auth.To
 			raw.Close()
 			return nil, c.streamError(shown, err)
 		}
-		a.body, a.js, a.closer = head, js, raw
+		a.body, a.js, a.closer, a.slot = head, js, raw, slot
 		if src != nil {
 			a.records = src
 		}
@@ -960,7 +966,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			release()
 		} else {
 			t.c.limit.observe(resp)
-			resp.Body = &releasingBody{ReadCloser: resp.Body, release: release}
+			rb := &releasingBody{ReadCloser: resp.Body, l: t.c.limit, release: release}
+			if h, ok := req.Context().Value(slotKey{}).(*slotHandle); ok {
+				h.set(rb)
+			}
+			resp.Body = rb
 		}
 	}
 	if t.c.opts.Trace != nil {

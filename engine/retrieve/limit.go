@@ -154,15 +154,108 @@ func (l *limiter) resetTime(h http.Header) (time.Time, bool) {
 	}
 }
 
+// slot takes a concurrency slot alone, without pacing: for a body that resumes
+// reading (see releasingBody.resume).
+func (l *limiter) slot(ctx context.Context) (func(), error) {
+	if l.sem == nil {
+		return func() {}, nil
+	}
+	select {
+	case l.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-l.sem }) }, nil
+}
+
 // releasingBody frees the concurrency slot once the body is closed: a request is in
-// flight until its body has been read.
+// flight until its body has been read. A streamed body gives its slot back while the
+// caller works on the records read so far (pause), and takes one again before reading
+// on (resume): the caller may send requests of its own meanwhile (a child stream's),
+// which would otherwise wait for a slot the body holds.
 type releasingBody struct {
 	io.ReadCloser
-	release func()
+	l       *limiter
+	mu      sync.Mutex
+	release func() // nil while paused or closed
 }
 
 func (b *releasingBody) Close() error {
 	err := b.ReadCloser.Close()
-	b.release()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.release != nil {
+		b.release()
+		b.release = nil
+	}
 	return err
+}
+
+func (b *releasingBody) pause() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.release != nil {
+		b.release()
+		b.release = nil
+	}
+}
+
+func (b *releasingBody) resume(ctx context.Context) error {
+	b.mu.Lock()
+	held := b.release != nil
+	b.mu.Unlock()
+	if held {
+		return nil
+	}
+	release, err := b.l.slot(ctx)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.release = release
+	b.mu.Unlock()
+	return nil
+}
+
+type slotKey struct{}
+
+// slotHandle receives the releasingBody of the request whose context carries it, so
+// that the reader of a streamed body can pause and resume its slot.
+type slotHandle struct {
+	mu   sync.Mutex
+	body *releasingBody
+}
+
+func withSlot(ctx context.Context, h *slotHandle) context.Context {
+	return context.WithValue(ctx, slotKey{}, h)
+}
+
+func (h *slotHandle) set(b *releasingBody) {
+	h.mu.Lock()
+	h.body = b
+	h.mu.Unlock()
+}
+
+func (h *slotHandle) get() *releasingBody {
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.body
+}
+
+// pause gives the slot back while the caller works; resume takes one again.
+func (h *slotHandle) pause() {
+	if b := h.get(); b != nil {
+		b.pause()
+	}
+}
+
+func (h *slotHandle) resume(ctx context.Context) error {
+	if b := h.get(); b != nil {
+		return b.resume(ctx)
+	}
+	return nil
 }

@@ -163,8 +163,17 @@ func (c *Client) consume(ctx context.Context, it *spec.InteractionType, plan *bo
 		if c.opts.Trace != nil {
 			c.opts.Trace(TraceEvent{Kind: "page", Type: it.Name, Page: n, Part: part, Last: last, Records: len(recs), URL: res.shown})
 		}
+		// While fn works, a body still being read gives back its concurrency slot:
+		// fn may send requests through this client (a child stream's). The last part
+		// comes after the body is closed.
+		if !last {
+			a.slot.pause()
+		}
 		if err := fn(Page{Number: n, Records: recs, URL: res.shown, Part: part, Last: last}); err != nil {
 			return &fnError{err}
+		}
+		if !last {
+			return a.slot.resume(ctx)
 		}
 		return nil
 	}
@@ -207,6 +216,7 @@ func (c *Client) consume(ctx context.Context, it *spec.InteractionType, plan *bo
 	if r := c.lateMatch(ctx, a); r != nil {
 		return &lateRule{rule: r}
 	}
+	a.close() // read to its end: its connection and concurrency slot are free
 	return emit(chunk, true)
 }
 
