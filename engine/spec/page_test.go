@@ -106,3 +106,41 @@ func TestPaginationAndResponseDefaults(t *testing.T) {
 		t.Errorf("PageVars = %v", spec.PageVars)
 	}
 }
+
+// A provider can let customers set the CSV options of their own exports.
+func TestCSVOptionsOverridable(t *testing.T) {
+	base, err := spec.Load("exports.yaml", []byte(`provider: exports
+base_url: https://files.example
+customizable: [interaction_types.*.response.csv]
+interaction_types:
+  rows:
+    kind: item
+    request: {path: /export.csv}
+    records: .
+    id: .id
+    response: {format: csv}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ov, err := spec.ParseOverride("acme.yaml", []byte("customer: acme\nprovider: exports\ninteraction_types:\n  rows:\n    response:\n      csv: {delimiter: ';', encoding: windows-1252}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := spec.Apply(base, ov)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := l.Connector.InteractionTypes.Map["rows"].Response
+	if got.Format != "csv" || got.CSV.Delimiter != ";" || got.CSV.Encoding != "windows-1252" || !got.CSV.HasHeader() {
+		t.Errorf("effective response = %+v, csv %+v", got, got.CSV)
+	}
+	// Without the provider's leave, the format is the provider's to say.
+	ov, err = spec.ParseOverride("acme.yaml", []byte("customer: acme\nprovider: exports\ninteraction_types:\n  rows:\n    response: {format: jsonl}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := spec.Apply(base, ov); err == nil {
+		t.Error("an override changed response.format, which the provider does not allow")
+	}
+}

@@ -765,6 +765,10 @@ func (v *validator) response(it *InteractionType, at []string) {
 	if len(c.Columns) > 0 && c.HasHeader() {
 		v.fail(append(cat, "columns"), true, "columns name the columns of a body without a header row; set header: false, or drop columns to use the header row's names")
 	}
+	if c.Header == nil {
+		header := true
+		c.Header = &header
+	}
 	seen := map[string]bool{}
 	for i, name := range c.Columns {
 		if seen[name] {
