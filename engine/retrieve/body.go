@@ -42,7 +42,7 @@ type bodyPlan struct {
 // streams reports whether a 2xx body is read as it arrives rather than whole.
 func (p *bodyPlan) streams() bool { return p != nil && (p.format != spec.FormatJSON || p.path != nil) }
 
-// newBodyPlan decides how to read it's responses. A JSON body streams when records
+// newBodyPlan decides how to read an interaction type's responses. A JSON body streams when records
 // is a plain path ending in [] and nothing else that reads the body (pagination
 // expressions, response rules) reads that path or the document as a whole: then the
 // envelope alone answers them exactly as the full document would.
