@@ -258,15 +258,18 @@ func (r *resolver) writeLinks(ctx context.Context, interactionID int64, external
 	return nil
 }
 
+// upsertLinkSQL writes an interaction's reference of one role, keeping the row's id.
+const upsertLinkSQL = `INSERT INTO interaction_links (customer_id, interaction_id, role, origin, provider, ref_type, ref_id, ref_email, ref_domain, ref_name,
+		contact_id, entity_id, resolved_by, reason, detail, match_keys, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (interaction_id, role) DO UPDATE SET origin = excluded.origin, provider = excluded.provider, ref_type = excluded.ref_type,
+		ref_id = excluded.ref_id, ref_email = excluded.ref_email, ref_domain = excluded.ref_domain, ref_name = excluded.ref_name,
+		contact_id = excluded.contact_id, entity_id = excluded.entity_id, resolved_by = excluded.resolved_by, reason = excluded.reason,
+		detail = excluded.detail, match_keys = excluded.match_keys, updated_at = excluded.updated_at
+	RETURNING id`
+
 func (r *resolver) upsertLink(ctx context.Context, l *linkRow) error {
-	return r.queryRow(ctx, `INSERT INTO interaction_links (customer_id, interaction_id, role, origin, provider, ref_type, ref_id, ref_email, ref_domain, ref_name,
-			contact_id, entity_id, resolved_by, reason, detail, match_keys, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (interaction_id, role) DO UPDATE SET origin = excluded.origin, provider = excluded.provider, ref_type = excluded.ref_type,
-			ref_id = excluded.ref_id, ref_email = excluded.ref_email, ref_domain = excluded.ref_domain, ref_name = excluded.ref_name,
-			contact_id = excluded.contact_id, entity_id = excluded.entity_id, resolved_by = excluded.resolved_by, reason = excluded.reason,
-			detail = excluded.detail, match_keys = excluded.match_keys, updated_at = excluded.updated_at
-		RETURNING id`,
+	return r.queryRow(ctx, upsertLinkSQL,
 		r.customer, l.interactionID, l.role, l.origin, l.provider, nullStr(l.refType), nullStr(l.refID), nullStr(l.refEmail), nullStr(l.refDomain),
 		nullStr(l.refName), nullInt(l.contactID), nullInt(l.entityID), nullStr(l.by), nullStr(l.reason), nullStr(l.detail), nullStr(l.matchKeys), r.now).Scan(&l.id)
 }
@@ -364,15 +367,20 @@ func (r *resolver) evaluate(ctx context.Context, l *linkRow) error {
 	return nil
 }
 
+// Setting a contact's account: only where it has none, or over another one. Both
+// affect no row when the contact already has that account.
+const (
+	fillContactAccountSQL = `UPDATE contacts SET account_id = ?, updated_at = ? WHERE id = ? AND account_id IS NULL`
+	setContactAccountSQL  = `UPDATE contacts SET account_id = ?, updated_at = ? WHERE id = ? AND (account_id IS NULL OR account_id <> ?)`
+)
+
 // setContactAccount sets a contact's account. force sets it over another account (the
 // reference of a record just stored, or one resolved through the crosswalk); otherwise
 // it only fills a contact without one.
 func (r *resolver) setContactAccount(ctx context.Context, contact, account int64, force bool) error {
-	q := `UPDATE contacts SET account_id = ?, updated_at = ? WHERE id = ? AND account_id IS NULL`
-	args := []any{account, r.now, contact}
+	q, args := fillContactAccountSQL, []any{account, r.now, contact}
 	if force {
-		q = `UPDATE contacts SET account_id = ?, updated_at = ? WHERE id = ? AND (account_id IS NULL OR account_id <> ?)`
-		args = append(args, account)
+		q, args = setContactAccountSQL, append(args, account)
 	}
 	res, err := r.exec(ctx, q, args...)
 	if err != nil {
