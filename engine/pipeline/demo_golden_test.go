@@ -85,6 +85,24 @@ func TestDemoSyncGolden(t *testing.T) {
 	}
 	require.NoError(t, ents.Err())
 
+	// What every record refers to (interaction_links): a ticket's contact and account,
+	// a contact's company, and what each resolved to, or why not.
+	links, err := db.DB().QueryContext(ctx, `SELECT o.interaction_type, i.external_id, k.role, k.origin, COALESCE(k.resolved_by, ''), COALESCE(k.reason, ''), COALESCE(k.detail, ''),
+		COALESCE(CASE k.role WHEN 'account' THEN (SELECT a.domain FROM accounts a WHERE a.id = k.entity_id) ELSE (SELECT c.email FROM contacts c WHERE c.id = k.entity_id) END, '')
+		FROM interaction_links k JOIN interactions i ON i.id = k.interaction_id JOIN integration_objects o ON o.id = i.integration_object_id ORDER BY 1, 2, 3`)
+	require.NoError(t, err)
+	defer links.Close()
+	for links.Next() {
+		var typ, ext, role, origin, by, reason, detail, entity string
+		require.NoError(t, links.Scan(&typ, &ext, &role, &origin, &by, &reason, &detail, &entity))
+		if reason != "" {
+			fmt.Fprintf(&out, "link %s %s %s (%s) unresolved: %s: %s\n", typ, ext, role, origin, reason, detail)
+			continue
+		}
+		fmt.Fprintf(&out, "link %s %s %s (%s) = %s by %s\n", typ, ext, role, origin, entity, by)
+	}
+	require.NoError(t, links.Err())
+
 	golden := filepath.Join("..", "..", "testdata", "golden", "demo_sync.golden")
 	if *update {
 		require.NoError(t, os.WriteFile(golden, out.Bytes(), 0o644))

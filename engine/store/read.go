@@ -94,7 +94,8 @@ type AccountDetail struct {
 	// how many there are.
 	Contacts []ContactRef
 	// Interactions are the account's latest interactions by interaction type, across
-	// providers (up to the perType asked for, newest first): its own records in each
+	// providers (up to the perType asked for, most recently changed in the provider
+	// first, else most recently stored): its own records in each
 	// provider, and the records linked to it (a ticket of its organization or of one
 	// of its people, a deal for it). Sorted by interaction type, then newest first.
 	Interactions []LinkedInteraction
@@ -365,11 +366,13 @@ func (s *Store) accountContacts(ctx context.Context, id int64) ([]ContactRef, er
 // order on SQLite, whose planner might otherwise start from every interaction of the
 // kind (interactions_kind). The records that refer to it: interaction_links_entity
 // (a contact record's company reference is not an interaction of the account: the
-// account lists its contacts). Then each interaction by primary key.
+// account lists its contacts). Then each interaction by primary key. Latest means
+// most recently changed in the provider (the incremental cursor), else stored.
 const entityInteractionsSQL = `SELECT provider, via, id, integration_id, interaction_type, external_id, kind, data, source_updated_at, first_seen_at, updated_at, total FROM (
 	SELECT m.provider, m.via, i.id, o.integration_id, o.interaction_type, i.external_id, i.kind, i.data,
 		COALESCE(i.source_updated_at, '') AS source_updated_at, i.first_seen_at, i.updated_at,
-		ROW_NUMBER() OVER (PARTITION BY o.interaction_type ORDER BY i.updated_at DESC, i.id DESC) AS n,
+		COALESCE(i.source_updated_at, i.updated_at) AS changed_at,
+		ROW_NUMBER() OVER (PARTITION BY o.interaction_type ORDER BY COALESCE(i.source_updated_at, i.updated_at) DESC, i.id DESC) AS n,
 		COUNT(*) OVER (PARTITION BY o.interaction_type) AS total
 	FROM (
 		SELECT g.provider, 'record' AS via, i.id AS interaction_id
@@ -383,7 +386,7 @@ const entityInteractionsSQL = `SELECT provider, via, id, integration_id, interac
 		WHERE k.role = ? AND k.entity_id = ? AND k.origin <> 'company'
 	) m CROSS JOIN interactions i CROSS JOIN integration_objects o
 	WHERE i.id = m.interaction_id AND o.id = i.integration_object_id
-	) latest WHERE n <= ? ORDER BY interaction_type, updated_at DESC, id DESC`
+	) latest WHERE n <= ? ORDER BY interaction_type, changed_at DESC, id DESC`
 
 // entityInteractions returns an account's or contact's latest perType interactions of
 // each interaction type, and how many it has of each.
