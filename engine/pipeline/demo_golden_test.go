@@ -49,7 +49,7 @@ func TestDemoSyncGolden(t *testing.T) {
 		if round == 2 {
 			now = now.Add(time.Hour)
 			ch := crm.Mutate(7, 4)
-			fmt.Fprintf(&out, "# the CRM changed %v and created %v\n", ch.Updated, ch.Created)
+			fmt.Fprintf(&out, "# the CRM changed %v and created %v and %d tickets\n", ch.Updated, ch.Created, ch.Tickets)
 		}
 		job, err := LoadJob(ctx, db, cat, box, "demo-crm", retrieve.Options{Now: clock})
 		require.NoError(t, err)

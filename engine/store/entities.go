@@ -85,7 +85,7 @@ func (r *resolver) queryRow(ctx context.Context, q string, args ...any) *sql.Row
 }
 
 func (s *Store) newResolver(ctx context.Context, tx *sql.Tx, obj *Object) (*resolver, error) {
-	r := &resolver{s: s, tx: tx, typ: obj.Type, integ: obj.IntegrationID, now: s.ts(), stmts: map[string]*sql.Stmt{}, pageLinks: &pageLinks{}}
+	r := &resolver{s: s, tx: tx, typ: obj.Type, integ: obj.IntegrationID, now: s.ts(), stmts: map[string]*sql.Stmt{}, pageLinks: &pageLinks{inserted: map[int64]bool{}}}
 	err := tx.QueryRowContext(ctx, `SELECT customer_id, provider FROM integrations WHERE id = ?`, obj.IntegrationID).Scan(&r.customer, &r.provider)
 	if err != nil {
 		return nil, fmt.Errorf("resolve entities of %s: %w", obj.IntegrationID, err)
@@ -281,7 +281,7 @@ func (r *resolver) contact(ctx context.Context, ext string, k *MatchKeys) (int64
 		if err := r.changed(ctx, EntityContact, OpInsert, id, ext); err != nil {
 			return 0, false, err
 		}
-		r.inserted = id
+		r.inserted[id] = true
 		if k.Email != "" {
 			r.push(linkEvent{kind: evEmail, key: k.Email})
 		}

@@ -12,8 +12,8 @@ package store
 // Rows are written with their record, in the page's transaction, and resolved there.
 // Whatever later creates or changes an account or contact in a way that could satisfy
 // a reference (a crosswalk link, a new account domain, a new contact address, a
-// contact's account) queues a link event; the events are handled before the record's
-// turn ends, each by an indexed lookup of the rows it could satisfy. Every resolution
+// contact's account) queues a link event; the page's events are handled before it
+// commits, a few keys at a time, by indexed lookups of the rows they could satisfy. Every resolution
 // is a function of what is stored, and a stronger key (the crosswalk) replaces a
 // weaker one (domain, e-mail) when it appears, so the links end up the same whatever
 // order the records arrived in.
@@ -124,9 +124,9 @@ type linkEvent struct {
 // and its copies for other integration objects.
 type pageLinks struct {
 	events []linkEvent
-	// inserted is the contact the current record created, whose insert is on the
-	// change feed already: setting its account is not another change.
-	inserted int64
+	// inserted are the contacts this page created, whose inserts are on the change feed
+	// in this transaction already: setting their account is not another change.
+	inserted map[int64]bool
 }
 
 func (p *pageLinks) push(e linkEvent) { p.events = append(p.events, e) }
@@ -147,8 +147,8 @@ type linkStep struct {
 	entity    int64 // resolved: the account or contact it is; 0 when none
 }
 
-// linkRecord brings a stored record's interaction_links rows up to date and settles
-// what that, and its resolution, may have satisfied.
+// linkRecord brings a stored record's interaction_links rows up to date. What it and
+// its resolution may satisfy is settled with the rest of the page.
 func (r *resolver) linkRecord(ctx context.Context, interactionID int64, rec *Record, want []linkRow, step linkStep) error {
 	switch {
 	case step.unmatched:
@@ -161,11 +161,9 @@ func (r *resolver) linkRecord(ctx context.Context, interactionID int64, rec *Rec
 		}
 	}
 	if step.relink {
-		if err := r.writeLinks(ctx, interactionID, rec.ExternalID, want); err != nil {
-			return err
-		}
+		return r.writeLinks(ctx, interactionID, rec.ExternalID, want, step)
 	}
-	return r.settle(ctx)
+	return nil
 }
 
 // wantLinks are the reference rows (all but self) a record should have, contacts
@@ -212,22 +210,26 @@ func linksHash(rows []linkRow) string {
 // writeLinks replaces a stored record's reference rows (all but self) with want and
 // resolves them. The record was just stored: its company reference sets its contact's
 // account whichever way it resolved.
-func (r *resolver) writeLinks(ctx context.Context, interactionID int64, externalID string, want []linkRow) error {
-	roles := map[string]bool{}
-	for _, l := range want {
-		roles[l.role] = true
-	}
-	old, err := r.linkRows(ctx, `interaction_id = ? AND origin <> ?`, interactionID, OriginSelf)
-	if err != nil {
-		return err
-	}
-	for _, o := range old {
-		if !roles[o.role] {
-			if _, err := r.exec(ctx, `DELETE FROM interaction_links WHERE id = ?`, o.id); err != nil {
-				return err
+func (r *resolver) writeLinks(ctx context.Context, interactionID int64, externalID string, want []linkRow, step linkStep) error {
+	if step.existed {
+		// Roles it no longer refers to go; the others are overwritten below.
+		roles := map[string]bool{}
+		for _, l := range want {
+			roles[l.role] = true
+		}
+		old, err := r.linkRows(ctx, `interaction_id = ? AND origin <> ?`, interactionID, OriginSelf)
+		if err != nil {
+			return err
+		}
+		for _, o := range old {
+			if !roles[o.role] {
+				if _, err := r.exec(ctx, `DELETE FROM interaction_links WHERE id = ?`, o.id); err != nil {
+					return err
+				}
 			}
 		}
 	}
+	var err error
 	var contact int64 // what the record's contact reference resolved to
 	for i := range want {
 		l := &want[i]
@@ -236,8 +238,12 @@ func (r *resolver) writeLinks(ctx context.Context, interactionID int64, external
 		case OriginContact:
 			l.contactID = contact
 		case OriginCompany:
-			if l.contactID, err = r.link(ctx, EntityContact, externalID); err != nil {
-				return err
+			// The contact the record is: just resolved, or as the crosswalk has it.
+			l.contactID = step.entity
+			if !step.resolved {
+				if l.contactID, err = r.link(ctx, EntityContact, externalID); err != nil {
+					return err
+				}
 			}
 		}
 		if err := r.evaluate(ctx, l); err != nil {
@@ -390,7 +396,7 @@ func (r *resolver) setContactAccount(ctx context.Context, contact, account int64
 		return nil
 	}
 	r.push(linkEvent{kind: evContactAccount, id: contact})
-	if contact == r.inserted {
+	if r.inserted[contact] {
 		return nil
 	}
 	return r.changed(ctx, EntityContact, OpUpdate, contact, "")
@@ -450,34 +456,98 @@ type storedKeys struct {
 	At         time.Time            `json:"at"`
 }
 
-// settle handles the queued link events until none is left: each re-resolves the rows
-// it could satisfy, which may queue more.
+// The rows each link event could satisfy, after customer_id = ? (linkRows), each an
+// index seek (TestLinkLookupsUseIndexes): references to a provider id, resolved or not
+// (the crosswalk beats a domain or address); unresolved references to a domain or an
+// address; accounts taken from a contact. The last column is compared with IN, a
+// chunk of keys at a time.
+const (
+	settleLinkWhere    = `role = ? AND provider = ? AND origin IN (?, ?) AND ref_id IN `
+	settleDomainWhere  = `entity_id IS NULL AND role = ? AND ref_domain IN `
+	settleEmailWhere   = `entity_id IS NULL AND role = ? AND ref_email IN `
+	settleContactWhere = `origin = ? AND contact_id IN `
+)
+
+// settleChunk is how many keys one lookup names. Shorter chunks are padded with their
+// last key, so each lookup is one prepared statement.
+const settleChunk = 32
+
+// inList is "(?, ?, ...)" for settleChunk keys.
+var inList = "(" + strings.TrimSuffix(strings.Repeat("?, ", settleChunk), ", ") + ")"
+
+// settle handles the queued link events until none is left: each kind of event looks
+// up the rows its keys could satisfy and resolves them again, which may queue more.
 func (r *resolver) settle(ctx context.Context) error {
 	for len(r.events) > 0 {
-		ev := r.events[0]
-		r.events = r.events[1:]
-		var rows []linkRow
-		var err error
-		switch ev.kind {
-		case evLink:
-			rows, err = r.linkRows(ctx, `role = ? AND provider = ? AND ref_id = ? AND origin IN (?, ?)`, ev.entity, ev.provider, ev.key, OriginRef, OriginCompany)
-		case evDomain:
-			rows, err = r.linkRows(ctx, `ref_domain = ? AND entity_id IS NULL AND role = ?`, ev.key, EntityAccount)
-		case evEmail:
-			rows, err = r.linkRows(ctx, `ref_email = ? AND entity_id IS NULL AND role = ?`, ev.key, EntityContact)
-		case evContactAccount:
-			rows, err = r.linkRows(ctx, `contact_id = ? AND origin = ?`, ev.id, OriginContact)
+		events := r.events
+		r.events = nil
+		type group struct {
+			where string
+			fixed []any
+			keys  []any
 		}
-		if err != nil {
-			return fmt.Errorf("link references: %w", err)
+		var groups []*group
+		byKey := map[string]*group{}
+		seen := map[linkEvent]bool{}
+		for _, ev := range events {
+			if seen[ev] {
+				continue
+			}
+			seen[ev] = true
+			var g *group
+			name := fmt.Sprint(ev.kind, "\x00", ev.entity, "\x00", ev.provider)
+			if g = byKey[name]; g == nil {
+				g = &group{}
+				switch ev.kind {
+				case evLink:
+					g.where, g.fixed = settleLinkWhere, []any{ev.entity, ev.provider, OriginRef, OriginCompany}
+				case evDomain:
+					g.where, g.fixed = settleDomainWhere, []any{EntityAccount}
+				case evEmail:
+					g.where, g.fixed = settleEmailWhere, []any{EntityContact}
+				case evContactAccount:
+					g.where, g.fixed = settleContactWhere, []any{OriginContact}
+				}
+				byKey[name] = g
+				groups = append(groups, g)
+			}
+			if ev.kind == evContactAccount {
+				g.keys = append(g.keys, ev.id)
+			} else {
+				g.keys = append(g.keys, ev.key)
+			}
 		}
-		for i := range rows {
-			if err := r.reresolve(ctx, &rows[i]); err != nil {
-				return fmt.Errorf("link references of interaction %d: %w", rows[i].interactionID, err)
+		for _, g := range groups {
+			for len(g.keys) > 0 {
+				chunk := g.keys[:min(len(g.keys), settleChunk)]
+				g.keys = g.keys[len(chunk):]
+				args := append(append([]any(nil), g.fixed...), chunk...)
+				for len(args) < len(g.fixed)+settleChunk {
+					args = append(args, chunk[len(chunk)-1])
+				}
+				rows, err := r.linkRows(ctx, g.where+inList, args...)
+				if err != nil {
+					return fmt.Errorf("link references: %w", err)
+				}
+				for _, l := range rows {
+					if err := r.reresolveID(ctx, l.id); err != nil {
+						return fmt.Errorf("link references of interaction %d: %w", l.interactionID, err)
+					}
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// reresolveID resolves a row again as it is stored now: an earlier row of the same
+// lookup may have changed it.
+func (r *resolver) reresolveID(ctx context.Context, id int64) error {
+	rows, err := r.linkRows(ctx, `id = ?`, id)
+	if err != nil || len(rows) == 0 {
+		return err // a row deleted since: nothing to do
+	}
+	return r.reresolve(ctx, &rows[0])
 }
 
 // reresolve resolves a stored row again and carries the consequences: a record's

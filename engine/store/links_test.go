@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -282,4 +284,45 @@ func linkNames(ls []EntityLink) []string {
 		out = append(out, l.IntegrationID+" "+l.ExternalID+" "+l.MatchedBy)
 	}
 	return out
+}
+
+// Each lookup that re-resolves references after an event seeks an index made for it:
+// never a scan of interaction_links, nor of every unresolved row.
+func TestLinkLookupsUseIndexes(t *testing.T) {
+	f := crmFixture(t)
+	keys := func(fixed ...any) []any {
+		for i := range settleChunk {
+			fixed = append(fixed, fmt.Sprint("key", i))
+		}
+		return fixed
+	}
+	for _, q := range []struct {
+		where string
+		args  []any
+		index string
+	}{
+		{settleLinkWhere + inList, keys(EntityAccount, "p", OriginRef, OriginCompany), "interaction_links_ref_id (customer_id=? AND role=? AND provider=? AND ref_id=?)"},
+		{settleDomainWhere + inList, keys(EntityAccount), "interaction_links_domain (customer_id=? AND ref_domain=?)"},
+		{settleEmailWhere + inList, keys(EntityContact), "interaction_links_email (customer_id=? AND ref_email=?)"},
+		{settleContactWhere + inList, keys(OriginContact), "interaction_links_contact (contact_id=?)"},
+		{`interaction_id = ? AND origin <> ?`, []any{1, OriginSelf}, "sqlite_autoindex_interaction_links_1 (interaction_id=?)"},
+		{`id = ?`, []any{1}, "INTEGER PRIMARY KEY (rowid=?)"},
+	} {
+		rows, err := f.s.DB().Query(`EXPLAIN QUERY PLAN SELECT `+linkRowCols+` FROM interaction_links WHERE customer_id = ? AND `+q.where+` ORDER BY id`, append([]any{"acme"}, q.args...)...)
+		require.NoError(t, err)
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+			plan = append(plan, detail)
+		}
+		require.NoError(t, rows.Err())
+		rows.Close()
+		want := "SEARCH interaction_links USING INDEX " + q.index
+		if strings.HasPrefix(q.index, "INTEGER") {
+			want = "SEARCH interaction_links USING " + q.index
+		}
+		assert.Contains(t, plan, want, "%s: %v", q.where, plan)
+	}
 }

@@ -176,9 +176,6 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			// transaction: a page and its entities commit together.
 			var entity int64
 			var unmatched bool
-			if entities != nil {
-				entities.inserted = 0
-			}
 			if r.Match != nil && changed {
 				var rerr error
 				if entity, unmatched, rerr = entities.resolve(ctx, r.ExternalID, r.Match); rerr != nil {
@@ -220,6 +217,12 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			}
 			if unmatched {
 				res.Unmatched++
+			}
+		}
+		if entities != nil {
+			// What the page's accounts and contacts satisfy, at once for the page.
+			if err := entities.settle(ctx); err != nil {
+				return err
 			}
 		}
 		for _, q := range p.Quarantined {

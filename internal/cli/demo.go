@@ -170,9 +170,9 @@ func (a *app) runDemo(ctx context.Context, addr string, interval time.Duration, 
 			case <-time.After(interval):
 			}
 			ch := srv.Mutate(3+rng.IntN(6), 1+rng.IntN(4))
-			fmt.Fprintf(out, "round %d: in the CRM, %s and %s changed; %s and %s were added\n", round,
+			fmt.Fprintf(out, "round %d: in the CRM, %s and %s changed; %s and %s were added; %s opened\n", round,
 				plural(ch.Updated["accounts"], "account"), plural(ch.Updated["contacts"], "contact"),
-				plural(ch.Created["accounts"], "account"), plural(ch.Created["contacts"], "contact"))
+				plural(ch.Created["accounts"], "account"), plural(ch.Created["contacts"], "contact"), plural(ch.Tickets, "ticket"))
 		}
 		p := a.newProgress()
 		syncer := &pipeline.Syncer{Store: db, Logger: a.logger, OnPage: p.page}

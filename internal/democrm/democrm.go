@@ -5,7 +5,7 @@
 // inclusive updated_since filter and rate-limit headers. Data is fake but
 // realistic and fully deterministic for a given seed and clock. Mutate
 // simulates the passage of time in a live CRM so that incremental syncs have
-// something to pick up (tickets do not change). It is used by `intake demo` and by tests.
+// something to pick up. It is used by `intake demo` and by tests.
 package democrm
 
 import (
@@ -52,9 +52,11 @@ type Options struct {
 }
 
 // Changes reports what a call to Mutate did, keyed by resource name
-// ("accounts" and "contacts"; both keys are always present).
+// ("accounts" and "contacts"; both keys are always present), and how many tickets
+// it opened.
 type Changes struct {
 	Updated, Created map[string]int
+	Tickets          int
 }
 
 // Server is a fake CRM API. It is safe for concurrent use.
@@ -64,6 +66,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	rng      *rand.Rand
+	trng     *rand.Rand // tickets' own randomness
 	gen      *generator
 	accounts []*account // creation order
 	contacts []*contact // creation order
@@ -105,7 +108,8 @@ func New(opts Options) *Server {
 	}
 	// Tickets draw from a generator of their own: the accounts and contacts, and what
 	// Mutate does to them, are the same with or without tickets.
-	s.tickets = newTickets(rand.New(rand.NewPCG(seed^0x7469636b657473, seed)), s.nowUnix(), s.accounts, s.contacts, opts.Tickets)
+	s.trng = rand.New(rand.NewPCG(seed^0x7469636b657473, seed))
+	s.tickets = newTickets(s.trng, s.nowUnix(), s.accounts, s.contacts, opts.Tickets)
 	return s
 }
 
@@ -143,8 +147,9 @@ func (s *Server) Requests() int {
 // it changes a field such as plan/employees/title/phone and sets
 // updated_at = Now()), and creates `creates` new records (roughly 1 account per
 // 3 contacts; new contacts belong to existing accounts). If updates exceeds
-// the number of existing records, every record is updated once. Deterministic
-// for the same seed, clock and call sequence.
+// the number of existing records, every record is updated once. When the server
+// has tickets, it also opens (creates+1)/2 new ones from random contacts, new ones
+// included. Deterministic for the same seed, clock and call sequence.
 func (s *Server) Mutate(updates, creates int) Changes {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -187,6 +192,16 @@ func (s *Server) Mutate(updates, creates int) Changes {
 			c.ID = fmt.Sprintf("con_%04d", len(s.contacts)+1)
 			s.contacts = append(s.contacts, c)
 			ch.Created[resContacts]++
+		}
+	}
+	if len(s.tickets) > 0 {
+		byID := accountsByID(s.accounts)
+		for range (max(creates, 0) + 1) / 2 {
+			c := s.contacts[s.trng.IntN(len(s.contacts))]
+			t := newTicket(s.trng, c, byID[c.AccountID], now, now)
+			t.ID = fmt.Sprintf("tkt_%04d", len(s.tickets)+1)
+			s.tickets = append(s.tickets, t)
+			ch.Tickets++
 		}
 	}
 	clear(s.sorted)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Tickets page like the other resources, refer to contacts and accounts that exist,
@@ -71,8 +72,20 @@ func TestTickets(t *testing.T) {
 		}
 	}
 
+	// Mutate opens tickets: new records at the end of the feed.
+	ch := h.srv.Mutate(3, 4)
+	if ch.Tickets != 2 || h.srv.Count("tickets") != defaultTickets+2 {
+		t.Errorf("Mutate(3, 4) opened %d tickets, now %d", ch.Tickets, h.srv.Count("tickets"))
+	}
+	after, _, _ := h.all("tickets", url.Values{"limit": {"200"}})
+	checkSorted(t, after)
+	if last := after[len(after)-1]; last.ID != "tkt_0242" || last.UpdatedAt != t0.Format(time.RFC3339) {
+		t.Errorf("last ticket %+v", last)
+	}
+
 	// Tickets take nothing from the accounts' and contacts' randomness.
 	without := newHarness(t, Options{Seed: 3, Now: fixed(t0), Tickets: -1})
+	without.srv.Mutate(3, 4)
 	if without.srv.Count("tickets") != 0 {
 		t.Errorf("Tickets: -1 served %d tickets", without.srv.Count("tickets"))
 	}

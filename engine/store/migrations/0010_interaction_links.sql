@@ -25,8 +25,9 @@ CREATE TABLE interaction_links (
   updated_at     TEXT NOT NULL,
   UNIQUE (interaction_id, role)
 );
--- An account's or contact's interactions (intake accounts show).
-CREATE INDEX interaction_links_entity ON interaction_links(role, entity_id);
+-- An account's or contact's interactions (intake accounts show). Partial: the lookups
+-- of unresolved rows below must not take it for theirs (entity_id IS NULL).
+CREATE INDEX interaction_links_entity ON interaction_links(role, entity_id) WHERE entity_id IS NOT NULL;
 -- Re-resolution: a new crosswalk link, a new account domain, a new contact address,
 -- a contact whose account changed.
 CREATE INDEX interaction_links_ref_id ON interaction_links(customer_id, role, provider, ref_id) WHERE ref_id IS NOT NULL;
