@@ -234,3 +234,81 @@ func TestLinksSameInEveryOrder(t *testing.T) {
 	}
 	assert.NotContains(t, want, "link | tickets | 10 |", "a ticket that names nobody has no rows")
 }
+
+func billingMock(t *testing.T) *httptest.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/customers", func(w http.ResponseWriter, r *http.Request) {
+		writeJSONBody(w, map[string]any{"data": []any{
+			map[string]any{"id": "cus_1", "email": "billing@acme.com", "plan": "pro", "updated": "2026-01-05T00:00:00Z"},
+			map[string]any{"id": "cus_2", "email": "ap@initech.example", "plan": "free", "updated": "2026-01-05T00:00:00Z"},
+			map[string]any{"id": "cus_3", "email": "test@stripe-test.example", "plan": "free", "updated": "2026-01-05T00:00:00Z"},
+		}, "has_more": false})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+const billingSpec = `
+provider: billing
+config: {url: {}}
+base_url: '${ .config.url }/v1'
+interaction_types:
+  customers:
+    kind: account
+    request: {path: /customers}
+    records: .data[]
+    id: .id
+    incremental: {cursor: .updated}
+    fields: {email: .email, plan: .plan}
+    match: {mode: update_only, domain: .email, name: 'null'}
+`
+
+// A billing system that only enriches the help desk's organizations: whichever syncs
+// first, the same accounts get its plan, and its test customer creates nothing.
+func TestUpdateOnlyInEitherOrder(t *testing.T) {
+	zendesk, billing := helpdeskMock(t), billingMock(t)
+	zconn, err := spec.Load("zendesk.yaml", []byte(helpdeskSpec))
+	require.NoError(t, err)
+	bconn, err := spec.Load("billing.yaml", []byte(billingSpec))
+	require.NoError(t, err)
+	dumps := map[string]string{}
+	for _, billingFirst := range []bool{true, false} {
+		ctx := context.Background()
+		db, err := store.Open(ctx, filepath.Join(t.TempDir(), "modes.db"))
+		require.NoError(t, err)
+		require.NoError(t, db.CreateIntegration(ctx, store.Integration{ID: "acme-zendesk", CustomerID: "acme", Provider: "zendesk"}, nil, nil))
+		require.NoError(t, db.CreateIntegration(ctx, store.Integration{ID: "acme-billing", CustomerID: "acme", Provider: "billing"}, nil, nil))
+		syncBilling := func() *store.Run {
+			client, err := retrieve.NewClient(ctx, retrieve.Source{Connector: bconn, Config: map[string]any{"url": billing.URL}}, retrieve.Options{})
+			require.NoError(t, err)
+			results, err := (&Syncer{Store: db}).Sync(ctx, Job{IntegrationID: "acme-billing", CustomerID: "acme", Connector: bconn, Client: client})
+			require.NoError(t, err)
+			require.NoError(t, results[0].Err)
+			return results[0].Run
+		}
+		var run *store.Run
+		if billingFirst {
+			run = syncBilling()
+			assert.Equal(t, 3, run.RecordsUnmatched, "nothing to update yet")
+		}
+		syncTypes(t, db, zconn, "acme-zendesk", zendesk.URL, "organizations", "users", "tickets")
+		if !billingFirst {
+			run = syncBilling()
+			assert.Equal(t, 1, run.RecordsUnmatched, "the test customer")
+		}
+		var accounts int
+		require.NoError(t, db.DB().QueryRow(`SELECT COUNT(*) FROM accounts`).Scan(&accounts))
+		assert.Equal(t, 3, accounts, "billing created no account")
+		var data string
+		require.NoError(t, db.DB().QueryRow(`SELECT data FROM accounts WHERE domain = 'acme.com'`).Scan(&data))
+		assert.JSONEq(t, `{"name":"Acme","domain":"acme.com","email":"billing@acme.com","plan":"pro"}`, data)
+		unresolved, err := db.ListUnresolved(ctx, store.UnresolvedFilter{Reason: store.ReasonUnmatched})
+		require.NoError(t, err)
+		require.Len(t, unresolved, 1)
+		assert.Equal(t, "update_only: no account with domain stripe-test.example", unresolved[0].Detail)
+		dumps[fmt.Sprint(billingFirst)] = linkDump(t, db)
+		require.NoError(t, db.Close())
+	}
+	assert.Equal(t, dumps["false"], dumps["true"])
+}

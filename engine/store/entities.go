@@ -84,6 +84,12 @@ func (r *resolver) queryRow(ctx context.Context, q string, args ...any) *sql.Row
 	return st.QueryRowContext(ctx, args...)
 }
 
+// newResolver starts resolution for a page. Resolution reads what other pages of the
+// customer wrote (accounts, contacts, crosswalk, waiting references) and decides from
+// it, so two pages of one customer must not resolve at the same time: SQLite has one
+// writer at a time; on PostgreSQL with concurrent workers, the transaction must first
+// serialize on the customer (pg_advisory_xact_lock on it), or a reference written by one
+// page could miss the contact another page creates at the same moment.
 func (s *Store) newResolver(ctx context.Context, tx *sql.Tx, obj *Object) (*resolver, error) {
 	r := &resolver{s: s, tx: tx, typ: obj.Type, integ: obj.IntegrationID, now: s.ts(), stmts: map[string]*sql.Stmt{}, pageLinks: &pageLinks{inserted: map[int64]bool{}}}
 	err := tx.QueryRowContext(ctx, `SELECT customer_id, provider FROM integrations WHERE id = ?`, obj.IntegrationID).Scan(&r.customer, &r.provider)
