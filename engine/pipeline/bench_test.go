@@ -17,17 +17,17 @@ import (
 	"github.com/intakehq/intake/internal/democrm"
 )
 
-var benchRecords = flag.Int("bench-records", 10000, "records served by the demo CRM in BenchmarkDemoSync (a quarter accounts)")
+var benchRecords = flag.Int("bench-records", 10000, "records served by the demo CRM in BenchmarkDemoSync (a quarter accounts, a quarter tickets)")
 
 // BenchmarkDemoSync measures a first sync of the demo connector through the whole
 // engine: HTTP, JSON decoding, jq mapping, SQLite upserts, account and contact
-// matching and the change feed. It reports records/s.
+// matching, ticket linking and the change feed. It reports records/s.
 //
 //	go test ./engine/pipeline -run '^$' -bench DemoSync -benchtime 1x -bench-records 100000
 func BenchmarkDemoSync(b *testing.B) {
 	ctx := context.Background()
-	accounts := *benchRecords / 4
-	crm := democrm.New(democrm.Options{Seed: 7, Accounts: accounts, Contacts: *benchRecords - accounts})
+	accounts, tickets := *benchRecords/4, *benchRecords/4
+	crm := democrm.New(democrm.Options{Seed: 7, Accounts: accounts, Contacts: *benchRecords - accounts - tickets, Tickets: max(tickets, -1)})
 	srv := httptest.NewServer(crm.Handler())
 	defer srv.Close()
 	cat := spec.LoadCatalog("", connectors.FS)

@@ -49,7 +49,7 @@ func TestDemoSyncGolden(t *testing.T) {
 		if round == 2 {
 			now = now.Add(time.Hour)
 			ch := crm.Mutate(7, 4)
-			fmt.Fprintf(&out, "# the CRM changed %v and created %v\n", ch.Updated, ch.Created)
+			fmt.Fprintf(&out, "# the CRM changed %v and created %v and %d tickets\n", ch.Updated, ch.Created, ch.Tickets)
 		}
 		job, err := LoadJob(ctx, db, cat, box, "demo-crm", retrieve.Options{Now: clock})
 		require.NoError(t, err)
@@ -84,6 +84,24 @@ func TestDemoSyncGolden(t *testing.T) {
 		fmt.Fprintf(&out, "%s %s key=%s name=%q account=%s\n", entity, ext, key, name, account)
 	}
 	require.NoError(t, ents.Err())
+
+	// What every record refers to (interaction_links): a ticket's contact and account,
+	// a contact's company, and what each resolved to, or why not.
+	links, err := db.DB().QueryContext(ctx, `SELECT o.interaction_type, i.external_id, k.role, k.origin, COALESCE(k.resolved_by, ''), COALESCE(k.reason, ''), COALESCE(k.detail, ''),
+		COALESCE(CASE k.role WHEN 'account' THEN (SELECT a.domain FROM accounts a WHERE a.id = k.entity_id) ELSE (SELECT c.email FROM contacts c WHERE c.id = k.entity_id) END, '')
+		FROM interaction_links k JOIN interactions i ON i.id = k.interaction_id JOIN integration_objects o ON o.id = i.integration_object_id ORDER BY 1, 2, 3`)
+	require.NoError(t, err)
+	defer links.Close()
+	for links.Next() {
+		var typ, ext, role, origin, by, reason, detail, entity string
+		require.NoError(t, links.Scan(&typ, &ext, &role, &origin, &by, &reason, &detail, &entity))
+		if reason != "" {
+			fmt.Fprintf(&out, "link %s %s %s (%s) unresolved: %s: %s\n", typ, ext, role, origin, reason, detail)
+			continue
+		}
+		fmt.Fprintf(&out, "link %s %s %s (%s) = %s by %s\n", typ, ext, role, origin, entity, by)
+	}
+	require.NoError(t, links.Err())
 
 	golden := filepath.Join("..", "..", "testdata", "golden", "demo_sync.golden")
 	if *update {

@@ -158,11 +158,15 @@ func (s *Syncer) SyncType(ctx context.Context, job Job, it *spec.InteractionType
 				continue
 			}
 			keys, err := mapper.Keys(ctx, m, started)
+			var refs []store.Ref
+			if err == nil {
+				refs, err = mapper.Refs(ctx, m)
+			}
 			if err != nil {
 				page.Quarantined = append(page.Quarantined, store.Quarantined{ExternalID: m.ExternalID, Reason: job.Client.Redact(err.Error()), Raw: m.Raw})
 				continue
 			}
-			rec := store.Record{ExternalID: m.ExternalID, Kind: it.Kind, Data: m.Data, Raw: m.Raw, Hash: m.Hash, Match: keys}
+			rec := store.Record{ExternalID: m.ExternalID, Kind: it.Kind, Data: m.Data, Raw: m.Raw, Hash: m.Hash, Match: keys, Refs: refs}
 			if !m.Cursor.IsZero() {
 				rec.SourceUpdatedAt = m.Cursor.Format(time.RFC3339Nano)
 				if m.Cursor.After(high) {
@@ -212,7 +216,7 @@ func (s *Syncer) SyncType(ctx context.Context, job Job, it *spec.InteractionType
 	if s.Logger != nil {
 		s.Logger.Info("sync run", "integration", job.IntegrationID, "type", it.Name, "run", run.ID, "status", run.Status,
 			"pages", run.Pages, "new", run.RecordsNew, "updated", run.RecordsUpdated, "unchanged", run.RecordsUnchanged,
-			"quarantined", run.RecordsQuarantined, "duration", time.Since(started).Round(time.Millisecond), "error", run.Error)
+			"quarantined", run.RecordsQuarantined, "unmatched", run.RecordsUnmatched, "duration", time.Since(started).Round(time.Millisecond), "error", run.Error)
 	}
 	if s.Alerts != nil {
 		after := obj.ConsecutiveFailures // as read before the run

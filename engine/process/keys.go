@@ -2,7 +2,9 @@ package process
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/intakehq/intake/engine/expr"
@@ -33,7 +35,7 @@ func (m *Mapper) Keys(ctx context.Context, mapped *Mapped, now time.Time) (*stor
 		}
 		return expr.Text(v), nil
 	}
-	k := &store.MatchKeys{Entity: ms.Entity, Fields: fields, At: mapped.Cursor}
+	k := &store.MatchKeys{Entity: ms.Entity, Fields: fields, At: mapped.Cursor, Mode: ms.Mode}
 	if k.At.IsZero() {
 		k.At = now
 	}
@@ -71,4 +73,74 @@ func (m *Mapper) Keys(ctx context.Context, mapped *Mapped, now time.Time) (*stor
 		}
 	}
 	return k, nil
+}
+
+// Refs computes the accounts and contacts a mapped record refers to (the interaction
+// type's links), keys normalised like match keys: nil when the type declares none or
+// the record names none.
+func (m *Mapper) Refs(ctx context.Context, mapped *Mapped) ([]store.Ref, error) {
+	l := m.it.Links
+	if l == nil {
+		return nil, nil
+	}
+	fields, ok := mapped.Doc.(map[string]any)
+	if !ok {
+		return nil, &RecordError{ExternalID: mapped.ExternalID, Reason: "links: the mapped record is not an object"}
+	}
+	var out []store.Ref
+	for _, role := range []string{spec.EntityAccount, spec.EntityContact} {
+		ref := l.Account
+		if role == spec.EntityContact {
+			ref = l.Contact
+		}
+		if ref == nil {
+			continue
+		}
+		text := func(key string, e *spec.Expr) (string, error) {
+			if e == nil {
+				return "", nil
+			}
+			v, err := e.First(ctx, fields)
+			if err != nil {
+				return "", &RecordError{ExternalID: mapped.ExternalID, Reason: fmt.Sprintf("links.%s.%s: %v", role, key, err)}
+			}
+			return strings.TrimSpace(expr.Text(v)), nil
+		}
+		r := store.Ref{Role: role, Type: ref.Type}
+		if ref.ID != nil {
+			v, err := ref.ID.First(ctx, fields)
+			if err != nil {
+				return nil, &RecordError{ExternalID: mapped.ExternalID, Reason: fmt.Sprintf("links.%s.id: %v", role, err)}
+			}
+			switch v.(type) {
+			case nil, string, json.Number, int, float64:
+				r.ID = strings.TrimSpace(expr.Text(v))
+			default:
+				// An object or a list is a spec that picks the wrong value (an
+				// association list, not its first id): say so rather than match on it.
+				return nil, &RecordError{ExternalID: mapped.ExternalID, Reason: fmt.Sprintf("links.%s.id: %s gave %s; it must yield a string, a number or null", role, ref.ID.Src, describe(v))}
+			}
+		}
+		var err error
+		if r.Name, err = text("name", ref.Name); err != nil {
+			return nil, err
+		}
+		if role == spec.EntityAccount {
+			d, err := text("domain", ref.Domain)
+			if err != nil {
+				return nil, err
+			}
+			r.Domain = match.CompanyDomain(d)
+		} else {
+			e, err := text("email", ref.Email)
+			if err != nil {
+				return nil, err
+			}
+			r.Email = match.Email(e)
+		}
+		if r.ID != "" || r.Domain != "" || r.Email != "" {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }

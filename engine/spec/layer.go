@@ -34,6 +34,7 @@ var DefaultCustomizable = []string{
 	"interaction_types.*.incremental.start",
 	"interaction_types.*.pagination.limit",
 	"interaction_types.*.match",
+	"interaction_types.*.links",
 }
 
 // customTypeKeys may also be set on a custom type (one made with extends).

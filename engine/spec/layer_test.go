@@ -88,6 +88,23 @@ var layerCases = []struct {
 			t.Errorf("the rest of pagination changed: %+v", p)
 		}
 	}},
+	{dir: "links", check: func(t *testing.T, c *spec.Connector) {
+		l := typ(t, c, "deals").Links
+		if l == nil || l.Account == nil || l.Contact == nil {
+			t.Fatalf("deals links = %+v, want account and contact", l)
+		}
+		if l.Account.Type != "accounts" {
+			t.Errorf("links.account.type = %q, want accounts", l.Account.Type)
+		}
+		wantJQ(t, l.Account.ID, map[string]any{"account_id": "a1"}, "a1")
+		wantJQ(t, l.Contact.Email, map[string]any{"contact_email": "ana@acme.example"}, "ana@acme.example")
+		if m := typ(t, c, "contacts").Match.Mode; m != spec.ModeUpdateOnly {
+			t.Errorf("contacts match.mode = %q, want update_only", m)
+		}
+		if m := typ(t, c, "accounts").Match.Mode; m != spec.ModeCreate {
+			t.Errorf("accounts match.mode = %q, want the default create", m)
+		}
+	}},
 	{dir: "filter", check: func(t *testing.T, c *spec.Connector) {
 		f := typ(t, c, "accounts").Filter
 		wantJQ(t, f, map[string]any{"archived": false, "industry": "Retail"}, true)

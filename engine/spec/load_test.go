@@ -128,6 +128,22 @@ var badSpecs = []struct {
 	{"param_clash.bad.yaml",
 		`testdata/specs/bad/param_clash.bad.yaml:19:14: interaction_types.tickets.incremental.param: request.params already sets "updated_since"; use one or the other`},
 
+	// Links to accounts and contacts, match modes.
+	{"link_unknown_type.bad.yaml",
+		`testdata/specs/bad/link_unknown_type.bad.yaml:27:15: interaction_types.tickets.links.account.type: this spec has no interaction type "organisations" (did you mean organizations?)`},
+	{"link_wrong_entity.bad.yaml",
+		`testdata/specs/bad/link_wrong_entity.bad.yaml:33:15: interaction_types.tickets.links.contact.type: interaction type "organizations" does not resolve to contacts (its match entity is account); type names the type whose records' ids id holds`},
+	{"link_on_account.bad.yaml",
+		`testdata/specs/bad/link_on_account.bad.yaml:19:5: interaction_types.companies.links: links are for records that refer to accounts and contacts (tickets, deals, tasks); the records of this type are accounts themselves (a contact's company is match.account_ref)`},
+	{"link_no_keys.bad.yaml",
+		`testdata/specs/bad/link_no_keys.bad.yaml:19:7: interaction_types.deals.links.account: needs id, domain or both: the keys that name the account (name is only a label)`},
+	{"link_contact_domain.bad.yaml",
+		`testdata/specs/bad/link_contact_domain.bad.yaml:20:9: interaction_types.tasks.links.contact.domain: unknown key "domain" (allowed: email, id, name, type)`},
+	{"link_bad_mode.bad.yaml",
+		`testdata/specs/bad/link_bad_mode.bad.yaml:19:13: interaction_types.customers.match.mode: "update" is not one of: create, update_only, link_only`},
+	{"link_mode_on_ticket.bad.yaml",
+		`testdata/specs/bad/link_mode_on_ticket.bad.yaml:16:7: interaction_types.tickets.match.mode: mode applies to records that are accounts or contacts (match entity account or contact); those of kind ticket are neither`},
+
 	// Config and credential fields.
 	{"default_pattern.bad.yaml",
 		`testdata/specs/bad/default_pattern.bad.yaml:6:14: config.region.default: "EU" does not match pattern [a-z]{2}`},

@@ -211,6 +211,9 @@ type InteractionType struct {
 	ResponseRules []*ResponseRule `yaml:"response_rules" json:"response_rules,omitempty"`
 	// Response says how the body is written; nil is JSON.
 	Response *Response `yaml:"response" json:"response,omitempty"`
+	// Links says which Account and Contact each record refers to (a ticket's
+	// requester, a deal's company); only for types that are neither.
+	Links *Links `yaml:"links" json:"links,omitempty"`
 }
 
 // Format returns the response body format: FormatJSON unless response.format says
@@ -567,6 +570,35 @@ type Match struct {
 	AccountRef *Expr                  `yaml:"account_ref" json:"account_ref,omitempty"`
 	ByName     bool                   `yaml:"by_name" json:"by_name,omitempty"`
 	Fields     Ordered[*Survivorship] `yaml:"fields" json:"fields,omitempty"`
+	// Mode is what a record that matches no existing entity does: ModeCreate (the
+	// default) creates one; ModeUpdateOnly and ModeLinkOnly leave it unlinked until
+	// one appears, and ModeLinkOnly never changes an entity's attributes.
+	Mode string `yaml:"mode" json:"mode,omitempty"`
+}
+
+// Match modes.
+const (
+	ModeCreate     = "create"
+	ModeUpdateOnly = "update_only"
+	ModeLinkOnly   = "link_only"
+)
+
+// Links are an interaction type's references to the customer's Accounts and
+// Contacts. Expressions run over the mapped record.
+type Links struct {
+	Account *LinkRef `yaml:"account" json:"account,omitempty"`
+	Contact *LinkRef `yaml:"contact" json:"contact,omitempty"`
+}
+
+// LinkRef is one reference: the keys that name an account (ID, Domain) or a contact
+// (ID, Email). Name only labels the reference in reports.
+type LinkRef struct {
+	ID     *Expr `yaml:"id" json:"id,omitempty"`
+	Domain *Expr `yaml:"domain" json:"domain,omitempty"`
+	Email  *Expr `yaml:"email" json:"email,omitempty"`
+	Name   *Expr `yaml:"name" json:"name,omitempty"`
+	// Type is the interaction type of the same provider whose external ids ID holds.
+	Type string `yaml:"type" json:"type,omitempty"`
 }
 
 // Survivorship is how one attribute survives when providers disagree.

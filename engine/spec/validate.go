@@ -89,6 +89,12 @@ func (c *Connector) validate(doc *document) Errors {
 		it.Name = name
 		v.interactionType(it, p("interaction_types", name))
 	}
+	// After every type's match defaults: links.*.type names another type.
+	for _, name := range c.InteractionTypes.Keys {
+		if it := c.InteractionTypes.Map[name]; it != nil {
+			v.links(it, p("interaction_types", name, "links"))
+		}
+	}
 	v.kinds()
 	if len(v.errs) == 0 {
 		return nil
@@ -924,6 +930,12 @@ func (v *validator) match(it *InteractionType, at []string) {
 	if m.Name == nil && m.Entity != EntityNone {
 		m.Name = &Expr{Src: ".name"}
 	}
+	switch {
+	case m.Entity == EntityNone && m.Mode != "":
+		v.fail(append(append([]string(nil), at...), "mode"), true, "mode applies to records that are accounts or contacts (match entity account or contact); those of kind %s are neither", it.Kind)
+	case m.Entity != EntityNone && m.Mode == "":
+		m.Mode = ModeCreate
+	}
 	for key, e := range map[string]*Expr{"domain": m.Domain, "email": m.Email, "name": m.Name, "account_ref": m.AccountRef} {
 		v.jq(e, append(append([]string(nil), at...), key))
 	}
@@ -933,6 +945,66 @@ func (v *validator) match(it *InteractionType, at []string) {
 		}
 	}
 	it.Match = m
+}
+
+// links compiles an interaction type's references to accounts and contacts and checks
+// the interaction types they name.
+func (v *validator) links(it *InteractionType, at []string) {
+	l := it.Links
+	if l == nil {
+		return
+	}
+	if it.Match != nil && it.Match.Entity != EntityNone {
+		v.fail(at, true, "links are for records that refer to accounts and contacts (tickets, deals, tasks); the records of this type are %ss themselves (a contact's company is match.account_ref)", it.Match.Entity)
+		return
+	}
+	if l.Account == nil && l.Contact == nil {
+		v.fail(at, false, "set account, contact or both")
+		return
+	}
+	for _, role := range []string{EntityAccount, EntityContact} {
+		ref := l.Account
+		key := "domain"
+		if role == EntityContact {
+			ref, key = l.Contact, "email"
+		}
+		if ref == nil {
+			continue
+		}
+		rat := append(append([]string(nil), at...), role)
+		other := ref.Domain
+		if role == EntityContact {
+			other = ref.Email
+		}
+		if ref.ID == nil && other == nil {
+			v.fail(rat, true, "needs id, %s or both: the keys that name the %s (name is only a label)", key, role)
+		}
+		if ref.Type != "" {
+			tat := append(append([]string(nil), rat...), "type")
+			t, ok := v.c.InteractionTypes.Get(ref.Type)
+			switch {
+			case !ok:
+				msg := fmt.Sprintf("this spec has no interaction type %q", ref.Type)
+				if s := suggest(ref.Type, v.c.InteractionTypes.Keys); s != "" {
+					msg += fmt.Sprintf(" (did you mean %s?)", s)
+				} else {
+					msg += fmt.Sprintf(" (it has: %s)", strings.Join(v.c.InteractionTypes.Keys, ", "))
+				}
+				v.fail(tat, false, "%s", msg)
+			case t == nil || t.Match == nil:
+				// Reported where that type is declared.
+			case t.Match.Entity != role:
+				v.fail(tat, false, "interaction type %q does not resolve to %ss (its match entity is %s); type names the type whose records' ids id holds", ref.Type, role, t.Match.Entity)
+			}
+			if ref.ID == nil {
+				v.fail(tat, true, "type says whose ids id holds; set id too")
+			}
+		}
+		v.jq(ref.ID, append(append([]string(nil), rat...), "id"))
+		v.jq(ref.Domain, append(append([]string(nil), rat...), "domain"))
+		v.jq(ref.Email, append(append([]string(nil), rat...), "email"))
+		v.jq(ref.Name, append(append([]string(nil), rat...), "name"))
+	}
 }
 
 // kinds checks the inline JSON Schema of each custom kind against the metaschema and

@@ -21,7 +21,19 @@ type MatchKeys struct {
 	Fields     map[string]any // attributes, merged by survivorship
 	Rules      map[string]FieldRule
 	At         time.Time // when the provider changed the record: most recent wins
+	// Mode is spec.ModeCreate ("" means it too), ModeUpdateOnly or ModeLinkOnly: the
+	// last two never create an entity, and link_only never changes one.
+	Mode string
 }
+
+// Match modes (spec.Mode*).
+const (
+	modeUpdateOnly = "update_only"
+	modeLinkOnly   = "link_only"
+)
+
+// creates reports whether a record that matches nothing creates its entity.
+func (k *MatchKeys) creates() bool { return k.Mode != modeUpdateOnly && k.Mode != modeLinkOnly }
 
 // FieldRule is how one attribute survives when providers disagree.
 type FieldRule struct {
@@ -29,13 +41,17 @@ type FieldRule struct {
 	FillOnlyEmpty bool   // only fill the attribute when no provider set it yet
 }
 
-// resolver runs entity resolution for one page inside its transaction.
+// resolver runs entity resolution and reference linking for one page inside its
+// transaction. Its fields name the integration object whose records it resolves; a
+// copy with other fields (forRecord) resolves another object's record in the same
+// transaction, sharing the statements and the queue of link events.
 type resolver struct {
 	s                              *Store
 	tx                             *sql.Tx
 	typ                            string
 	customer, provider, integ, now string
 	stmts                          map[string]*sql.Stmt
+	*pageLinks
 }
 
 // stmt prepares q once per page: statements prepared on the transaction close with it.
@@ -46,9 +62,6 @@ func (r *resolver) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	st, err := r.tx.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
-	}
-	if r.stmts == nil {
-		r.stmts = map[string]*sql.Stmt{}
 	}
 	r.stmts[q] = st
 	return st, nil
@@ -71,8 +84,14 @@ func (r *resolver) queryRow(ctx context.Context, q string, args ...any) *sql.Row
 	return st.QueryRowContext(ctx, args...)
 }
 
+// newResolver starts resolution for a page. Resolution reads what other pages of the
+// customer wrote (accounts, contacts, crosswalk, waiting references) and decides from
+// it, so two pages of one customer must not resolve at the same time: SQLite has one
+// writer at a time; on PostgreSQL with concurrent workers, the transaction must first
+// serialize on the customer (pg_advisory_xact_lock on it), or a reference written by one
+// page could miss the contact another page creates at the same moment.
 func (s *Store) newResolver(ctx context.Context, tx *sql.Tx, obj *Object) (*resolver, error) {
-	r := &resolver{s: s, tx: tx, typ: obj.Type, integ: obj.IntegrationID, now: s.ts()}
+	r := &resolver{s: s, tx: tx, typ: obj.Type, integ: obj.IntegrationID, now: s.ts(), stmts: map[string]*sql.Stmt{}, pageLinks: &pageLinks{inserted: map[int64]bool{}}}
 	err := tx.QueryRowContext(ctx, `SELECT customer_id, provider FROM integrations WHERE id = ?`, obj.IntegrationID).Scan(&r.customer, &r.provider)
 	if err != nil {
 		return nil, fmt.Errorf("resolve entities of %s: %w", obj.IntegrationID, err)
@@ -80,22 +99,22 @@ func (s *Store) newResolver(ctx context.Context, tx *sql.Tx, obj *Object) (*reso
 	return r, nil
 }
 
-// resolve finds or creates the record's entity and links the record to it. Ambiguous
-// matches go to match_reviews instead.
-func (r *resolver) resolve(ctx context.Context, externalID string, k *MatchKeys) error {
-	var err error
+// resolve finds or creates the record's entity and links the record to it, returning
+// the entity's id. Ambiguous matches go to match_reviews instead (id 0). unmatched
+// reports a record that matched nothing and, by its mode, created nothing.
+func (r *resolver) resolve(ctx context.Context, externalID string, k *MatchKeys) (id int64, unmatched bool, err error) {
 	switch k.Entity {
 	case EntityAccount:
-		err = r.account(ctx, externalID, k)
+		id, unmatched, err = r.account(ctx, externalID, k)
 	case EntityContact:
-		err = r.contact(ctx, externalID, k)
+		id, unmatched, err = r.contact(ctx, externalID, k)
 	default:
 		err = fmt.Errorf("unknown entity %q", k.Entity)
 	}
 	if err != nil {
-		return fmt.Errorf("resolve %s %s: %w", k.Entity, externalID, err)
+		return 0, false, fmt.Errorf("resolve %s %s: %w", k.Entity, externalID, err)
 	}
-	return nil
+	return id, unmatched, nil
 }
 
 // changed puts an account or contact change on the change feed.
@@ -105,19 +124,33 @@ func (r *resolver) changed(ctx context.Context, entity, op string, id int64, ext
 	return err
 }
 
+// link finds this provider's record in the crosswalk.
 func (r *resolver) link(ctx context.Context, entity, externalID string) (int64, error) {
+	return r.crosswalk(ctx, entity, r.provider, externalID)
+}
+
+// crosswalk finds a provider's record: the account or contact its external id is
+// linked to, 0 when none. The key is (customer, entity, provider, external id): the
+// interaction type does not take part, so the ids of every account type of a provider
+// share one space, as they do in the providers themselves.
+func (r *resolver) crosswalk(ctx context.Context, entity, provider, externalID string) (int64, error) {
 	var id int64
 	err := r.queryRow(ctx, `SELECT entity_id FROM entity_links WHERE customer_id = ? AND entity = ? AND provider = ? AND external_id = ?`,
-		r.customer, entity, r.provider, externalID).Scan(&id)
+		r.customer, entity, provider, externalID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
 	return id, err
 }
 
+// addLink puts a record in the crosswalk; the references waiting for that provider id
+// are resolved again.
 func (r *resolver) addLink(ctx context.Context, entity string, id int64, externalID, by string) error {
 	_, err := r.exec(ctx, `INSERT INTO entity_links (customer_id, entity, entity_id, provider, integration_id, external_id, matched_by, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.customer, entity, id, r.provider, r.integ, externalID, by, r.now)
+	if err == nil {
+		r.push(linkEvent{kind: evLink, entity: entity, provider: r.provider, key: externalID})
+	}
 	return err
 }
 
@@ -150,17 +183,17 @@ func (r *resolver) ids(ctx context.Context, q string, args ...any) ([]int64, err
 	return out, rows.Err()
 }
 
-func (r *resolver) account(ctx context.Context, ext string, k *MatchKeys) error {
+func (r *resolver) account(ctx context.Context, ext string, k *MatchKeys) (int64, bool, error) {
 	id, err := r.link(ctx, EntityAccount, ext)
 	if err != nil {
-		return err
+		return 0, false, err
 	}
 	linked := id != 0
 	by := "crosswalk"
 	if id == 0 && k.Domain != "" {
 		var found []int64
 		if found, err = r.ids(ctx, `SELECT id FROM accounts WHERE customer_id = ? AND domain = ?`, r.customer, k.Domain); err != nil {
-			return err
+			return 0, false, err
 		}
 		if len(found) == 1 {
 			id, by = found[0], "domain"
@@ -169,112 +202,118 @@ func (r *resolver) account(ctx context.Context, ext string, k *MatchKeys) error 
 	if id == 0 && k.NameKey != "" {
 		found, err := r.ids(ctx, `SELECT id FROM accounts WHERE customer_id = ? AND name_key = ? ORDER BY id`, r.customer, k.NameKey)
 		if err != nil {
-			return err
+			return 0, false, err
 		}
 		switch {
 		case len(found) == 1:
 			id, by = found[0], "name"
 		case len(found) > 1:
-			return r.review(ctx, EntityAccount, ext, fmt.Sprintf("%d accounts are named %q", len(found), k.Name), found)
+			return 0, false, r.review(ctx, EntityAccount, ext, fmt.Sprintf("%d accounts are named %q", len(found), k.Name), found)
 		}
 	}
-	if id == 0 {
+	switch {
+	case id == 0 && !k.creates():
+		return 0, true, nil
+	case id == 0:
 		data, sources := merge(map[string]any{}, map[string]any{}, k, r.provider)
 		// RETURNING, not LastInsertId: PostgreSQL drivers have no last insert id.
 		if err := r.queryRow(ctx, `INSERT INTO accounts (customer_id, domain, name, name_key, data, sources, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			r.customer, nullStr(k.Domain), nullStr(k.Name), nullStr(k.NameKey), data, sources, r.now, r.now).Scan(&id); err != nil {
-			return err
+			return 0, false, err
 		}
 		by = "created"
 		if err := r.changed(ctx, EntityAccount, OpInsert, id, ext); err != nil {
-			return err
+			return 0, false, err
 		}
-	} else if err := r.update(ctx, EntityAccount, id, ext, k); err != nil {
-		return err
-	}
-	if k.Domain != "" {
-		// An account found by crosswalk or name learns its domain, unless another
-		// account already holds it: two accounts are never merged silently.
-		if _, err := r.exec(ctx, `UPDATE accounts SET domain = ? WHERE id = ? AND domain IS NULL
-			AND NOT EXISTS (SELECT 1 FROM accounts o WHERE o.customer_id = ? AND o.domain = ?)`, k.Domain, id, r.customer, k.Domain); err != nil {
-			return err
+		if k.Domain != "" {
+			r.push(linkEvent{kind: evDomain, key: k.Domain})
+		}
+	case k.Mode == modeLinkOnly:
+		// Linked, never changed.
+	default:
+		if err := r.update(ctx, EntityAccount, id, ext, k); err != nil {
+			return 0, false, err
+		}
+		if k.Domain != "" {
+			// An account found by crosswalk or name learns its domain, unless another
+			// account already holds it: two accounts are never merged silently.
+			res, err := r.exec(ctx, `UPDATE accounts SET domain = ? WHERE id = ? AND domain IS NULL
+			AND NOT EXISTS (SELECT 1 FROM accounts o WHERE o.customer_id = ? AND o.domain = ?)`, k.Domain, id, r.customer, k.Domain)
+			if err != nil {
+				return 0, false, err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				r.push(linkEvent{kind: evDomain, key: k.Domain})
+			}
 		}
 	}
 	if !linked {
-		return r.addLink(ctx, EntityAccount, id, ext, by)
+		if err := r.addLink(ctx, EntityAccount, id, ext, by); err != nil {
+			return 0, false, err
+		}
 	}
-	return nil
+	return id, false, nil
 }
 
-func (r *resolver) contact(ctx context.Context, ext string, k *MatchKeys) error {
+// contact resolves a contact record. Its account is not set here: the record's
+// company reference is an interaction_links row (origin company), resolved when the
+// record is stored and again whenever an account that satisfies it appears.
+func (r *resolver) contact(ctx context.Context, ext string, k *MatchKeys) (int64, bool, error) {
 	id, err := r.link(ctx, EntityContact, ext)
 	if err != nil {
-		return err
+		return 0, false, err
 	}
 	linked := id != 0
 	by := "crosswalk"
 	if id == 0 && k.Email != "" {
 		var found []int64
 		if found, err = r.ids(ctx, `SELECT id FROM contacts WHERE customer_id = ? AND email = ?`, r.customer, k.Email); err != nil {
-			return err
+			return 0, false, err
 		}
 		if len(found) == 1 {
 			id, by = found[0], "email"
 		}
 	}
-	account, err := r.accountOf(ctx, k)
-	if err != nil {
-		return err
-	}
-	if id == 0 {
+	switch {
+	case id == 0 && !k.creates():
+		return 0, true, nil
+	case id == 0:
 		data, sources := merge(map[string]any{}, map[string]any{}, k, r.provider)
-		if err := r.queryRow(ctx, `INSERT INTO contacts (customer_id, email, name, account_id, data, sources, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			r.customer, nullStr(k.Email), nullStr(k.Name), nullInt(account), data, sources, r.now, r.now).Scan(&id); err != nil {
-			return err
+		if err := r.queryRow(ctx, `INSERT INTO contacts (customer_id, email, name, data, sources, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			r.customer, nullStr(k.Email), nullStr(k.Name), data, sources, r.now, r.now).Scan(&id); err != nil {
+			return 0, false, err
 		}
 		by = "created"
 		if err := r.changed(ctx, EntityContact, OpInsert, id, ext); err != nil {
-			return err
+			return 0, false, err
 		}
-	} else {
+		r.inserted[id] = true
+		if k.Email != "" {
+			r.push(linkEvent{kind: evEmail, key: k.Email})
+		}
+	case k.Mode == modeLinkOnly:
+		// Linked, never changed.
+	default:
 		if err := r.update(ctx, EntityContact, id, ext, k); err != nil {
-			return err
-		}
-		if account != 0 {
-			if _, err := r.exec(ctx, `UPDATE contacts SET account_id = ? WHERE id = ?`, account, id); err != nil {
-				return err
-			}
+			return 0, false, err
 		}
 		if k.Email != "" {
-			if _, err := r.exec(ctx, `UPDATE contacts SET email = ? WHERE id = ? AND email IS NULL
-				AND NOT EXISTS (SELECT 1 FROM contacts o WHERE o.customer_id = ? AND o.email = ?)`, k.Email, id, r.customer, k.Email); err != nil {
-				return err
+			res, err := r.exec(ctx, `UPDATE contacts SET email = ? WHERE id = ? AND email IS NULL
+				AND NOT EXISTS (SELECT 1 FROM contacts o WHERE o.customer_id = ? AND o.email = ?)`, k.Email, id, r.customer, k.Email)
+			if err != nil {
+				return 0, false, err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				r.push(linkEvent{kind: evEmail, key: k.Email})
 			}
 		}
 	}
 	if !linked {
-		return r.addLink(ctx, EntityContact, id, ext, by)
-	}
-	return nil
-}
-
-// accountOf finds a contact's account: by the provider's company reference, else by
-// the company domain of the address. 0 when neither resolves (yet).
-func (r *resolver) accountOf(ctx context.Context, k *MatchKeys) (int64, error) {
-	if k.AccountRef != "" {
-		id, err := r.link(ctx, EntityAccount, k.AccountRef)
-		if err != nil || id != 0 {
-			return id, err
+		if err := r.addLink(ctx, EntityContact, id, ext, by); err != nil {
+			return 0, false, err
 		}
 	}
-	if k.EmailOrg != "" {
-		found, err := r.ids(ctx, `SELECT id FROM accounts WHERE customer_id = ? AND domain = ?`, r.customer, k.EmailOrg)
-		if err != nil || len(found) != 1 {
-			return 0, err
-		}
-		return found[0], nil
-	}
-	return 0, nil
+	return id, false, nil
 }
 
 // update merges a record's attributes into an existing entity by survivorship.

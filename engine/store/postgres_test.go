@@ -615,10 +615,32 @@ func exercise(t *testing.T, b backend) []string {
 	require.NoError(t, b.db.QueryRow(`SELECT id, reason, candidates, resolved_at FROM match_reviews`).Scan(&id, &reason, &candidates, &resolved))
 	see("review %d %s %s resolved %v", id-review, reason, candidates, resolved.Valid)
 
+	// Interaction links (links.go): the upsert keeps one row, and its id, per
+	// interaction and role; the partial indexes' lookups; the window query behind
+	// intake accounts show; setting a contact's account only when it differs.
+	acme := b.id(t, `SELECT id FROM accounts WHERE customer_id = ? AND domain = ?`, "acme", "acme.com")
+	pending := b.id(t, upsertLinkSQL, "acme", i1, EntityAccount, OriginRef, "hubspot", "companies", "9001", nil, "acme.com", "Acme", nil, nil, nil,
+		ReasonNotFound, "no account with hubspot/companies id 9001 or domain acme.com", nil, now)
+	see("pending by domain: %v", b.column(t, `SELECT reason FROM interaction_links WHERE customer_id = ? AND ref_domain = ? AND entity_id IS NULL AND role = ?`, "acme", "acme.com", EntityAccount))
+	relinked := b.id(t, upsertLinkSQL, "acme", i1, EntityAccount, OriginRef, "hubspot", "companies", "9001", nil, "acme.com", "Acme", nil, acme, ByDomain, nil, nil, nil, now)
+	see("link upsert keeps its row: %v", relinked == pending)
+	see("pending by domain after: %v", b.column(t, `SELECT reason FROM interaction_links WHERE customer_id = ? AND ref_domain = ? AND entity_id IS NULL AND role = ?`, "acme", "acme.com", EntityAccount))
+	see("by provider id: %v", b.column(t, `SELECT resolved_by FROM interaction_links WHERE customer_id = ? AND role = ? AND provider = ? AND ref_id = ? AND origin IN (?, ?)`,
+		"acme", EntityAccount, "hubspot", "9001", OriginRef, OriginCompany))
+	b.mustExec(t, upsertLinkSQL, "acme", i2, EntityContact, OriginRef, "hubspot", nil, nil, "ana@acme.com", nil, nil, nil, nil, nil, ReasonNotFound, "no contact with email ana@acme.com", nil, now)
+	see("unresolved by reason: %v", b.column(t, `SELECT k.reason || ' ' || COUNT(*) FROM interaction_links k JOIN interactions i ON i.id = k.interaction_id
+		WHERE k.entity_id IS NULL AND k.customer_id = ? GROUP BY k.reason ORDER BY 1`, "acme"))
+	see("account interactions: %v", b.column(t, `SELECT via || ' ' || external_id || ' ' || total FROM (`+entityInteractionsSQL+`) x`,
+		EntityAccount, acme, EntityAccount, EntityAccount, acme, LatestPerType))
+	ana := b.id(t, `INSERT INTO contacts (customer_id, email, data, sources, created_at, updated_at) VALUES (?, ?, '{}', '{}', ?, ?) RETURNING id`, "acme", "ana@acme.com", now, now)
+	see("fill account: %d", b.mustExec(t, fillContactAccountSQL, acme, now, ana))
+	see("fill account again: %d", b.mustExec(t, fillContactAccountSQL, acme, now, ana))
+	see("set same account: %d", b.mustExec(t, setContactAccountSQL, acme, now, ana, acme))
+
 	// Foreign keys: deleting an integration cascades to its objects, runs and
 	// interactions; a customer with accounts cannot be deleted.
 	see("delete integration: %d", b.mustExec(t, `DELETE FROM integrations WHERE id = ?`, "acme-hubspot"))
-	for _, table := range []string{"integration_objects", "sync_runs", "interactions", "changes"} {
+	for _, table := range []string{"integration_objects", "sync_runs", "interactions", "interaction_links", "changes"} {
 		var n int64
 		require.NoError(t, b.db.QueryRow(`SELECT COUNT(*) FROM `+table).Scan(&n))
 		see("%s left: %d", table, n)
@@ -646,6 +668,10 @@ func TestPostgresBehavesLikeSQLite(t *testing.T) {
 	assert.Contains(t, want, "account domain of another customer: ")
 	assert.Contains(t, want, "customer again: 0")
 	assert.Contains(t, want, "interactions left: 0")
+	assert.Contains(t, want, "link upsert keeps its row: true")
+	assert.Contains(t, want, "account interactions: [domain c1 1]")
+	assert.Contains(t, want, "set same account: 0")
+	assert.Contains(t, want, "interaction_links left: 0")
 
 	// The one known difference (nullablePrimaryKeys): SQLite takes a NULL text id.
 	_, err := lite.exec(t, insertCustomerSQL, nil, "no id", "2026-01-02T03:04:05.000Z")

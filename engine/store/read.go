@@ -64,10 +64,23 @@ type ContactRef struct {
 	Name  string
 }
 
-// LinkedInteraction is a stored interaction reached through an entity link.
+// LinkedInteraction is a stored interaction of an account or contact.
 type LinkedInteraction struct {
 	Provider string
+	// Via says how it belongs to the entity: ViaRecord for the entity's own records
+	// in each provider (the crosswalk), else how its reference resolved (ByCrosswalk,
+	// ByDomain, ByEmail, ByContact).
+	Via string
 	Interaction
+}
+
+// ViaRecord marks an account's or contact's own provider record among its interactions.
+const ViaRecord = "record"
+
+// TypeCount is how many interactions of one interaction type an entity has.
+type TypeCount struct {
+	Type  string
+	Count int
 }
 
 // AccountDetail is one account with its attributes, links, contacts and latest
@@ -80,11 +93,14 @@ type AccountDetail struct {
 	// Contacts holds the first AccountContactsShown contacts by id; ContactCount is
 	// how many there are.
 	Contacts []ContactRef
-	// Interactions are the latest (up to LatestPerType per interaction type, newest
-	// first) interactions of kind account whose provider and external id are linked to
-	// the account: the account's own records in each provider. Sorted by interaction
-	// type, then newest first.
+	// Interactions are the account's latest interactions by interaction type, across
+	// providers (up to the perType asked for, most recently changed in the provider
+	// first, else most recently stored): its own records in each
+	// provider, and the records linked to it (a ticket of its organization or of one
+	// of its people, a deal for it). Sorted by interaction type, then newest first.
 	Interactions []LinkedInteraction
+	// InteractionCounts says how many there are of each type, sorted by type.
+	InteractionCounts []TypeCount
 }
 
 // How much Account returns of an account's contacts and interactions.
@@ -236,10 +252,23 @@ func (s *Store) ListAccounts(ctx context.Context, f AccountFilter) ([]*AccountSu
 }
 
 // Account returns one account with its attributes, links, contacts and latest
-// interactions. It is ErrNotFound when there is no such account.
+// LatestPerType interactions of each type. It is ErrNotFound when there is no such
+// account.
 func (s *Store) Account(ctx context.Context, id int64) (*AccountDetail, error) {
+	return s.AccountDetail(ctx, "", id, LatestPerType)
+}
+
+// AccountDetail returns one account of a customer ("": any customer) with its
+// attributes, links, contacts and its latest perType (<= 0: LatestPerType)
+// interactions of each interaction type. It is ErrNotFound when the customer has no
+// such account.
+func (s *Store) AccountDetail(ctx context.Context, customerID string, id int64, perType int) (*AccountDetail, error) {
+	if perType <= 0 {
+		perType = LatestPerType
+	}
 	var data, sources string
-	sum, err := scanAccountSummary(s.db.QueryRowContext(ctx, `SELECT `+accountCols+`, a.data, a.sources FROM accounts a WHERE a.id = ?`, id), &data, &sources)
+	sum, err := scanAccountSummary(s.db.QueryRowContext(ctx, `SELECT `+accountCols+`, a.data, a.sources FROM accounts a WHERE a.id = ? AND (? = '' OR a.customer_id = ?)`,
+		id, customerID, customerID), &data, &sources)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("account %d: %w", id, ErrNotFound)
 	}
@@ -258,7 +287,7 @@ func (s *Store) Account(ctx context.Context, id int64) (*AccountDetail, error) {
 	if d.Contacts, err = s.accountContacts(ctx, id); err != nil {
 		return nil, fmt.Errorf("account %d: %w", id, err)
 	}
-	if d.Interactions, err = s.accountInteractions(ctx, id); err != nil {
+	if d.Interactions, d.InteractionCounts, err = s.entityInteractions(ctx, EntityAccount, id, perType); err != nil {
 		return nil, fmt.Errorf("account %d: %w", id, err)
 	}
 	return d, nil
@@ -329,41 +358,63 @@ func (s *Store) accountContacts(ctx context.Context, id int64) ([]ContactRef, er
 	return out, rows.Err()
 }
 
-// accountInteractionsSQL walks from the account's links (entity_links_entity) to the
-// customer's integrations of each linked provider, their objects, and the interaction
-// with the linked external id (the unique index on object + external id). CROSS JOIN
-// is an inner join that keeps this order on SQLite: left to itself, its planner may
-// start from every interaction of kind account (interactions_kind).
-const accountInteractionsSQL = `SELECT provider, id, integration_id, interaction_type, external_id, kind, data, source_updated_at, first_seen_at, updated_at FROM (
-	SELECT g.provider, i.id, o.integration_id, o.interaction_type, i.external_id, i.kind, i.data, COALESCE(i.source_updated_at, '') AS source_updated_at,
-		i.first_seen_at, i.updated_at,
-		ROW_NUMBER() OVER (PARTITION BY o.interaction_type ORDER BY i.updated_at DESC, i.id DESC) AS n
-	FROM entity_links l CROSS JOIN integrations g CROSS JOIN integration_objects o CROSS JOIN interactions i
-	WHERE l.entity = ? AND l.entity_id = ?
-		AND g.customer_id = l.customer_id AND g.provider = l.provider
-		AND o.integration_id = g.id
-		AND i.integration_object_id = o.id AND i.external_id = l.external_id AND i.kind = ?
-	) latest WHERE n <= ? ORDER BY interaction_type, updated_at DESC, id DESC`
+// entityInteractionsSQL finds an account's or contact's interactions two ways and
+// keeps the latest of each interaction type. Its own records: from its links in the
+// crosswalk (entity_links_entity) to the customer's integrations of each linked
+// provider, their objects, and the interaction with the linked external id (the
+// unique index on object + external id); CROSS JOIN is an inner join that keeps this
+// order on SQLite, whose planner might otherwise start from every interaction of the
+// kind (interactions_kind). The records that refer to it: interaction_links_entity
+// (a contact record's company reference is not an interaction of the account: the
+// account lists its contacts). Then each interaction by primary key. Latest means
+// most recently changed in the provider (the incremental cursor), else stored.
+const entityInteractionsSQL = `SELECT provider, via, id, integration_id, interaction_type, external_id, kind, data, source_updated_at, first_seen_at, updated_at, total FROM (
+	SELECT m.provider, m.via, i.id, o.integration_id, o.interaction_type, i.external_id, i.kind, i.data,
+		COALESCE(i.source_updated_at, '') AS source_updated_at, i.first_seen_at, i.updated_at,
+		COALESCE(i.source_updated_at, i.updated_at) AS changed_at,
+		ROW_NUMBER() OVER (PARTITION BY o.interaction_type ORDER BY COALESCE(i.source_updated_at, i.updated_at) DESC, i.id DESC) AS n,
+		COUNT(*) OVER (PARTITION BY o.interaction_type) AS total
+	FROM (
+		SELECT g.provider, 'record' AS via, i.id AS interaction_id
+		FROM entity_links l CROSS JOIN integrations g CROSS JOIN integration_objects o CROSS JOIN interactions i
+		WHERE l.entity = ? AND l.entity_id = ?
+			AND g.customer_id = l.customer_id AND g.provider = l.provider
+			AND o.integration_id = g.id
+			AND i.integration_object_id = o.id AND i.external_id = l.external_id AND i.kind = ?
+		UNION ALL
+		SELECT k.provider, k.resolved_by, k.interaction_id FROM interaction_links k
+		WHERE k.role = ? AND k.entity_id = ? AND k.origin <> 'company'
+	) m CROSS JOIN interactions i CROSS JOIN integration_objects o
+	WHERE i.id = m.interaction_id AND o.id = i.integration_object_id
+	) latest WHERE n <= ? ORDER BY interaction_type, changed_at DESC, id DESC`
 
-// accountInteractions returns the latest interactions of kind account linked to the
-// account, up to LatestPerType per interaction type.
-func (s *Store) accountInteractions(ctx context.Context, id int64) ([]LinkedInteraction, error) {
-	rows, err := s.db.QueryContext(ctx, accountInteractionsSQL, EntityAccount, id, EntityAccount, LatestPerType)
+// entityInteractions returns an account's or contact's latest perType interactions of
+// each interaction type, and how many it has of each.
+func (s *Store) entityInteractions(ctx context.Context, entity string, id int64, perType int) ([]LinkedInteraction, []TypeCount, error) {
+	rows, err := s.db.QueryContext(ctx, entityInteractionsSQL, entity, id, entity, entity, id, perType)
 	if err != nil {
-		return nil, fmt.Errorf("interactions: %w", err)
+		return nil, nil, fmt.Errorf("interactions: %w", err)
 	}
 	defer rows.Close()
 	out := []LinkedInteraction{}
+	counts := []TypeCount{}
 	for rows.Next() {
 		var it LinkedInteraction
 		var data string
-		if err := rows.Scan(&it.Provider, &it.ID, &it.IntegrationID, &it.Type, &it.ExternalID, &it.Kind, &data, &it.SourceUpdatedAt, &it.FirstSeenAt, &it.UpdatedAt); err != nil {
-			return nil, fmt.Errorf("interactions: %w", err)
+		var total int
+		if err := rows.Scan(&it.Provider, &it.Via, &it.ID, &it.IntegrationID, &it.Type, &it.ExternalID, &it.Kind, &data, &it.SourceUpdatedAt, &it.FirstSeenAt, &it.UpdatedAt, &total); err != nil {
+			return nil, nil, fmt.Errorf("interactions: %w", err)
 		}
 		it.Data = json.RawMessage(data)
 		out = append(out, it)
+		if len(counts) == 0 || counts[len(counts)-1].Type != it.Type {
+			counts = append(counts, TypeCount{Type: it.Type, Count: total})
+		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("interactions: %w", err)
+	}
+	return out, counts, nil
 }
 
 // ContactFilter narrows ListContacts; zero fields match everything.
@@ -390,12 +441,16 @@ type ContactSummary struct {
 	UpdatedAt     time.Time
 }
 
-// ContactDetail is one contact with its attributes and links.
+// ContactDetail is one contact with its attributes, links and latest interactions.
 type ContactDetail struct {
 	ContactSummary
 	Data       json.RawMessage
 	Attributes []Attribute
 	Links      []EntityLink
+	// Interactions are the contact's latest interactions by interaction type, across
+	// providers, as for an account: its own records and the records that refer to it.
+	Interactions      []LinkedInteraction
+	InteractionCounts []TypeCount
 }
 
 const contactCols = `c.id, c.customer_id, COALESCE(c.email, ''), COALESCE(c.name, ''), COALESCE(c.account_id, 0),
@@ -470,11 +525,24 @@ func (s *Store) ListContacts(ctx context.Context, f ContactFilter) ([]*ContactSu
 	return out, nil
 }
 
-// Contact returns one contact with its account, attributes and links. It is
-// ErrNotFound when there is no such contact.
+// Contact returns one contact with its account, attributes, links and latest
+// LatestPerType interactions of each type. It is ErrNotFound when there is no such
+// contact.
 func (s *Store) Contact(ctx context.Context, id int64) (*ContactDetail, error) {
+	return s.ContactDetail(ctx, "", id, LatestPerType)
+}
+
+// ContactDetail returns one contact of a customer ("": any customer) with its
+// account, attributes, links and its latest perType (<= 0: LatestPerType)
+// interactions of each interaction type. It is ErrNotFound when the customer has no
+// such contact.
+func (s *Store) ContactDetail(ctx context.Context, customerID string, id int64, perType int) (*ContactDetail, error) {
+	if perType <= 0 {
+		perType = LatestPerType
+	}
 	var data, sources string
-	sum, err := scanContactSummary(s.db.QueryRowContext(ctx, `SELECT `+contactCols+`, c.data, c.sources FROM contacts c LEFT JOIN accounts a ON a.id = c.account_id WHERE c.id = ?`, id), &data, &sources)
+	sum, err := scanContactSummary(s.db.QueryRowContext(ctx, `SELECT `+contactCols+`, c.data, c.sources FROM contacts c LEFT JOIN accounts a ON a.id = c.account_id
+		WHERE c.id = ? AND (? = '' OR c.customer_id = ?)`, id, customerID, customerID), &data, &sources)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("contact %d: %w", id, ErrNotFound)
 	}
@@ -490,6 +558,9 @@ func (s *Store) Contact(ctx context.Context, id int64) (*ContactDetail, error) {
 	}
 	l := linkSummaryOf(d.Links)
 	d.LinkCount, d.Providers = l.count, l.providers
+	if d.Interactions, d.InteractionCounts, err = s.entityInteractions(ctx, EntityContact, id, perType); err != nil {
+		return nil, fmt.Errorf("contact %d: %w", id, err)
+	}
 	return d, nil
 }
 
@@ -524,7 +595,7 @@ func (r RunSummary) Duration(now time.Time) time.Duration {
 // ListRuns returns sync runs, newest first.
 func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]*RunSummary, error) {
 	q := `SELECT r.id, r.integration_object_id, r.started_at, r.finished_at, r.status, r.cursor_before, r.cursor_after, r.pages,
-		r.records_new, r.records_updated, r.records_unchanged, r.records_quarantined, r.records_filtered, r.error, r.error_class,
+		r.records_new, r.records_updated, r.records_unchanged, r.records_quarantined, r.records_filtered, r.records_unmatched, r.error, r.error_class,
 		o.integration_id, g.customer_id, o.interaction_type
 		FROM sync_runs r JOIN integration_objects o ON o.id = r.integration_object_id JOIN integrations g ON g.id = o.integration_id WHERE 1 = 1`
 	var args []any
@@ -552,7 +623,7 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]*RunSummary, error
 		var r RunSummary
 		var started, finished, before, after, errMsg, class sql.NullString
 		if err := rows.Scan(&r.ID, &r.ObjectID, &started, &finished, &r.Status, &before, &after, &r.Pages,
-			&r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &r.RecordsFiltered, &errMsg, &class,
+			&r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &r.RecordsFiltered, &r.RecordsUnmatched, &errMsg, &class,
 			&r.IntegrationID, &r.CustomerID, &r.Type); err != nil {
 			return nil, fmt.Errorf("list runs: %w", err)
 		}

@@ -243,7 +243,7 @@ func TestAccountInteractionsAreLatestPerType(t *testing.T) {
 // scanning interactions.
 func TestAccountInteractionsQueryPlan(t *testing.T) {
 	f := crmFixture(t)
-	rows, err := f.s.DB().Query(`EXPLAIN QUERY PLAN `+accountInteractionsSQL, EntityAccount, 1, EntityAccount, LatestPerType)
+	rows, err := f.s.DB().Query(`EXPLAIN QUERY PLAN `+entityInteractionsSQL, EntityAccount, 1, EntityAccount, EntityAccount, 1, LatestPerType)
 	require.NoError(t, err)
 	defer rows.Close()
 	var plan []string
@@ -257,6 +257,7 @@ func TestAccountInteractionsQueryPlan(t *testing.T) {
 	text := strings.Join(plan, "\n")
 	assert.Contains(t, text, "entity_links_entity", text)
 	assert.Contains(t, text, "sqlite_autoindex_interactions_1", text)
+	assert.Contains(t, text, "interaction_links_entity", text)
 	assert.NotContains(t, text, "interactions_kind", text)
 	for _, step := range plan {
 		assert.NotEqual(t, "SCAN i", step, text)

@@ -60,6 +60,7 @@ type Run struct {
 	RecordsUnchanged   int
 	RecordsQuarantined int
 	RecordsFiltered    int
+	RecordsUnmatched   int // of an update_only or link_only type: matched no account or contact
 	Error              string
 	ErrorClass         string // spec.Class*; "" unless failed
 }
@@ -95,6 +96,9 @@ type Record struct {
 	// Match, when set, resolves the record to an Account or Contact in the same
 	// transaction.
 	Match *MatchKeys
+	// Refs are the accounts and contacts the record refers to (links), linked in the
+	// same transaction and whenever they appear later.
+	Refs []Ref
 }
 
 // Quarantined is a record that could not be mapped, kept with the reason.
@@ -119,6 +123,9 @@ type Page struct {
 // PageResult counts what a page changed.
 type PageResult struct {
 	New, Updated, Unchanged, Quarantined, Filtered int
+	// Unmatched counts records of an update_only or link_only type that matched no
+	// account or contact; they wait for one (see intake links unresolved).
+	Unmatched int
 }
 
 // CommitPage stores a page's records and advances the cursor in one transaction, so a
@@ -128,17 +135,17 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 	now := s.ts()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res = PageResult{}
-		sel, err := tx.PrepareContext(ctx, `SELECT id, content_hash FROM interactions WHERE integration_object_id = ? AND external_id = ?`)
+		sel, err := tx.PrepareContext(ctx, `SELECT id, content_hash, COALESCE(links_hash, '') FROM interactions WHERE integration_object_id = ? AND external_id = ?`)
 		if err != nil {
 			return err
 		}
 		defer sel.Close()
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO interactions (integration_object_id, external_id, kind, data, raw, content_hash, source_updated_at, first_seen_at, updated_at, sync_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO interactions (integration_object_id, external_id, kind, data, raw, content_hash, source_updated_at, first_seen_at, updated_at, sync_run_id, links_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
-		upd, err := tx.PrepareContext(ctx, `UPDATE interactions SET kind = ?, data = ?, raw = ?, content_hash = ?, source_updated_at = ?, updated_at = ?, sync_run_id = ? WHERE integration_object_id = ? AND external_id = ?`)
+		upd, err := tx.PrepareContext(ctx, `UPDATE interactions SET kind = ?, data = ?, raw = ?, content_hash = ?, source_updated_at = ?, updated_at = ?, sync_run_id = ?, links_hash = ? WHERE integration_object_id = ? AND external_id = ?`)
 		if err != nil {
 			return err
 		}
@@ -150,24 +157,34 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 		var entities *resolver
 		for _, r := range p.Records {
 			var id int64
-			var old string
-			err := sel.QueryRowContext(ctx, obj.ID, r.ExternalID).Scan(&id, &old)
+			var old, oldLinks string
+			err := sel.QueryRowContext(ctx, obj.ID, r.ExternalID).Scan(&id, &old, &oldLinks)
+			existed := err == nil
+			changed := !(existed && old == r.Hash)
+			// A record's references are rewritten when it changed, or when they did
+			// (links changed in the spec): links_hash says which they were.
+			want := wantLinks(&r)
+			wantHash := linksHash(want)
+			relink := (changed || wantHash != oldLinks) && (len(want) > 0 || oldLinks != "")
+			if entities == nil && (relink || (r.Match != nil && changed)) {
+				var rerr error
+				if entities, rerr = s.newResolver(ctx, tx, obj); rerr != nil {
+					return rerr
+				}
+			}
 			// Accounts and contacts resolve when their record is new or changed, in this
 			// transaction: a page and its entities commit together.
-			if r.Match != nil && !(err == nil && old == r.Hash) {
-				if entities == nil {
-					var rerr error
-					if entities, rerr = s.newResolver(ctx, tx, obj); rerr != nil {
-						return rerr
-					}
-				}
-				if rerr := entities.resolve(ctx, r.ExternalID, r.Match); rerr != nil {
+			var entity int64
+			var unmatched bool
+			if r.Match != nil && changed {
+				var rerr error
+				if entity, unmatched, rerr = entities.resolve(ctx, r.ExternalID, r.Match); rerr != nil {
 					return rerr
 				}
 			}
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
-				if err := ins.QueryRowContext(ctx, obj.ID, r.ExternalID, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, now, runID).Scan(&id); err != nil {
+				if err := ins.QueryRowContext(ctx, obj.ID, r.ExternalID, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, now, runID, nullStr(wantHash)).Scan(&id); err != nil {
 					return fmt.Errorf("insert %s: %w", r.ExternalID, err)
 				}
 				if err := changes.record(ctx, OpInsert, id, r.ExternalID); err != nil {
@@ -178,14 +195,34 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 				return err
 			case old == r.Hash:
 				res.Unchanged++
+				if wantHash != oldLinks {
+					if _, err := tx.ExecContext(ctx, `UPDATE interactions SET links_hash = ? WHERE id = ?`, nullStr(wantHash), id); err != nil {
+						return fmt.Errorf("relink %s: %w", r.ExternalID, err)
+					}
+				}
 			default:
-				if _, err := upd.ExecContext(ctx, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, runID, obj.ID, r.ExternalID); err != nil {
+				if _, err := upd.ExecContext(ctx, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, runID, nullStr(wantHash), obj.ID, r.ExternalID); err != nil {
 					return fmt.Errorf("update %s: %w", r.ExternalID, err)
 				}
 				if err := changes.record(ctx, OpUpdate, id, r.ExternalID); err != nil {
 					return err
 				}
 				res.Updated++
+			}
+			if entities == nil {
+				continue
+			}
+			if err := entities.linkRecord(ctx, id, &r, want, linkStep{resolved: r.Match != nil && changed, existed: existed, relink: relink, unmatched: unmatched, entity: entity}); err != nil {
+				return fmt.Errorf("link %s: %w", r.ExternalID, err)
+			}
+			if unmatched {
+				res.Unmatched++
+			}
+		}
+		if entities != nil {
+			// What the page's accounts and contacts satisfy, at once for the page.
+			if err := entities.settle(ctx); err != nil {
+				return err
 			}
 		}
 		for _, q := range p.Quarantined {
@@ -205,8 +242,8 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			}
 		}
 		res.Filtered = p.Filtered
-		_, err = tx.ExecContext(ctx, `UPDATE sync_runs SET pages = pages + 1, records_new = records_new + ?, records_updated = records_updated + ?, records_unchanged = records_unchanged + ?, records_quarantined = records_quarantined + ?, records_filtered = records_filtered + ? WHERE id = ?`,
-			res.New, res.Updated, res.Unchanged, res.Quarantined, res.Filtered, runID)
+		_, err = tx.ExecContext(ctx, `UPDATE sync_runs SET pages = pages + 1, records_new = records_new + ?, records_updated = records_updated + ?, records_unchanged = records_unchanged + ?, records_quarantined = records_quarantined + ?, records_filtered = records_filtered + ?, records_unmatched = records_unmatched + ? WHERE id = ?`,
+			res.New, res.Updated, res.Unchanged, res.Quarantined, res.Filtered, res.Unmatched, runID)
 		return err
 	})
 	if err != nil {
@@ -251,8 +288,8 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, obj *Object, status,
 func (s *Store) Run(ctx context.Context, id int64) (*Run, error) {
 	var r Run
 	var started, finished, before, after, errMsg, class sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT id, integration_object_id, started_at, finished_at, status, cursor_before, cursor_after, pages, records_new, records_updated, records_unchanged, records_quarantined, records_filtered, error, error_class FROM sync_runs WHERE id = ?`, id).
-		Scan(&r.ID, &r.ObjectID, &started, &finished, &r.Status, &before, &after, &r.Pages, &r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &r.RecordsFiltered, &errMsg, &class)
+	err := s.db.QueryRowContext(ctx, `SELECT id, integration_object_id, started_at, finished_at, status, cursor_before, cursor_after, pages, records_new, records_updated, records_unchanged, records_quarantined, records_filtered, records_unmatched, error, error_class FROM sync_runs WHERE id = ?`, id).
+		Scan(&r.ID, &r.ObjectID, &started, &finished, &r.Status, &before, &after, &r.Pages, &r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &r.RecordsFiltered, &r.RecordsUnmatched, &errMsg, &class)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sync run %d: %w", id, ErrNotFound)
 	}

@@ -51,7 +51,7 @@ func TestValidate(t *testing.T) {
 
 	r := run(t, nil, "validate", "../../connectors/demo-crm.yaml")
 	assert.Equal(t, 0, r.code, r.stderr)
-	assert.Contains(t, r.stdout, "demo-crm.yaml: ok (provider demo-crm, 2 interaction types)")
+	assert.Contains(t, r.stdout, "demo-crm.yaml: ok (provider demo-crm, 3 interaction types)")
 
 	r = run(t, nil, "validate", "../../connectors/demo-crm.yaml", bad)
 	assert.Equal(t, 1, r.code)
@@ -159,7 +159,7 @@ func TestSyncFailureExitsNonZeroWithReason(t *testing.T) {
 	r = run(t, env, "sync", "--integration", "acme-demo-crm")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stdout, "HTTP 401 Unauthorized")
-	assert.Contains(t, r.stderr, "2 of 2 interaction types failed")
+	assert.Contains(t, r.stderr, "3 of 3 interaction types failed")
 	assert.NotContains(t, r.stdout+r.stderr, "wrong-key-999")
 }
 
@@ -174,12 +174,12 @@ func TestDemoRunsRounds(t *testing.T) {
 
 	r = run(t, env, "interactions", "list", "--limit", "0", "--json")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.GreaterOrEqual(t, strings.Count(r.stdout, "\n"), 480)
+	assert.GreaterOrEqual(t, strings.Count(r.stdout, "\n"), 720)
 
 	// Running the demo again reuses the integration and its database.
 	r = run(t, env, "demo", "--rounds", "1", "--addr", "127.0.0.1:0")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Regexp(t, `round 1: .*intake.db already holds 4\d\d interactions from an earlier demo`, r.stdout)
+	assert.Regexp(t, `round 1: .*intake.db already holds 7\d\d interactions from an earlier demo`, r.stdout)
 }
 
 func TestKeyGenerate(t *testing.T) {

@@ -37,7 +37,8 @@ func (a *app) demoCmd() *cobra.Command {
 		Short: "Run the engine against the bundled demo CRM: no setup, no internet",
 		Long: `Start the bundled demo CRM (an HTTP API with API-key auth, cursor pagination and an
 updated_since filter) on localhost, register customer "demo"'s integration with it,
-sync its accounts and contacts into the database (--db, default ./intake.db), then
+sync its accounts, contacts and support tickets into the database (--db, default
+./intake.db), each ticket linked to its contact and account, then
 keep syncing every --interval while the CRM changes, printing what changed each
 round, until Ctrl-C.
 
@@ -114,7 +115,7 @@ func (a *app) runDemo(ctx context.Context, addr string, interval time.Duration, 
 		return err
 	}
 	defer stop()
-	fmt.Fprintf(out, "demo CRM serving %d accounts and %d contacts at %s\n", srv.Count("accounts"), srv.Count("contacts"), url)
+	fmt.Fprintf(out, "demo CRM serving %d accounts, %d contacts and %d tickets at %s\n", srv.Count("accounts"), srv.Count("contacts"), srv.Count("tickets"), url)
 
 	box, err := a.box()
 	if errors.Is(err, secret.ErrNoKey) {
@@ -169,9 +170,9 @@ func (a *app) runDemo(ctx context.Context, addr string, interval time.Duration, 
 			case <-time.After(interval):
 			}
 			ch := srv.Mutate(3+rng.IntN(6), 1+rng.IntN(4))
-			fmt.Fprintf(out, "round %d: in the CRM, %s and %s changed; %s and %s were added\n", round,
+			fmt.Fprintf(out, "round %d: in the CRM, %s and %s changed; %s and %s were added; %s opened\n", round,
 				plural(ch.Updated["accounts"], "account"), plural(ch.Updated["contacts"], "contact"),
-				plural(ch.Created["accounts"], "account"), plural(ch.Created["contacts"], "contact"))
+				plural(ch.Created["accounts"], "account"), plural(ch.Created["contacts"], "contact"), plural(ch.Tickets, "ticket"))
 		}
 		p := a.newProgress()
 		syncer := &pipeline.Syncer{Store: db, Logger: a.logger, OnPage: p.page}
@@ -200,6 +201,8 @@ the data is in %[1]s. Look at it with:
   bin/intake --db %[1]s interactions list --limit 10
   bin/intake --db %[1]s interactions list --type contacts --json | jq .data
   bin/intake --db %[1]s accounts list --limit 10           (companies resolved from the records)
+  bin/intake --db %[1]s accounts show 1                     (a company: its people, its latest tickets)
+  bin/intake --db %[1]s links unresolved                    (tickets whose requester is not in the CRM)
   bin/intake --db %[1]s changes --since 0 --limit 5 --json   (the change feed)
   sqlite3 %[1]s 'SELECT kind, COUNT(*) FROM interactions GROUP BY kind'
   bin/intake --db %[1]s sync --integration %[2]s     (after 'bin/intake demo serve' in another terminal)

@@ -20,7 +20,7 @@ import (
 // the synced records: accounts, contacts, sync runs, quarantined records and match
 // reviews.
 func (a *app) entityCommands() []*cobra.Command {
-	return []*cobra.Command{a.accountsCmd(), a.contactsCmd(), a.runsCmd(), a.quarantineCmd(), a.reviewsCmd()}
+	return []*cobra.Command{a.accountsCmd(), a.contactsCmd(), a.runsCmd(), a.quarantineCmd(), a.reviewsCmd(), a.linksCmd()}
 }
 
 // entityTime is how the processor commands print times, in tables and JSON.
@@ -157,7 +157,68 @@ type contactRefJSON struct {
 
 type linkedInteractionJSON struct {
 	Provider string `json:"provider"`
+	Via      string `json:"via"`
 	store.Interaction
+}
+
+func linkedInteractionsJSON(its []store.LinkedInteraction) []linkedInteractionJSON {
+	out := make([]linkedInteractionJSON, 0, len(its))
+	for _, it := range its {
+		out = append(out, linkedInteractionJSON{it.Provider, it.Via, it.Interaction})
+	}
+	return out
+}
+
+func typeCountsJSON(cs []store.TypeCount) map[string]int {
+	out := make(map[string]int, len(cs))
+	for _, c := range cs {
+		out[c.Type] = c.Count
+	}
+	return out
+}
+
+// perTypeFlag is --per-type of accounts show and contacts show.
+func perTypeFlag(cmd *cobra.Command, n *int) {
+	cmd.Flags().IntVar(n, "per-type", store.LatestPerType, "show the latest N interactions of each interaction type")
+}
+
+func checkPerType(n int) error {
+	if n < 1 {
+		return fmt.Errorf("--per-type %d: use 1 or more", n)
+	}
+	return nil
+}
+
+// printInteractions lists an account's or contact's latest interactions by type.
+func printInteractions(w io.Writer, its []store.LinkedInteraction, counts []store.TypeCount, perType int) error {
+	if len(its) == 0 {
+		fmt.Fprintln(w, "interactions: none")
+		return nil
+	}
+	var parts []string
+	more := false
+	for _, c := range counts {
+		parts = append(parts, fmt.Sprintf("%s %d", c.Type, c.Count))
+		more = more || c.Count > perType
+	}
+	fmt.Fprintf(w, "interactions (%s; latest %d of each type, across providers):\n", strings.Join(parts, ", "), perType)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  TYPE\tPROVIDER\tINTEGRATION\tEXTERNAL ID\tVIA\tCHANGED\tDATA")
+	for _, it := range its {
+		// When the provider changed it, if the type says (incremental), else when stored.
+		changed := it.SourceUpdatedAt
+		if changed == "" {
+			changed = it.UpdatedAt
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.Type, it.Provider, it.IntegrationID, it.ExternalID, it.Via, changed, oneLine(string(it.Data), 60))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if more {
+		fmt.Fprintln(w, "  more: --per-type N, or intake interactions list")
+	}
+	return nil
 }
 
 // accountDetailJSON is `intake accounts show --json`: the account's columns, then
@@ -176,6 +237,8 @@ type accountDetailJSON struct {
 	ContactsTotal int                     `json:"contacts_total"`
 	Contacts      []contactRefJSON        `json:"contacts"`
 	Interactions  []linkedInteractionJSON `json:"interactions"`
+	// InteractionCounts is how many interactions of each type it has in all.
+	InteractionCounts map[string]int `json:"interaction_counts"`
 }
 
 func (a *app) accountsCmd() *cobra.Command {
@@ -251,23 +314,30 @@ PROVIDERS.
 }
 
 func (a *app) accountsShowCmd() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON  bool
+		perType int
+	)
 	cmd := &cobra.Command{
-		Use:   "show ID [--json]",
-		Short: "Show an account: attributes and their sources, links, contacts, latest records",
+		Use:   "show ID [--per-type N] [--json]",
+		Short: "Show an account: attributes and their sources, links, contacts, latest interactions",
 		Long: fmt.Sprintf(`Show an account: its attributes, each with the provider and time of the value
 kept; the provider records linked to it (and how each was matched); its contacts
-(the first %d); and its latest interactions by interaction type across providers.
+(the first %d); and its latest interactions by interaction type across providers
+(--per-type, default %d, newest first), with how many there are of each type.
 
-Interactions are, for now, the account's own records in each provider: the
-interactions of kind account whose provider and external id are linked to it (at
-most %d per interaction type, newest first). Tickets, deals and other records that
-refer to an account are not linked to it yet.`, store.AccountContactsShown, store.LatestPerType),
-		Example: "  intake accounts show 12\n  intake accounts show 12 --json | jq .sources",
+Its interactions are its own records in each provider (VIA record) and the records
+that refer to it through their interaction type's links (docs/linking.md): a ticket
+naming its organization (VIA crosswalk or domain), or naming one of its people and no
+account (VIA contact).`, store.AccountContactsShown, store.LatestPerType),
+		Example: "  intake accounts show 12\n  intake accounts show 12 --per-type 20 --json | jq '.interactions[] | select(.interaction_type == \"tickets\")'",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseEntityID("account", args[0])
 			if err != nil {
+				return err
+			}
+			if err := checkPerType(perType); err != nil {
 				return err
 			}
 			db, err := a.openStore(cmd.Context())
@@ -275,30 +345,29 @@ refer to an account are not linked to it yet.`, store.AccountContactsShown, stor
 				return err
 			}
 			defer db.Close()
-			d, err := db.Account(cmd.Context(), id)
+			d, err := db.AccountDetail(cmd.Context(), "", id, perType)
 			if err != nil {
 				return entityNotFound(err, "account", id)
 			}
 			if asJSON {
 				out := accountDetailJSON{ID: d.ID, Customer: d.CustomerID, Domain: d.Domain, Name: d.Name, Providers: d.Providers,
 					CreatedAt: entityTime(d.CreatedAt), UpdatedAt: entityTime(d.UpdatedAt), Data: d.Data, Sources: sourcesJSON(d.Attributes),
-					Links: linksJSON(d.Links), ContactsTotal: d.ContactCount, Contacts: []contactRefJSON{}, Interactions: []linkedInteractionJSON{}}
+					Links: linksJSON(d.Links), ContactsTotal: d.ContactCount, Contacts: []contactRefJSON{},
+					Interactions: linkedInteractionsJSON(d.Interactions), InteractionCounts: typeCountsJSON(d.InteractionCounts)}
 				for _, c := range d.Contacts {
 					out.Contacts = append(out.Contacts, contactRefJSON{c.ID, c.Email, c.Name})
 				}
-				for _, it := range d.Interactions {
-					out.Interactions = append(out.Interactions, linkedInteractionJSON{it.Provider, it.Interaction})
-				}
 				return writeJSONLines(a.env.Stdout, []accountDetailJSON{out})
 			}
-			return printAccount(a.env.Stdout, d)
+			return printAccount(a.env.Stdout, d, perType)
 		},
 	}
+	perTypeFlag(cmd, &perType)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object")
 	return cmd
 }
 
-func printAccount(w io.Writer, d *store.AccountDetail) error {
+func printAccount(w io.Writer, d *store.AccountDetail, perType int) error {
 	fmt.Fprintf(w, "account:   %d\n", d.ID)
 	fmt.Fprintf(w, "customer:  %s\n", d.CustomerID)
 	fmt.Fprintf(w, "domain:    %s\n", orDash(d.Domain))
@@ -327,17 +396,7 @@ func printAccount(w io.Writer, d *store.AccountDetail) error {
 			fmt.Fprintf(w, "  and %d more: intake contacts list --account %d --limit 0\n", more, d.ID)
 		}
 	}
-	if len(d.Interactions) == 0 {
-		fmt.Fprintln(w, "interactions: none")
-		return nil
-	}
-	fmt.Fprintln(w, "interactions (the account's own provider records; latest by type):")
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  TYPE\tPROVIDER\tINTEGRATION\tEXTERNAL ID\tUPDATED\tDATA")
-	for _, it := range d.Interactions {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", it.Type, it.Provider, it.IntegrationID, it.ExternalID, it.UpdatedAt, oneLine(string(it.Data), 60))
-	}
-	return tw.Flush()
+	return printInteractions(w, d.Interactions, d.InteractionCounts, perType)
 }
 
 // ---- contacts
@@ -376,6 +435,9 @@ type contactDetailJSON struct {
 	Data          json.RawMessage       `json:"data"`
 	Sources       map[string]sourceJSON `json:"sources"`
 	Links         []linkJSON            `json:"links"`
+	// Interactions and InteractionCounts are as for accounts show.
+	Interactions      []linkedInteractionJSON `json:"interactions"`
+	InteractionCounts map[string]int          `json:"interaction_counts"`
 }
 
 func (a *app) contactsCmd() *cobra.Command {
@@ -474,10 +536,18 @@ func accountLabel(id int64, domain, name string) string {
 }
 
 func (a *app) contactsShowCmd() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON  bool
+		perType int
+	)
 	cmd := &cobra.Command{
-		Use:     "show ID [--json]",
-		Short:   "Show a contact: its account, attributes and their sources, links",
+		Use:   "show ID [--per-type N] [--json]",
+		Short: "Show a contact: its account, attributes and their sources, links, latest interactions",
+		Long: fmt.Sprintf(`Show a contact: its account, its attributes, each with the provider and time of
+the value kept; the provider records linked to it; and its latest interactions by
+interaction type across providers (--per-type, default %d, newest first): its own
+records (VIA record) and the records that name it, such as the tickets it asked
+(VIA crosswalk or email).`, store.LatestPerType),
 		Example: "  intake contacts show 40\n  intake contacts show 40 --json | jq .links",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -485,12 +555,15 @@ func (a *app) contactsShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkPerType(perType); err != nil {
+				return err
+			}
 			db, err := a.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			d, err := db.Contact(cmd.Context(), id)
+			d, err := db.ContactDetail(cmd.Context(), "", id, perType)
 			if err != nil {
 				return entityNotFound(err, "contact", id)
 			}
@@ -498,7 +571,7 @@ func (a *app) contactsShowCmd() *cobra.Command {
 				return writeJSONLines(a.env.Stdout, []contactDetailJSON{{ID: d.ID, Customer: d.CustomerID, Email: d.Email, Name: d.Name,
 					AccountID: d.AccountID, AccountDomain: d.AccountDomain, AccountName: d.AccountName, Providers: d.Providers,
 					CreatedAt: entityTime(d.CreatedAt), UpdatedAt: entityTime(d.UpdatedAt), Data: d.Data, Sources: sourcesJSON(d.Attributes),
-					Links: linksJSON(d.Links)}})
+					Links: linksJSON(d.Links), Interactions: linkedInteractionsJSON(d.Interactions), InteractionCounts: typeCountsJSON(d.InteractionCounts)}})
 			}
 			w := a.env.Stdout
 			fmt.Fprintf(w, "contact:   %d\n", d.ID)
@@ -519,9 +592,13 @@ func (a *app) contactsShowCmd() *cobra.Command {
 			if err := printAttributes(w, d.Attributes); err != nil {
 				return err
 			}
-			return printLinks(w, d.Links)
+			if err := printLinks(w, d.Links); err != nil {
+				return err
+			}
+			return printInteractions(w, d.Interactions, d.InteractionCounts, perType)
 		},
 	}
+	perTypeFlag(cmd, &perType)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object")
 	return cmd
 }
@@ -545,6 +622,7 @@ type runJSON struct {
 	Unchanged    int    `json:"records_unchanged"`
 	Quarantined  int    `json:"records_quarantined"`
 	Filtered     int    `json:"records_filtered"`
+	Unmatched    int    `json:"records_unmatched"`
 	CursorBefore string `json:"cursor_before"`
 	CursorAfter  string `json:"cursor_after"`
 }
@@ -566,7 +644,9 @@ func (a *app) runsCmd() *cobra.Command {
 		Short: "List sync runs, newest first",
 		Long: `List sync runs, newest first: one per sync of an integration object. NEW, UPD,
 SAME, QUAR and FILT count the records stored new, updated, unchanged, quarantined
-(see intake quarantine list) and skipped by the interaction type's filter. CLASS
+(see intake quarantine list) and skipped by the interaction type's filter; UNM the
+records of an update_only or link_only type that matched no account or contact yet
+(see intake links unresolved --reason unmatched). CLASS
 says why a failed run failed (auth, permanent, transient, rate_limited, bad_data).
 The table shortens the error; --json has it whole. A running run's duration is
 how long it has run so far.`,
@@ -595,7 +675,7 @@ how long it has run so far.`,
 					out = append(out, runJSON{ID: r.ID, Customer: r.CustomerID, Integration: r.IntegrationID, Type: r.Type, Status: r.Status,
 						ErrorClass: r.ErrorClass, Error: r.Error, StartedAt: entityTime(r.StartedAt), FinishedAt: entityTime(r.FinishedAt),
 						DurationMS: r.Duration(now).Milliseconds(), Pages: r.Pages, New: r.RecordsNew, Updated: r.RecordsUpdated,
-						Unchanged: r.RecordsUnchanged, Quarantined: r.RecordsQuarantined, Filtered: r.RecordsFiltered,
+						Unchanged: r.RecordsUnchanged, Quarantined: r.RecordsQuarantined, Filtered: r.RecordsFiltered, Unmatched: r.RecordsUnmatched,
 						CursorBefore: r.CursorBefore, CursorAfter: r.CursorAfter})
 				}
 				return writeJSONLines(a.env.Stdout, out)
@@ -605,10 +685,10 @@ how long it has run so far.`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTARTED\tINTEGRATION\tTYPE\tSTATUS\tCLASS\tPAGES\tNEW\tUPD\tSAME\tQUAR\tFILT\tDURATION\tERROR")
+			fmt.Fprintln(tw, "ID\tSTARTED\tINTEGRATION\tTYPE\tSTATUS\tCLASS\tPAGES\tNEW\tUPD\tSAME\tQUAR\tFILT\tUNM\tDURATION\tERROR")
 			for _, r := range runs {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.ID, entityTime(r.StartedAt), r.IntegrationID, r.Type, r.Status,
-					orDash(r.ErrorClass), r.Pages, r.RecordsNew, r.RecordsUpdated, r.RecordsUnchanged, r.RecordsQuarantined, r.RecordsFiltered,
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.ID, entityTime(r.StartedAt), r.IntegrationID, r.Type, r.Status,
+					orDash(r.ErrorClass), r.Pages, r.RecordsNew, r.RecordsUpdated, r.RecordsUnchanged, r.RecordsQuarantined, r.RecordsFiltered, r.RecordsUnmatched,
 					runDuration(r.Duration(now)), orDash(oneLine(r.Error, 60)))
 			}
 			return tw.Flush()

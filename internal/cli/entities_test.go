@@ -133,16 +133,17 @@ func TestAccountsListAndShow(t *testing.T) {
 	r = runEntities(t, env, "accounts", "show", id, "--json")
 	require.Equal(t, 0, r.code, r.stderr)
 	var d struct {
-		ID            int64                        `json:"id"`
-		Domain        string                       `json:"domain"`
-		Name          string                       `json:"name"`
-		Providers     []string                     `json:"providers"`
-		Data          map[string]any               `json:"data"`
-		Sources       map[string]map[string]string `json:"sources"`
-		Links         []map[string]string          `json:"links"`
-		ContactsTotal int                          `json:"contacts_total"`
-		Contacts      []map[string]any             `json:"contacts"`
-		Interactions  []map[string]any             `json:"interactions"`
+		ID                int64                        `json:"id"`
+		Domain            string                       `json:"domain"`
+		Name              string                       `json:"name"`
+		Providers         []string                     `json:"providers"`
+		Data              map[string]any               `json:"data"`
+		Sources           map[string]map[string]string `json:"sources"`
+		Links             []map[string]string          `json:"links"`
+		ContactsTotal     int                          `json:"contacts_total"`
+		Contacts          []map[string]any             `json:"contacts"`
+		Interactions      []map[string]any             `json:"interactions"`
+		InteractionCounts map[string]int               `json:"interaction_counts"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &d), r.stdout)
 	assert.Equal(t, acc.ID, d.ID)
@@ -160,13 +161,26 @@ func TestAccountsListAndShow(t *testing.T) {
 	assert.Equal(t, acc.Contacts, d.ContactsTotal)
 	require.Len(t, d.Contacts, acc.Contacts)
 	assert.Contains(t, d.Contacts[0]["email"], "@")
-	require.Len(t, d.Interactions, 1, "the account's own record in the CRM")
+	// The account's own record in the CRM, then its tickets, newest first: those naming
+	// it, and those naming only one of its people.
+	require.NotEmpty(t, d.Interactions)
 	it := d.Interactions[0]
 	assert.Equal(t, "demo-crm", it["provider"])
 	assert.Equal(t, "acme-demo-crm", it["integration"])
 	assert.Equal(t, "accounts", it["interaction_type"])
 	assert.Equal(t, "account", it["kind"])
+	assert.Equal(t, "record", it["via"])
 	assert.Equal(t, link["external_id"], it["external_id"])
+	assert.Equal(t, 1, d.InteractionCounts["accounts"])
+	tickets := d.Interactions[1:]
+	assert.Len(t, tickets, min(d.InteractionCounts["tickets"], 5))
+	for i, tk := range tickets {
+		assert.Equal(t, "tickets", tk["interaction_type"])
+		assert.Contains(t, []any{"crosswalk", "contact"}, tk["via"])
+		if i > 0 {
+			assert.GreaterOrEqual(t, tickets[i-1]["source_updated_at"], tk["source_updated_at"], "changed last in the CRM first")
+		}
+	}
 
 	r = runEntities(t, env, "accounts", "show", id)
 	require.Equal(t, 0, r.code, r.stderr)
@@ -175,8 +189,18 @@ func TestAccountsListAndShow(t *testing.T) {
 	assert.Regexp(t, `\n  name\s+`+regexp.QuoteMeta(acc.Name)+`\s+demo-crm\s+\d{4}-`, r.stdout)
 	assert.Regexp(t, `\n  demo-crm\s+acme-demo-crm\s+`+regexp.QuoteMeta(link["external_id"])+`\s+created\s`, r.stdout)
 	assert.Contains(t, r.stdout, fmt.Sprintf("contacts (%d):", acc.Contacts))
-	assert.Contains(t, r.stdout, "interactions (the account's own provider records")
-	assert.Regexp(t, `\n  accounts\s+demo-crm\s+acme-demo-crm\s+`+regexp.QuoteMeta(link["external_id"])+`\s`, r.stdout)
+	assert.Contains(t, r.stdout, fmt.Sprintf("interactions (accounts 1, tickets %d; latest 5 of each type, across providers):", d.InteractionCounts["tickets"]))
+	assert.Regexp(t, `\n  accounts\s+demo-crm\s+acme-demo-crm\s+`+regexp.QuoteMeta(link["external_id"])+`\s+record\s`, r.stdout)
+	assert.Regexp(t, `\n  tickets\s+demo-crm\s+acme-demo-crm\s+tkt_\d{4}\s+(crosswalk|contact)\s`, r.stdout)
+
+	// More of each type.
+	r = runEntities(t, env, "accounts", "show", id, "--per-type", "100", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &d), r.stdout)
+	assert.Len(t, d.Interactions, 1+d.InteractionCounts["tickets"])
+	r = runEntities(t, env, "accounts", "show", id, "--per-type", "0")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "--per-type 0: use 1 or more")
 
 	r = runEntities(t, env, "accounts", "show", "99999")
 	assert.Equal(t, 1, r.code)
@@ -186,7 +210,7 @@ func TestAccountsListAndShow(t *testing.T) {
 	assert.Contains(t, r.stderr, `account ID "acme.com": use the number in the ID column of `+"`intake accounts list`")
 	r = runEntities(t, env, "accounts", "show", "--help")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Contains(t, r.stdout, "not linked to it yet")
+	assert.Contains(t, r.stdout, "docs/linking.md")
 }
 
 func TestContactsListAndShow(t *testing.T) {
@@ -247,8 +271,19 @@ func TestContactsListAndShow(t *testing.T) {
 		Data      map[string]any               `json:"data"`
 		Sources   map[string]map[string]string `json:"sources"`
 		Links     []map[string]string          `json:"links"`
+		// Its own record, and the tickets it asked.
+		Interactions      []map[string]any `json:"interactions"`
+		InteractionCounts map[string]int   `json:"interaction_counts"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &d), r.stdout)
+	assert.Equal(t, 1, d.InteractionCounts["contacts"])
+	require.NotEmpty(t, d.Interactions)
+	assert.Equal(t, "contacts", d.Interactions[0]["interaction_type"])
+	assert.Equal(t, "record", d.Interactions[0]["via"])
+	for _, tk := range d.Interactions[1:] {
+		assert.Equal(t, "tickets", tk["interaction_type"])
+		assert.Contains(t, []any{"crosswalk", "email"}, tk["via"])
+	}
 	assert.Equal(t, c.ID, d.ID)
 	assert.Equal(t, c.Email, d.Email)
 	assert.Equal(t, c.AccountID, d.AccountID)
@@ -264,6 +299,7 @@ func TestContactsListAndShow(t *testing.T) {
 	assert.Contains(t, r.stdout, fmt.Sprintf("account:   %d (%s) %s\n", c.AccountID, c.AccountDomain, c.AccountName))
 	assert.Regexp(t, `\n  email\s+`+regexp.QuoteMeta(c.Email)+`\s+demo-crm\s`, r.stdout)
 	assert.Regexp(t, `\n  demo-crm\s+acme-demo-crm\s+con_\S+\s+created\s`, r.stdout)
+	assert.Regexp(t, `\n  contacts\s+demo-crm\s+acme-demo-crm\s+con_\S+\s+record\s`, r.stdout)
 
 	r = runEntities(t, env, "contacts", "show", "99999")
 	assert.Equal(t, 1, r.code)
@@ -341,15 +377,16 @@ func TestRunsList(t *testing.T) {
 	r = runEntities(t, env, "runs", "list", "--integration", "acme-demo-crm", "--status", "succeeded", "--json")
 	require.Equal(t, 0, r.code, r.stderr)
 	ok := jsonLines[runJSON](t, r.stdout)
-	require.Len(t, ok, 2)
-	assert.Equal(t, []string{"contacts", "accounts"}, []string{ok[0].Type, ok[1].Type})
-	assert.Equal(t, []int{4, 360, 0, 0, 0, 0}, []int{ok[0].Pages, ok[0].New, ok[0].Updated, ok[0].Unchanged, ok[0].Quarantined, ok[0].Filtered})
-	assert.Equal(t, []int{2, 120}, []int{ok[1].Pages, ok[1].New})
-	assert.Equal(t, "acme", ok[1].Customer)
-	assert.Equal(t, "acme-demo-crm", ok[1].Integration)
-	assert.NotEmpty(t, ok[1].FinishedAt)
-	assert.GreaterOrEqual(t, ok[1].DurationMS, int64(0))
-	assert.Equal(t, "", ok[1].Error)
+	require.Len(t, ok, 3)
+	assert.Equal(t, []string{"tickets", "contacts", "accounts"}, []string{ok[0].Type, ok[1].Type, ok[2].Type})
+	assert.Equal(t, []int{3, 240}, []int{ok[0].Pages, ok[0].New})
+	assert.Equal(t, []int{4, 360, 0, 0, 0, 0, 0}, []int{ok[1].Pages, ok[1].New, ok[1].Updated, ok[1].Unchanged, ok[1].Quarantined, ok[1].Filtered, ok[1].Unmatched})
+	assert.Equal(t, []int{2, 120}, []int{ok[2].Pages, ok[2].New})
+	assert.Equal(t, "acme", ok[2].Customer)
+	assert.Equal(t, "acme-demo-crm", ok[2].Integration)
+	assert.NotEmpty(t, ok[2].FinishedAt)
+	assert.GreaterOrEqual(t, ok[2].DurationMS, int64(0))
+	assert.Equal(t, "", ok[2].Error)
 
 	r = runEntities(t, env, "runs", "list", "--integration", "globex-demo-crm", "--status", "failed", "--json")
 	require.Equal(t, 0, r.code, r.stderr)
@@ -363,8 +400,8 @@ func TestRunsList(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	require.Len(t, lines, 4)
-	assert.Regexp(t, `^ID\s+STARTED\s+INTEGRATION\s+TYPE\s+STATUS\s+CLASS\s+PAGES\s+NEW\s+UPD\s+SAME\s+QUAR\s+FILT\s+DURATION\s+ERROR$`, lines[0])
-	assert.Regexp(t, fmt.Sprintf(`^%d\s+\S+Z\s+acme-demo-crm\s+accounts\s+failed\s+transient\s+0\s+0\s+0\s+0\s+0\s+0\s+\S+\s+GET /v1/accounts: connection reset by peer; .*\.\.\.$`, run), lines[1])
+	assert.Regexp(t, `^ID\s+STARTED\s+INTEGRATION\s+TYPE\s+STATUS\s+CLASS\s+PAGES\s+NEW\s+UPD\s+SAME\s+QUAR\s+FILT\s+UNM\s+DURATION\s+ERROR$`, lines[0])
+	assert.Regexp(t, fmt.Sprintf(`^%d\s+\S+Z\s+acme-demo-crm\s+accounts\s+failed\s+transient\s+0\s+0\s+0\s+0\s+0\s+0\s+0\s+\S+\s+GET /v1/accounts: connection reset by peer; .*\.\.\.$`, run), lines[1])
 	assert.NotContains(t, r.stdout, "gave up", "shortened in the table")
 
 	r = runEntities(t, env, "runs", "list", "--status", "broken")
@@ -468,13 +505,14 @@ func TestQuarantineAndReviewsList(t *testing.T) {
 func TestEntityCommandsShape(t *testing.T) {
 	a := &app{env: Env{Getenv: func(string) string { return "" }}}
 	want := map[string][]string{
-		"accounts list":   {"customer", "domain", "search", "limit", "json"},
-		"accounts show":   {"json"},
-		"contacts list":   {"customer", "account", "email", "search", "limit", "json"},
-		"contacts show":   {"json"},
-		"runs list":       {"integration", "status", "limit", "json"},
-		"quarantine list": {"integration", "run", "limit", "json"},
-		"reviews list":    {"customer", "json"},
+		"accounts list":    {"customer", "domain", "search", "limit", "json"},
+		"accounts show":    {"per-type", "json"},
+		"contacts list":    {"customer", "account", "email", "search", "limit", "json"},
+		"contacts show":    {"per-type", "json"},
+		"runs list":        {"integration", "status", "limit", "json"},
+		"quarantine list":  {"integration", "run", "limit", "json"},
+		"reviews list":     {"customer", "json"},
+		"links unresolved": {"customer", "integration", "type", "reason", "limit", "by-reason", "json"},
 	}
 	got := map[string]*cobra.Command{}
 	for _, c := range a.entityCommands() {
@@ -490,4 +528,63 @@ func TestEntityCommandsShape(t *testing.T) {
 		}
 		assert.Contains(t, got[name].Use, strings.Join(strings.Fields(name)[1:], ""), name)
 	}
+}
+
+func TestLinksUnresolved(t *testing.T) {
+	env := syncedDemo(t)
+
+	// The demo's tickets from people the CRM does not know.
+	r := runEntities(t, env, "links", "unresolved", "--by-reason", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	counts := map[string]int{}
+	for _, c := range jsonLines[reasonCountJSON](t, r.stdout) {
+		counts[c.Reason] = c.Count
+	}
+	require.Positive(t, counts["not_found"], r.stdout)
+	require.Positive(t, counts["contact_unresolved"], r.stdout)
+	total := counts["not_found"] + counts["contact_unresolved"]
+	assert.Equal(t, total, counts["not_found"]+counts["contact_unresolved"]+counts["no_account"]+counts["ambiguous"]+counts["unmatched"])
+
+	r = runEntities(t, env, "links", "unresolved", "--limit", "0", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	all := jsonLines[unresolvedJSON](t, r.stdout)
+	require.Len(t, all, total)
+	for _, u := range all {
+		assert.Equal(t, "acme", u.Customer)
+		assert.Equal(t, "acme-demo-crm", u.Integration)
+		assert.Equal(t, "demo-crm", u.Provider)
+		assert.Equal(t, "tickets", u.Type)
+		assert.True(t, strings.HasPrefix(u.ExternalID, "tkt_"), u.ExternalID)
+		assert.NotEmpty(t, u.Detail)
+		switch u.Reason {
+		case "not_found":
+			assert.Equal(t, "contact", u.Role)
+			assert.Equal(t, "ref", u.Origin)
+			assert.Contains(t, u.Ref.Email, "@")
+			assert.Equal(t, "no contact with email "+u.Ref.Email, u.Detail)
+		case "contact_unresolved":
+			assert.Equal(t, "account", u.Role)
+			assert.Equal(t, "contact", u.Origin)
+		default:
+			t.Errorf("unexpected reason %q", u.Reason)
+		}
+	}
+
+	r = runEntities(t, env, "links", "unresolved", "--reason", "not_found", "--limit", "3")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, fmt.Sprintf("%d unresolved references:\n", total))
+	assert.Regexp(t, `\n  not_found\s+\d+\n`, r.stdout)
+	assert.Regexp(t, `\nID\s+CUSTOMER\s+INTEGRATION\s+TYPE\s+EXTERNAL ID\s+REFERS TO\s+REASON\s+DETAIL\n`, r.stdout)
+	assert.Regexp(t, `\n\d+\s+acme\s+acme-demo-crm\s+tickets\s+tkt_\d{4}\s+contact\s+not_found\s+no contact with email \S+@\S+\n`, r.stdout)
+	assert.Contains(t, r.stdout, fmt.Sprintf("showing 3 of %d; --limit 0 shows all", counts["not_found"]))
+	assert.NotContains(t, r.stdout, "contact_unresolved  names", "filtered by reason")
+
+	for _, args := range [][]string{{"--customer", "globex"}, {"--integration", "nope"}, {"--type", "accounts"}} {
+		r = runEntities(t, env, append([]string{"links", "unresolved"}, args...)...)
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Contains(t, r.stdout, "no unresolved references", args)
+	}
+	r = runEntities(t, env, "links", "unresolved", "--reason", "missing")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, `--reason "missing": use not_found, ambiguous, no_account, contact_unresolved, unmatched`)
 }

@@ -1,7 +1,7 @@
 // Package democrm is an in-process HTTP server shaped like a real CRM API.
 //
-// It serves two resources, accounts and contacts, with API-key
-// authentication, keyset (cursor) pagination ordered by (updated_at, id), an
+// It serves three resources, accounts, contacts and support tickets (which refer to
+// contacts and accounts), with API-key authentication, keyset (cursor) pagination ordered by (updated_at, id), an
 // inclusive updated_since filter and rate-limit headers. Data is fake but
 // realistic and fully deterministic for a given seed and clock. Mutate
 // simulates the passage of time in a live CRM so that incremental syncs have
@@ -29,6 +29,7 @@ const (
 	defaultAPIKey   = "demo-key"
 	defaultAccounts = 120
 	defaultContacts = 360
+	defaultTickets  = 240
 
 	defaultLimit = 50
 	maxLimit     = 200
@@ -37,6 +38,7 @@ const (
 
 	resAccounts = "accounts"
 	resContacts = "contacts"
+	resTickets  = "tickets"
 )
 
 // Options configures a Server. The zero value is usable.
@@ -46,12 +48,15 @@ type Options struct {
 	APIKey   string           // required X-API-Key header value; "" means "demo-key"
 	Accounts int              // initial accounts; 0 means 120
 	Contacts int              // initial contacts; 0 means 360
+	Tickets  int              // tickets; 0 means 240, negative means none
 }
 
 // Changes reports what a call to Mutate did, keyed by resource name
-// ("accounts" and "contacts"; both keys are always present).
+// ("accounts" and "contacts"; both keys are always present), and how many tickets
+// it opened.
 type Changes struct {
 	Updated, Created map[string]int
+	Tickets          int
 }
 
 // Server is a fake CRM API. It is safe for concurrent use.
@@ -61,9 +66,11 @@ type Server struct {
 
 	mu       sync.Mutex
 	rng      *rand.Rand
+	trng     *rand.Rand // tickets' own randomness
 	gen      *generator
 	accounts []*account // creation order
 	contacts []*contact // creation order
+	tickets  []*ticket  // creation order
 	sorted   map[string][]row
 	requests int
 	rlWindow int64 // unix minute of the current rate-limit window
@@ -96,6 +103,13 @@ func New(opts Options) *Server {
 	}
 	s.gen = newGenerator(s.rng)
 	s.accounts, s.contacts = s.gen.initial(s.nowUnix(), opts.Accounts, opts.Contacts)
+	if opts.Tickets == 0 {
+		opts.Tickets = defaultTickets
+	}
+	// Tickets draw from a generator of their own: the accounts and contacts, and what
+	// Mutate does to them, are the same with or without tickets.
+	s.trng = rand.New(rand.NewPCG(seed^0x7469636b657473, seed))
+	s.tickets = newTickets(s.trng, s.nowUnix(), s.accounts, s.contacts, opts.Tickets)
 	return s
 }
 
@@ -105,7 +119,7 @@ func (s *Server) nowUnix() int64 { return s.now().Unix() }
 // Handler returns the HTTP handler serving the API.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
-// Count returns the number of records of "accounts" or "contacts"
+// Count returns the number of records of "accounts", "contacts" or "tickets"
 // (0 for any other name).
 func (s *Server) Count(resource string) int {
 	s.mu.Lock()
@@ -115,6 +129,8 @@ func (s *Server) Count(resource string) int {
 		return len(s.accounts)
 	case resContacts:
 		return len(s.contacts)
+	case resTickets:
+		return len(s.tickets)
 	}
 	return 0
 }
@@ -131,8 +147,9 @@ func (s *Server) Requests() int {
 // it changes a field such as plan/employees/title/phone and sets
 // updated_at = Now()), and creates `creates` new records (roughly 1 account per
 // 3 contacts; new contacts belong to existing accounts). If updates exceeds
-// the number of existing records, every record is updated once. Deterministic
-// for the same seed, clock and call sequence.
+// the number of existing records, every record is updated once. When the server
+// has tickets, it also opens (creates+1)/2 new ones from random contacts, new ones
+// included. Deterministic for the same seed, clock and call sequence.
 func (s *Server) Mutate(updates, creates int) Changes {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -175,6 +192,16 @@ func (s *Server) Mutate(updates, creates int) Changes {
 			c.ID = fmt.Sprintf("con_%04d", len(s.contacts)+1)
 			s.contacts = append(s.contacts, c)
 			ch.Created[resContacts]++
+		}
+	}
+	if len(s.tickets) > 0 {
+		byID := accountsByID(s.accounts)
+		for range (max(creates, 0) + 1) / 2 {
+			c := s.contacts[s.trng.IntN(len(s.contacts))]
+			t := newTicket(s.trng, c, byID[c.AccountID], now, now)
+			t.ID = fmt.Sprintf("tkt_%04d", len(s.tickets)+1)
+			s.tickets = append(s.tickets, t)
+			ch.Tickets++
 		}
 	}
 	clear(s.sorted)
@@ -255,6 +282,8 @@ func (s *Server) route(r *http.Request) ([]byte, *apiError) {
 		resource = resAccounts
 	case "/v1/contacts":
 		resource = resContacts
+	case "/v1/tickets":
+		resource = resTickets
 	default:
 		return nil, &apiError{http.StatusNotFound, "not_found",
 			fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)}
@@ -357,6 +386,11 @@ func (s *Server) sortedRows(resource string) []row {
 		rows = make([]row, 0, len(s.contacts))
 		for _, c := range s.contacts {
 			rows = append(rows, c)
+		}
+	case resTickets:
+		rows = make([]row, 0, len(s.tickets))
+		for _, t := range s.tickets {
+			rows = append(rows, t)
 		}
 	}
 	slices.SortFunc(rows, func(a, b row) int {
