@@ -76,17 +76,10 @@ func newProviderEnv(t *testing.T, name string) *providerEnv {
 	e.box, err = secret.NewBox(bytes.Repeat([]byte{7}, 32))
 	require.NoError(t, err)
 
-	config, creds := map[string]any{}, map[string]any{}
-	for k, v := range m.Values() {
-		switch {
-		case e.conn.Config.Map[k] != nil:
-			config[k] = v
-		case e.conn.Credentials.Map[k] != nil:
-			creds[k] = v
-		default:
-			t.Fatalf("the %s mock supplies %q, which connectors/%s.yaml does not declare", name, k, name)
-		}
-	}
+	// As `intake integrations add` does: declared names only, defaults applied.
+	settings, err := e.conn.ResolveSettings(m.Values())
+	require.NoError(t, err, "the %s mock's values fit connectors/%s.yaml", name, name)
+	config, creds := settings.Config, settings.Credentials
 	require.NoError(t, e.db.CreateIntegration(ctx, store.Integration{ID: e.id, CustomerID: "acme", Provider: name, Config: config}, creds, e.box))
 	require.NoError(t, e.db.SetIntegrationOverride(ctx, e.id, fmt.Sprintf(fastOverride, name)))
 	return e

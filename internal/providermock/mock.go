@@ -107,12 +107,14 @@ func New(provider string, c Common) (Mock, error) {
 	switch provider {
 	case "hubspot":
 		return NewHubSpot(HubSpotOptions{Common: c}), nil
+	case "salesforce":
+		return NewSalesforce(SalesforceOptions{Common: c}), nil
 	}
 	return nil, fmt.Errorf("no mock for provider %q (have: %v)", provider, Providers)
 }
 
 // Providers lists the providers that have a mock.
-var Providers = []string{"hubspot"}
+var Providers = []string{"hubspot", "salesforce"}
 
 // Common are the options every mock has.
 type Common struct {
