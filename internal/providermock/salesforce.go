@@ -249,10 +249,10 @@ func (s *Salesforce) seed() {
 	opp := s.objects["Opportunity"]
 	times = spread(s.opts.Opportunities, 12)
 	stages := []struct {
-		name          string
-		prob          float64
-		closed, won   bool
-		forecast      string
+		name        string
+		prob        float64
+		closed, won bool
+		forecast    string
 	}{{"Prospecting", 10, false, false, "Pipeline"}, {"Qualification", 20, false, false, "Pipeline"}, {"Proposal/Price Quote", 75, false, false, "Best Case"},
 		{"Negotiation/Review", 90, false, false, "Commit"}, {"Closed Won", 100, true, true, "Closed"}, {"Closed Lost", 0, true, false, "Omitted"}}
 	for i := 0; i < s.opts.Opportunities; i++ {
