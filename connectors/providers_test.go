@@ -213,8 +213,9 @@ func testFullThenIncremental(t *testing.T, name string) {
 		assert.Equal(t, d.Updated, r.RecordsUpdated, "%s: updated records", typ)
 		if e.conn.InteractionTypes.Map[typ].Incremental != nil {
 			// Only the changes, plus the few records that share the cursor's boundary or
-			// fall inside the lookback, are read again.
-			assert.LessOrEqual(t, r.RecordsUnchanged+r.RecordsFiltered, 4, "%s: records re-read", typ)
+			// fall inside the lookback, are read again (and records of another type that
+			// shares the endpoint, filtered out).
+			assert.LessOrEqual(t, r.RecordsUnchanged, 4, "%s: records re-read", typ)
 			assert.Equal(t, 1, r.Pages, "%s: pages of the incremental sync", typ)
 		}
 	}

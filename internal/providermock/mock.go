@@ -109,12 +109,14 @@ func New(provider string, c Common) (Mock, error) {
 		return NewHubSpot(HubSpotOptions{Common: c}), nil
 	case "salesforce":
 		return NewSalesforce(SalesforceOptions{Common: c}), nil
+	case "zendesk":
+		return NewZendesk(ZendeskOptions{Common: c}), nil
 	}
 	return nil, fmt.Errorf("no mock for provider %q (have: %v)", provider, Providers)
 }
 
 // Providers lists the providers that have a mock.
-var Providers = []string{"hubspot", "salesforce"}
+var Providers = []string{"hubspot", "salesforce", "zendesk"}
 
 // Common are the options every mock has.
 type Common struct {
