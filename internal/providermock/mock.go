@@ -111,12 +111,14 @@ func New(provider string, c Common) (Mock, error) {
 		return NewSalesforce(SalesforceOptions{Common: c}), nil
 	case "zendesk":
 		return NewZendesk(ZendeskOptions{Common: c}), nil
+	case "stripe":
+		return NewStripe(StripeOptions{Common: c}), nil
 	}
 	return nil, fmt.Errorf("no mock for provider %q (have: %v)", provider, Providers)
 }
 
 // Providers lists the providers that have a mock.
-var Providers = []string{"hubspot", "salesforce", "zendesk"}
+var Providers = []string{"hubspot", "salesforce", "zendesk", "stripe"}
 
 // Common are the options every mock has.
 type Common struct {
