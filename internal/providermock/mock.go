@@ -113,12 +113,14 @@ func New(provider string, c Common) (Mock, error) {
 		return NewZendesk(ZendeskOptions{Common: c}), nil
 	case "stripe":
 		return NewStripe(StripeOptions{Common: c}), nil
+	case "github":
+		return NewGitHub(GitHubOptions{Common: c}), nil
 	}
 	return nil, fmt.Errorf("no mock for provider %q (have: %v)", provider, Providers)
 }
 
 // Providers lists the providers that have a mock.
-var Providers = []string{"hubspot", "salesforce", "zendesk", "stripe"}
+var Providers = []string{"hubspot", "salesforce", "zendesk", "stripe", "github"}
 
 // Common are the options every mock has.
 type Common struct {
