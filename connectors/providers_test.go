@@ -54,6 +54,7 @@ type providerEnv struct {
 	db    *store.Store
 	box   *secret.Box
 	id    string
+	urls  map[string]string // host → where the mock serves it
 }
 
 func newProviderEnv(t *testing.T, name string) *providerEnv {
@@ -63,7 +64,8 @@ func newProviderEnv(t *testing.T, name string) *providerEnv {
 	m, err := providermock.New(name, providermock.Common{Now: e.clock.Now, RateLimit: -1})
 	require.NoError(t, err)
 	e.mock = m
-	_, stop := providermock.Serve(m)
+	urls, stop := providermock.Serve(m)
+	e.urls = urls
 	t.Cleanup(stop)
 
 	e.cat = spec.LoadCatalog("", connectors.FS)
@@ -154,7 +156,12 @@ func (e *providerEnv) golden(t *testing.T, counts map[string]int) []byte {
 		require.NoError(t, rows.Err())
 		rows.Close()
 	}
-	return b.Bytes()
+	// The mock's port changes from run to run.
+	out := b.String()
+	for host, u := range e.urls {
+		out = strings.ReplaceAll(out, u, "http://mock-"+host)
+	}
+	return []byte(out)
 }
 
 func checkGolden(t *testing.T, name string, got []byte) {
@@ -167,7 +174,7 @@ func checkGolden(t *testing.T, name string, got []byte) {
 	want, err := os.ReadFile(path)
 	require.NoError(t, err, "run `go test ./connectors -run TestProviders -update` to create it")
 	if !bytes.Equal(want, got) {
-		gotPath := filepath.Join(t.TempDir(), name+".got")
+		gotPath := filepath.Join(os.TempDir(), "intake-"+name+".got")
 		_ = os.WriteFile(gotPath, got, 0o644)
 		t.Fatalf("mapped records differ from %s; diff %s %s (rerun with -update if the change is intended)", path, path, gotPath)
 	}

@@ -117,12 +117,14 @@ func New(provider string, c Common) (Mock, error) {
 		return NewGitHub(GitHubOptions{Common: c}), nil
 	case "intercom":
 		return NewIntercom(IntercomOptions{Common: c}), nil
+	case "jira":
+		return NewJira(JiraOptions{Common: c}), nil
 	}
 	return nil, fmt.Errorf("no mock for provider %q (have: %v)", provider, Providers)
 }
 
 // Providers lists the providers that have a mock.
-var Providers = []string{"hubspot", "salesforce", "zendesk", "stripe", "github", "intercom"}
+var Providers = []string{"hubspot", "salesforce", "zendesk", "stripe", "github", "intercom", "jira"}
 
 // Common are the options every mock has.
 type Common struct {
