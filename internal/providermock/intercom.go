@@ -112,7 +112,7 @@ func NewIntercom(opts IntercomOptions) *Intercom {
 	return ic
 }
 
-func icID(kind, n int) string { return fmt.Sprintf("66%x%016x", kind, 0x7d60b08a68186f43+int64(n)) }
+func icID(kind, n int) string { return fmt.Sprintf("66%d%021x", kind, 0x7d60b08a68186f43+int64(n)) }
 
 func (ic *Intercom) seed() {
 	times := spread(ic.opts.Companies, 3)
