@@ -59,15 +59,24 @@ type providerEnv struct {
 
 func newProviderEnv(t *testing.T, name string) *providerEnv {
 	t.Helper()
-	ctx := context.Background()
-	e := &providerEnv{name: name, clock: providermock.NewClock(clockStart), id: "acme-" + name}
-	m, err := providermock.New(name, providermock.Common{Now: e.clock.Now, RateLimit: -1})
+	clock := providermock.NewClock(clockStart)
+	m, err := providermock.New(name, providermock.Common{Now: clock.Now, RateLimit: -1})
 	require.NoError(t, err)
-	e.mock = m
+	return newEnvWith(t, m, clock, nil)
+}
+
+// newEnvWith serves m and registers an integration with m's values, changed by edit
+// when it is not nil.
+func newEnvWith(t *testing.T, m providermock.Mock, clock *providermock.Clock, edit func(map[string]any)) *providerEnv {
+	t.Helper()
+	ctx := context.Background()
+	name := m.Provider()
+	e := &providerEnv{name: name, clock: clock, mock: m, id: "acme-" + name}
 	urls, stop := providermock.Serve(m)
 	e.urls = urls
 	t.Cleanup(stop)
 
+	var err error
 	e.cat = spec.LoadCatalog("", connectors.FS)
 	require.Empty(t, e.cat.Problems)
 	e.conn, err = e.cat.Get(name)
@@ -79,24 +88,36 @@ func newProviderEnv(t *testing.T, name string) *providerEnv {
 	require.NoError(t, err)
 
 	// As `intake integrations add` does: declared names only, defaults applied.
-	settings, err := e.conn.ResolveSettings(m.Values())
+	vals := m.Values()
+	if edit != nil {
+		edit(vals)
+	}
+	settings, err := e.conn.ResolveSettings(vals)
 	require.NoError(t, err, "the %s mock's values fit connectors/%s.yaml", name, name)
-	config, creds := settings.Config, settings.Credentials
-	require.NoError(t, e.db.CreateIntegration(ctx, store.Integration{ID: e.id, CustomerID: "acme", Provider: name, Config: config}, creds, e.box))
+	require.NoError(t, e.db.CreateIntegration(ctx, store.Integration{ID: e.id, CustomerID: "acme", Provider: name, Config: settings.Config}, settings.Credentials, e.box))
 	require.NoError(t, e.db.SetIntegrationOverride(ctx, e.id, fmt.Sprintf(fastOverride, name)))
 	return e
 }
 
-// sync runs one sync of every interaction type and requires each to succeed.
-func (e *providerEnv) sync(t *testing.T) map[string]*store.Run {
+// run runs one sync of the given interaction types (all when none) and returns the
+// results, failed ones included.
+func (e *providerEnv) run(t *testing.T, types ...string) []pipeline.Result {
 	t.Helper()
 	ctx := context.Background()
 	job, err := pipeline.LoadJob(ctx, e.db, e.cat, e.box, e.id, retrieve.Options{RetryWaitMin: 5 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond})
 	require.NoError(t, err)
+	job.Types = types
 	results, err := (&pipeline.Syncer{Store: e.db}).Sync(ctx, job)
 	require.NoError(t, err)
+	return results
+}
+
+// sync runs one sync of the given interaction types (all when none) and requires each
+// to succeed.
+func (e *providerEnv) sync(t *testing.T, types ...string) map[string]*store.Run {
+	t.Helper()
 	runs := map[string]*store.Run{}
-	for _, r := range results {
+	for _, r := range e.run(t, types...) {
 		require.NoError(t, r.Err, "%s/%s", e.name, r.Type)
 		require.Equal(t, store.RunSucceeded, r.Run.Status, "%s/%s: %s", e.name, r.Type, r.Run.Error)
 		runs[r.Type] = r.Run
