@@ -297,12 +297,12 @@ func (ic *Intercom) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	ok, wait := ic.admit()
 	rem, reset := ic.limiter.remaining(time.Now())
-	if !ok {
-		rem, reset = 0, time.Now().Add(wait)
-	}
 	limit := ic.limiter.limit
 	if limit <= 0 {
 		limit, rem = 1666, 1666
+	}
+	if !ok {
+		rem, reset = 0, time.Now().Add(wait)
 	}
 	resetAt := reset.Add(time.Second - 1).Unix() // window end, in whole seconds
 	w.Header().Set("X-RateLimit-Limit", strconv.Itoa(limit))
