@@ -462,9 +462,9 @@ func (j *Jira) serveSearch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fields := j.fieldList(s.Fields)
-	max := 50
+	limit := 50
 	if s.MaxResults != nil {
-		max = *s.MaxResults
+		limit = *s.MaxResults
 	}
 	onlyIDs := true
 	for _, f := range fields {
@@ -473,9 +473,9 @@ func (j *Jira) serveSearch(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if onlyIDs {
-		max = min(max, 5000)
+		limit = min(limit, 5000)
 	} else {
-		max = min(max, jiraFieldsCap)
+		limit = min(limit, jiraFieldsCap)
 	}
 	var matches []*jiraIssue
 	if !anon {
@@ -524,7 +524,7 @@ func (j *Jira) serveSearch(w http.ResponseWriter, r *http.Request) {
 	}
 	// Pages come back shorter than asked at times: a short page is not the end.
 	j.pages++
-	size := max
+	size := limit
 	if j.pages%3 == 2 && size > 5 {
 		size -= 3
 	}

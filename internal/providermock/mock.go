@@ -79,7 +79,7 @@ type Stats struct {
 	EarlyRetries int
 	// Unauthorized counts requests refused for their credentials.
 	Unauthorized int
-	// Status counts answers by HTTP status.
+	// Status counts answers by HTTP status, a token endpoint's included.
 	Status map[int]int
 }
 

@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -854,9 +853,4 @@ func truncateText(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// sfQueryURL is the URL of a SOQL query, for tests and docs.
-func sfQueryURL(base, version, soql string) string {
-	return base + "/services/data/v" + version + "/query?q=" + url.QueryEscape(soql)
 }
