@@ -1,0 +1,163 @@
+package connectors_test
+
+// Each provider's known traps (from the provider API notes), proved against the
+// bundled connector and its mock: the behaviour that would lose or repeat records if
+// the connector were written naively.
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/intakehq/intake/connectors"
+	"github.com/intakehq/intake/engine/spec"
+	"github.com/intakehq/intake/engine/store"
+	"github.com/intakehq/intake/internal/providermock"
+)
+
+// Wrong credentials fail the first interaction type with class auth (which disables
+// the integration) and skip the rest, whatever shape the provider's refusal has: a
+// 401 with a JSON object, a JSON array or plain text, or a token endpoint's
+// invalid_grant.
+func TestProvidersRefuseBadCredentials(t *testing.T) {
+	for _, name := range providermock.Providers {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clock := providermock.NewClock(clockStart)
+			m, err := providermock.New(name, providermock.Common{Now: clock.Now, RateLimit: -1})
+			require.NoError(t, err)
+			var conn *spec.Connector
+			e := newEnvWith(t, m, clock, func(vals map[string]any) {
+				c, err := spec.LoadFS(connectors.FS, name+".yaml", name+".yaml")
+				require.NoError(t, err)
+				conn = c
+				for _, k := range c.Credentials.Keys {
+					vals[k] = vals[k].(string) + "wrong"
+				}
+			})
+			require.NotNil(t, conn)
+			results := e.run(t)
+			require.NotEmpty(t, results)
+			first := results[0]
+			require.NotNil(t, first.Run, "%s: %v", first.Type, first.Err)
+			assert.Equal(t, store.RunFailed, first.Run.Status)
+			assert.Equal(t, spec.ClassAuth, first.Run.ErrorClass, first.Run.Error)
+			for _, r := range results[1:] {
+				assert.Nil(t, r.Run, "%s: skipped after the auth failure", r.Type)
+				assert.ErrorContains(t, r.Err, "refused the credentials")
+			}
+			for _, v := range m.Values() {
+				if s, ok := v.(string); ok && len(s) > 12 {
+					assert.NotContains(t, first.Run.Error, s+"wrong", "no credential in the run's error")
+				}
+			}
+			assert.Zero(t, m.Stats().Records)
+		})
+	}
+}
+
+// Salesforce access tokens carry no expires_in: the connector learns of expiry from a
+// 401 INVALID_SESSION_ID, refreshes once (the answer has no new refresh token, the old
+// one stays valid) and goes on where it was.
+func TestSalesforceTokenExpiresMidSync(t *testing.T) {
+	clock := providermock.NewClock(clockStart)
+	m := providermock.NewSalesforce(providermock.SalesforceOptions{Common: providermock.Common{Now: clock.Now, RateLimit: -1}, TokenUses: 4})
+	e := newEnvWith(t, m, clock, nil)
+	want := m.Counts()
+	e.sync(t)
+	got := e.stored(t)
+	for typ, n := range want {
+		assert.Equal(t, n, got[typ], typ)
+	}
+	st := m.Stats()
+	assert.GreaterOrEqual(t, st.TokenRequests, 3, "a token at the start and a refresh every 4 calls")
+	assert.Equal(t, st.TokenRequests-1, st.Unauthorized, "each expiry cost one refused call")
+}
+
+// GitHub pages by page number over live data. Sorted oldest-updated first, an issue
+// updated mid-sync would jump to the end and shift every later one back a slot: the
+// first issue of the next page would never be read (and its updated_at is behind the
+// cursor). The connector reads newest first: an issue updated mid-sync jumps to page
+// 1, already read, and the next sync's since catches it; nothing is lost.
+func TestGitHubUpdatedDuringSync(t *testing.T) {
+	clock := providermock.NewClock(clockStart)
+	var m *providermock.GitHub
+	m = providermock.NewGitHub(providermock.GitHubOptions{Common: providermock.Common{Now: clock.Now, RateLimit: -1},
+		BeforeRequest: func(n int) {
+			if n == 2 { // between the issues' first and second pages
+				clock.Advance(time.Minute)
+				m.Change(2)
+			}
+		}})
+	e := newEnvWith(t, m, clock, nil)
+	e.sync(t)
+	clock.Advance(time.Minute)
+	e.sync(t)
+	got, want := e.stored(t), m.Counts()
+	for typ, n := range want {
+		assert.Equal(t, n, got[typ], "%s: every record after the next sync", typ)
+	}
+}
+
+// HubSpot search never returns more than 10,000 results for one query; asking for
+// the page after gives 400. The connector stops there (the sync succeeds with the
+// cursor of the last page stored) and the next sync carries on from that cursor.
+func TestHubSpotSearchCap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("syncs 10,000 records")
+	}
+	clock := providermock.NewClock(clockStart)
+	m := providermock.NewHubSpot(providermock.HubSpotOptions{Common: providermock.Common{Now: clock.Now, RateLimit: -1}, Contacts: 10300})
+	e := newEnvWith(t, m, clock, nil)
+	want := m.Counts()["contacts"]
+	require.Greater(t, want, 10000)
+	runs := e.sync(t, "contacts")
+	assert.Equal(t, 10000, runs["contacts"].RecordsNew, "the first sync stops at the 10,000th result")
+	assert.Zero(t, m.Stats().Status[400], "and never asks past it")
+	runs = e.sync(t, "contacts")
+	assert.Equal(t, want-10000, runs["contacts"].RecordsNew, "the next sync carries on from the cursor")
+	assert.Equal(t, want, e.stored(t)["contacts"])
+}
+
+// Zendesk's exports hold back the last minute: a change is not exported until a
+// minute has passed, and a start_time within the last minute is refused. The next
+// sync picks the change up.
+func TestZendeskHoldsBackTheLastMinute(t *testing.T) {
+	e := newProviderEnv(t, "zendesk")
+	e.sync(t)
+	e.clock.Advance(time.Minute)
+	delta := e.mock.Change(2)
+	runs := e.sync(t, "tickets")
+	assert.Zero(t, runs["tickets"].RecordsUpdated, "changed less than a minute ago: held back")
+	e.clock.Advance(2 * time.Minute)
+	runs = e.sync(t, "tickets")
+	assert.Equal(t, delta["tickets"].Updated, runs["tickets"].RecordsUpdated)
+	assert.Equal(t, delta["tickets"].Created, runs["tickets"].RecordsNew)
+}
+
+// Stripe objects have no update time: created[gte] sees new objects only. Changes to
+// existing ones (a paid invoice, a canceled subscription) arrive as events.
+func TestStripeChangesArriveAsEvents(t *testing.T) {
+	e := newProviderEnv(t, "stripe")
+	e.sync(t)
+	e.clock.Advance(time.Minute)
+	e.mock.Change(2)
+	runs := e.sync(t)
+	assert.Zero(t, runs["invoices"].RecordsUpdated, "the invoices list does not show that two were paid")
+	rows, err := e.db.DB().Query(`SELECT json_extract(i.data, '$.type') FROM interactions i JOIN integration_objects o ON o.id = i.integration_object_id
+		WHERE o.interaction_type = 'events' AND json_extract(i.data, '$.created_at') >= ?`, clockStart.Format(time.RFC3339))
+	require.NoError(t, err)
+	defer rows.Close()
+	types := map[string]int{}
+	for rows.Next() {
+		var typ string
+		require.NoError(t, rows.Scan(&typ))
+		types[typ]++
+	}
+	require.NoError(t, rows.Err())
+	assert.Equal(t, 2, types["invoice.paid"], "the events do: %v", types)
+	assert.Equal(t, 2, types["customer.subscription.deleted"])
+	assert.Equal(t, 1, types["customer.created"])
+}
