@@ -375,6 +375,13 @@ func (r *run) read(body io.Reader, f file, entry fileEntry, skip int64) error {
 	rd, err := open(body, fl, f.name)
 	if err == nil {
 		err = parse(rd, f.name, format, fl, skip, func(rw row) error {
+			// A full chunk goes once the next row shows the file goes on, so that the
+			// last chunk is the one that marks the file processed.
+			if pending >= fl.Chunk {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
 			if rw.reject != nil {
 				rejected = append(rejected, *rw.reject)
 			} else {
@@ -383,9 +390,6 @@ func (r *run) read(body io.Reader, f file, entry fileEntry, skip int64) error {
 			}
 			cur.Rows++
 			pending++
-			if pending >= fl.Chunk {
-				return flush()
-			}
 			return nil
 		})
 	}
