@@ -333,7 +333,7 @@ func (r *run) file(ctx context.Context, f file) error {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", f.name, err)
 		}
-		r.s.trace(retrieve.TraceEvent{Kind: "request", Method: "READ", Type: r.it.Name, URL: f.name, Status: 200, Duration: time.Since(start)})
+		r.s.trace(retrieve.TraceEvent{Kind: "request", Method: "READ", Type: r.it.Name, URL: f.name, Duration: time.Since(start)})
 		sum, f.size = hex.EncodeToString(h.Sum(nil)), n
 		if known && prev.Size == n && prev.SHA256 == sum {
 			prev.MTime = f.mtime // touched, not changed
@@ -477,6 +477,9 @@ func (s *Source) downloadOnce(ctx context.Context, it *spec.InteractionType, f f
 		v, err := s.conn.Headers.Map[k].RenderString(ctx, vars)
 		if err != nil {
 			return nil, fileEntry{}, false, &retrieve.ClassError{Class: spec.ClassPermanent, Err: fmt.Errorf("render headers.%s: %w", k, err)}
+		}
+		if v == "" {
+			continue // e.g. a token the integration does not have: no header
 		}
 		s.redact.Add(v)
 		req.Header.Set(k, v)
