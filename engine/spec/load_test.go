@@ -218,6 +218,8 @@ var badSpecs = []struct {
 		`testdata/specs/bad/src_sql_http_keys.bad.yaml:7:1: base_url: not used by source sql (it applies to HTTP APIs)`},
 	{"src_sql_no_dsn.bad.yaml",
 		`testdata/specs/bad/src_sql_no_dsn.bad.yaml:3:1: sql: source sql reads credentials.dsn by default; declare it under credentials or set sql.dsn`},
+	{"src_select_string.bad.yaml",
+		`testdata/specs/bad/src_select_string.bad.yaml:12:15: interaction_types.accounts.query.select: "id, name, updated_at": select is "*" (every column) or a list of column names, e.g. [id, name, updated_at]`},
 	{"src_sql_without_section.bad.yaml",
 		`testdata/specs/bad/src_sql_without_section.bad.yaml:2:9: source: source sql needs an sql section: {driver: postgres or mysql}`},
 }

@@ -73,7 +73,7 @@ type Columns []string
 // UnmarshalYAML accepts "*" or a list.
 func (c *Columns) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode {
-		*c = nil // "*"; the schema refuses any other string
+		*c = nil // "*"; validation refuses any other string
 		return nil
 	}
 	var cols []string
@@ -282,6 +282,9 @@ func (v *validator) query(q *Query, at []string) {
 	}
 	if q.Cursor != "" && q.Cursor == q.Tiebreaker {
 		v.fail(sub("tiebreaker"), false, "must differ from cursor: it orders the rows that share a cursor value")
+	}
+	if raw, ok := v.doc.scalarRaw(sub("select")).(string); ok && raw != "*" {
+		v.fail(sub("select"), false, "%q: select is \"*\" (every column) or a list of column names, e.g. [id, name, updated_at]", raw)
 	}
 	for i, c := range q.Select {
 		if !columnRe.MatchString(c) {
