@@ -209,6 +209,9 @@ func (s *oauthSource) replaced(t TokenState, stale *TokenState) bool {
 // request calls the token endpoint, retrying connection errors and 5xx.
 func (s *oauthSource) request(ctx context.Context, creds map[string]any, prev TokenState) (TokenState, error) {
 	conn := s.opts.Connector
+	if conn.Auth.Grant == spec.GrantJWTBearer {
+		return s.jwtBearer(ctx, creds)
+	}
 	cfg, err := OAuthConfig(ctx, conn, s.opts.Config, creds, "")
 	if err != nil {
 		return TokenState{}, &Error{Permanent: true, Err: err}

@@ -6,10 +6,13 @@ import (
 	"fmt"
 
 	"github.com/intakehq/intake/engine/auth"
+	"github.com/intakehq/intake/engine/filesource"
 	"github.com/intakehq/intake/engine/process"
 	"github.com/intakehq/intake/engine/retrieve"
 	"github.com/intakehq/intake/engine/secret"
+	"github.com/intakehq/intake/engine/source"
 	"github.com/intakehq/intake/engine/spec"
+	"github.com/intakehq/intake/engine/sqlsource"
 	"github.com/intakehq/intake/engine/store"
 )
 
@@ -46,17 +49,30 @@ func LoadJob(ctx context.Context, db Integrations, cat *spec.Catalog, box *secre
 		return Job{}, err
 	}
 	opts.Credentials = &auth.StoreCredentials{Store: db, Box: box, IntegrationID: id}
-	client, err := retrieve.NewClient(ctx, retrieve.Source{Connector: conn, Config: in.Config, Credentials: creds}, opts)
+	client, err := NewClient(ctx, retrieve.Source{Connector: conn, Config: in.Config, Credentials: creds}, opts)
 	if err != nil {
 		return Job{}, fmt.Errorf("integration %s: %w", id, err)
 	}
 	return Job{IntegrationID: id, CustomerID: in.CustomerID, Connector: conn, Client: client}, nil
 }
 
+// NewClient returns the client of a connector's source: the HTTP retriever, a SQL
+// database or files.
+func NewClient(ctx context.Context, src retrieve.Source, opts retrieve.Options) (Client, error) {
+	switch src.Connector.Source {
+	case spec.SourceSQL:
+		return sqlsource.New(ctx, src, sqlsource.Options{Trace: opts.Trace, Logger: opts.Logger})
+	case spec.SourceFiles:
+		return filesource.New(ctx, src, filesource.Options{Trace: opts.Trace, Logger: opts.Logger, Transport: opts.Transport, Now: opts.Now})
+	}
+	return retrieve.NewClient(ctx, src, opts)
+}
+
 // Preview retrieves and maps records of one interaction type without storing anything,
 // calling fn with each mapped record (or the record's mapping error) until limit
-// records have been seen (0: no limit).
-func Preview(ctx context.Context, client *retrieve.Client, it *spec.InteractionType, limit int, fn func(*process.Mapped, error) error) error {
+// records have been seen (0: no limit). Rows a source could not read are reported to
+// fn as errors too.
+func Preview(ctx context.Context, client Client, it *spec.InteractionType, limit int, fn func(*process.Mapped, error) error) error {
 	mapper := process.NewMapper(it)
 	start, err := startingPoint(&store.Object{}, it)
 	if err != nil {
@@ -64,8 +80,14 @@ func Preview(ctx context.Context, client *retrieve.Client, it *spec.InteractionT
 	}
 	n := 0
 	errLimit := errors.New("limit reached")
-	err = client.Pages(ctx, it, retrieve.Since(it, start), func(pg retrieve.Page) error {
-		for _, raw := range pg.Records {
+	var batch source.Batch
+	handle := func(pg retrieve.Page) error {
+		for _, rej := range batch.Rejected {
+			if err := fn(nil, &process.RecordError{ExternalID: rej.ExternalID, Reason: rej.Reason}); err != nil {
+				return err
+			}
+		}
+		for i, raw := range pg.Records {
 			if limit > 0 && n >= limit {
 				return errLimit
 			}
@@ -78,6 +100,10 @@ func Preview(ctx context.Context, client *retrieve.Client, it *spec.InteractionT
 			if err == nil {
 				m, err = mapper.Map(ctx, raw)
 			}
+			var re *process.RecordError
+			if errors.As(err, &re) {
+				err = &process.RecordError{ExternalID: re.ExternalID, Reason: batch.At(i, re.Reason)}
+			}
 			if err := fn(m, err); err != nil {
 				return err
 			}
@@ -86,7 +112,15 @@ func Preview(ctx context.Context, client *retrieve.Client, it *spec.InteractionT
 			return errLimit
 		}
 		return nil
-	})
+	}
+	if rs, ok := client.(source.Resumable); ok {
+		err = rs.Resume(ctx, it, "", func(b source.Batch) error {
+			batch = b
+			return handle(b.Page)
+		})
+	} else {
+		err = client.Pages(ctx, it, retrieve.Since(it, start), handle)
+	}
 	if errors.Is(err, errLimit) {
 		return nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/intakehq/intake/engine/alert"
 	"github.com/intakehq/intake/engine/process"
 	"github.com/intakehq/intake/engine/retrieve"
+	"github.com/intakehq/intake/engine/source"
 	"github.com/intakehq/intake/engine/spec"
 	"github.com/intakehq/intake/engine/store"
 )
@@ -49,12 +50,23 @@ type Syncer struct {
 	}
 }
 
+// Client is what a sync reads records through: a *retrieve.Client for HTTP APIs, an
+// *sqlsource.Source for databases, a *filesource.Source for files (NewClient picks by
+// the connector's source). A client that also implements source.Resumable keeps its
+// own position: the pipeline hands it the stored cursor and commits the position each
+// batch carries.
+type Client interface {
+	Pages(ctx context.Context, it *spec.InteractionType, q retrieve.Query, fn func(retrieve.Page) error) error
+	// Redact hides the integration's secrets in s.
+	Redact(s string) string
+}
+
 // Job is one integration to sync with a ready client.
 type Job struct {
 	IntegrationID string
 	CustomerID    string
 	Connector     *spec.Connector
-	Client        *retrieve.Client
+	Client        Client
 	Types         []string // empty: every interaction type, in spec order
 }
 
@@ -121,9 +133,10 @@ func (s *Syncer) SyncType(ctx context.Context, job Job, it *spec.InteractionType
 	if committed != "" {
 		high, _ = time.Parse(time.RFC3339Nano, committed)
 	}
-	syncErr := job.Client.Pages(ctx, it, retrieve.Since(it, since), func(pg retrieve.Page) error {
-		page := store.Page{Records: make([]store.Record, 0, len(pg.Records))}
-		for _, raw := range pg.Records {
+	var batch source.Batch // what a resumable source said about the page in hand
+	handle := func(pg retrieve.Page) error {
+		page := store.Page{Records: make([]store.Record, 0, len(pg.Records)), Quarantined: batch.Rejected}
+		for i, raw := range pg.Records {
 			keep, err := mapper.Keep(ctx, raw)
 			if err == nil && !keep {
 				// Skipped, but seen: the cursor still moves past it.
@@ -142,13 +155,13 @@ func (s *Syncer) SyncType(ctx context.Context, job Job, it *spec.InteractionType
 				if !errors.As(err, &re) {
 					return err
 				}
-				q := store.Quarantined{ExternalID: re.ExternalID, Reason: job.Client.Redact(re.Reason)}
+				q := store.Quarantined{ExternalID: re.ExternalID, Reason: batch.At(i, job.Client.Redact(re.Reason))}
 				q.Raw, _ = json.Marshal(raw)
 				page.Quarantined = append(page.Quarantined, q)
 				continue
 			}
 			if verr := validator.CheckValue(it.Kind, m.Doc); verr != nil {
-				reason := job.Client.Redact(verr.Error())
+				reason := batch.At(i, job.Client.Redact(verr.Error()))
 				if it.Strict {
 					// Nothing of this page is committed; the run fails.
 					return &retrieve.ClassError{Class: spec.ClassBadData, Err: fmt.Errorf("%s: page %d: record %s does not match kind %s (strict): %s", it.Name, pg.Number, m.ExternalID, it.Kind, reason)}
@@ -163,7 +176,7 @@ func (s *Syncer) SyncType(ctx context.Context, job Job, it *spec.InteractionType
 				refs, err = mapper.Refs(ctx, m)
 			}
 			if err != nil {
-				page.Quarantined = append(page.Quarantined, store.Quarantined{ExternalID: m.ExternalID, Reason: job.Client.Redact(err.Error()), Raw: m.Raw})
+				page.Quarantined = append(page.Quarantined, store.Quarantined{ExternalID: m.ExternalID, Reason: batch.At(i, job.Client.Redact(err.Error())), Raw: m.Raw})
 				continue
 			}
 			rec := store.Record{ExternalID: m.ExternalID, Kind: it.Kind, Data: m.Data, Raw: m.Raw, Hash: m.Hash, Match: keys, Refs: refs}
@@ -189,6 +202,10 @@ func (s *Syncer) SyncType(ctx context.Context, job Job, it *spec.InteractionType
 				}
 			}
 		}
+		if batch.Cursor != "" && batch.Cursor != committed {
+			// A resumable source's position covers everything before it.
+			page.Cursor, committed = batch.Cursor, batch.Cursor
+		}
 		res, err := s.Store.CommitPage(ctx, runID, obj, page)
 		if err != nil {
 			return err
@@ -197,7 +214,16 @@ func (s *Syncer) SyncType(ctx context.Context, job Job, it *spec.InteractionType
 			s.OnPage(PageEvent{Integration: job.IntegrationID, Type: it.Name, Page: pg.Number, Records: len(pg.Records), Result: res, Cursor: committed})
 		}
 		return nil
-	})
+	}
+	var syncErr error
+	if rs, ok := job.Client.(source.Resumable); ok {
+		syncErr = rs.Resume(ctx, it, obj.Cursor, func(b source.Batch) error {
+			batch = b
+			return handle(b.Page)
+		})
+	} else {
+		syncErr = job.Client.Pages(ctx, it, retrieve.Since(it, since), handle)
+	}
 	status, class, msg := store.RunSucceeded, "", ""
 	switch {
 	case syncErr == nil:

@@ -37,6 +37,14 @@ var DefaultCustomizable = []string{
 	"interaction_types.*.links",
 }
 
+// SourceCustomizable are the paths customers may also override in the connectors of a
+// source other than http: the extra condition and page size of a query, and how files
+// are found and parsed (names, delimiter, encoding...).
+var SourceCustomizable = map[string][]string{
+	SourceSQL:   {"interaction_types.*.query.where", "interaction_types.*.query.limit"},
+	SourceFiles: {"interaction_types.*.files"},
+}
+
 // customTypeKeys may also be set on a custom type (one made with extends).
 var customTypeKeys = []string{"kind", "description"}
 
@@ -115,7 +123,7 @@ func Apply(base *Connector, overrides ...*Override) (*Layers, error) {
 			continue
 		}
 		o.lines[ov.File] = strings.Split(string(ov.data), "\n")
-		m := &merger{o: o, file: ov.File, allowed: append(slices.Clone(DefaultCustomizable), base.Customizable...), base: base, custom: custom}
+		m := &merger{o: o, file: ov.File, allowed: slices.Concat(DefaultCustomizable, SourceCustomizable[base.Source], base.Customizable), base: base, custom: custom}
 		m.mergeMap(root, ov.root, nil)
 		all = append(all, m.errs...)
 		l.overrides = append(l.overrides, ov.File)

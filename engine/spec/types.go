@@ -38,6 +38,11 @@ type Connector struct {
 	InteractionTypes Ordered[*InteractionType] `yaml:"interaction_types" json:"interaction_types"`
 	// Kinds are the custom kinds this spec declares, each an inline JSON Schema.
 	Kinds Ordered[*Kind] `yaml:"kinds" json:"kinds,omitempty"`
+	// Source is where records come from: an HTTP API (the default), a SQL database or
+	// files. SQL and Files hold the connection settings of the latter two.
+	Source string       `yaml:"source" json:"source,omitempty"`
+	SQL    *SQL         `yaml:"sql" json:"sql,omitempty"`
+	Files  *FilesSource `yaml:"files" json:"files,omitempty"`
 }
 
 // Kind is a custom interaction kind declared under kinds: an inline JSON Schema (draft
@@ -91,6 +96,8 @@ const (
 	GrantRefreshToken      = "refresh_token"
 	GrantClientCredentials = "client_credentials"
 	GrantAuthorizationCode = "authorization_code"
+	// GrantJWTBearer is RFC 7523: an RS256-signed assertion is exchanged for a token.
+	GrantJWTBearer = "jwt_bearer"
 )
 
 // Token endpoint client authentication methods (RFC 6749 2.3.1).
@@ -119,6 +126,13 @@ type Auth struct {
 	ClientSecret  *Template          `yaml:"client_secret" json:"client_secret,omitempty"`
 	TokenParams   Ordered[*Template] `yaml:"token_params" json:"token_params,omitempty"`
 	RefreshBefore Duration           `yaml:"refresh_before" json:"refresh_before,omitempty"`
+
+	// oauth2 jwt_bearer: the claims of the assertion and the key that signs it.
+	Issuer       *Template `yaml:"issuer" json:"issuer,omitempty"`
+	Subject      *Template `yaml:"subject" json:"subject,omitempty"`
+	Audience     *Template `yaml:"audience" json:"audience,omitempty"`
+	PrivateKey   *Template `yaml:"private_key" json:"private_key,omitempty"`
+	PrivateKeyID *Template `yaml:"private_key_id" json:"private_key_id,omitempty"`
 
 	// session
 	Login     *Request `yaml:"login" json:"login,omitempty"`
@@ -196,8 +210,8 @@ type InteractionType struct {
 	Kind        string         `yaml:"kind" json:"kind"`
 	Description string         `yaml:"description" json:"description,omitempty"`
 	SyncEvery   Duration       `yaml:"sync_every" json:"sync_every"`
-	Request     Request        `yaml:"request" json:"request"`
-	Records     *Expr          `yaml:"records" json:"records"`
+	Request     Request        `yaml:"request" json:"request,omitzero"`
+	Records     *Expr          `yaml:"records" json:"records,omitempty"`
 	ID          *Expr          `yaml:"id" json:"id"`
 	Filter      *Expr          `yaml:"filter" json:"filter,omitempty"`
 	Match       *Match         `yaml:"match" json:"match,omitempty"`
@@ -214,6 +228,9 @@ type InteractionType struct {
 	// Links says which Account and Contact each record refers to (a ticket's
 	// requester, a deal's company); only for types that are neither.
 	Links *Links `yaml:"links" json:"links,omitempty"`
+	// Query is what a sql source reads for this type; Files what a files source reads.
+	Query *Query `yaml:"query" json:"query,omitempty"`
+	Files *Files `yaml:"files" json:"files,omitempty"`
 }
 
 // Format returns the response body format: FormatJSON unless response.format says

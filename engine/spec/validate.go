@@ -58,6 +58,7 @@ func (c *Connector) validate(doc *document) Errors {
 			v.fail(p("credentials", name), true, "%q is also declared under config; a value is either config or a credential, so give one of them another name", name)
 		}
 	}
+	v.source()
 	v.auth()
 	// Token-based auth exposes the token response as .auth (e.g. Salesforce's
 	// instance_url) to the base URL and headers.
@@ -87,7 +88,9 @@ func (c *Connector) validate(doc *document) Errors {
 	for _, name := range c.InteractionTypes.Keys {
 		it := c.InteractionTypes.Map[name]
 		it.Name = name
+		v.sourceType(it, p("interaction_types", name))
 		v.interactionType(it, p("interaction_types", name))
+		v.sourceTypeDone(it)
 	}
 	// After every type's match defaults: links.*.type names another type.
 	for _, name := range c.InteractionTypes.Keys {
@@ -208,7 +211,8 @@ func (v *validator) auth() {
 		"grant": a.Grant != "", "token_url": a.TokenURL != nil, "authorize_url": a.AuthorizeURL != nil, "scopes": len(a.Scopes) > 0,
 		"client_auth": a.ClientAuth != "", "client_id": a.ClientID != nil, "client_secret": a.ClientSecret != nil,
 		"token_params": a.TokenParams.Len() > 0, "refresh_before": a.RefreshBefore > 0,
-		"login": a.Login != nil, "session_token": a.TokenPath != nil, "expires_in": a.ExpiresIn != nil, "ttl": a.TTL > 0}
+		"login": a.Login != nil, "session_token": a.TokenPath != nil, "expires_in": a.ExpiresIn != nil, "ttl": a.TTL > 0,
+		"issuer": a.Issuer != nil, "subject": a.Subject != nil, "audience": a.Audience != nil, "private_key": a.PrivateKey != nil, "private_key_id": a.PrivateKeyID != nil}
 	// tpl lists the templates to compile with the context fields each may read.
 	type tplCheck struct {
 		key string
@@ -250,7 +254,23 @@ func (v *validator) auth() {
 		}
 		switch a.Grant {
 		case "":
-			v.fail(at, true, "auth type oauth2 needs grant: refresh_token, client_credentials or authorization_code")
+			v.fail(at, true, "auth type oauth2 needs grant: refresh_token, client_credentials, authorization_code or jwt_bearer")
+		case GrantJWTBearer:
+			// The signed assertion authenticates the client: no client id or secret.
+			for _, k := range []string{"client_auth", "client_id", "client_secret", "token_params"} {
+				used[k] = false
+			}
+			for _, k := range []string{"issuer", "subject", "audience", "private_key", "private_key_id"} {
+				used[k] = true
+			}
+			if a.Issuer == nil {
+				v.fail(at, true, "grant jwt_bearer needs issuer: the assertion's iss claim, e.g. '${ .credentials.client_email }'")
+			}
+			if a.PrivateKey == nil {
+				a.PrivateKey = v.defaultCredential("private_key", at)
+			}
+			checks = append(checks, tplCheck{"issuer", a.Issuer, ctxAuth}, tplCheck{"subject", a.Subject, ctxAuth}, tplCheck{"audience", a.Audience, ctxAuth},
+				tplCheck{"private_key", a.PrivateKey, ctxAuth}, tplCheck{"private_key_id", a.PrivateKeyID, ctxAuth})
 		case GrantAuthorizationCode:
 			used["authorize_url"] = true
 			if a.AuthorizeURL == nil {
@@ -266,13 +286,13 @@ func (v *validator) auth() {
 		}
 		// An authorization_code integration gets the app's client id and secret when it
 		// is connected; the other grants read the customer's own.
-		if a.ClientID == nil {
+		if a.ClientID == nil && a.Grant != GrantJWTBearer {
 			a.ClientID = v.defaultClientCredential("client_id", at, a.Grant)
 		}
-		if a.ClientSecret == nil {
+		if a.ClientSecret == nil && a.Grant != GrantJWTBearer {
 			a.ClientSecret = v.defaultClientCredential("client_secret", at, a.Grant)
 		}
-		if a.ClientAuth == "" {
+		if a.ClientAuth == "" && a.Grant != GrantJWTBearer {
 			a.ClientAuth = ClientSecretBasic
 		}
 		checks = append(checks, tplCheck{"value", a.Value, ctxToken}, tplCheck{"token_url", a.TokenURL, ctxBaseURLPlain},

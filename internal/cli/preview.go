@@ -24,15 +24,19 @@ func (a *app) previewCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "preview --connector FILE [--config KEY=VALUE]... [--type T] [--limit N] [--trace]",
 		Short: "Fetch and map records with a connector, writing nothing",
-		Long: `Run a connector against its API and print the mapped records as JSON Lines on
-stdout, one object per record: {"type", "id", "data"}. Nothing is stored and no
-cursor moves. With --trace, each request (URL with secrets redacted), its status,
-the records on each page (and each part of a large page), and what pagination: auto
+		Long: `Run a connector against its API, database or files and print the mapped records
+as JSON Lines on stdout, one object per record: {"type", "id", "data"}. Nothing is
+stored and no cursor moves. With --trace, each request (URL with secrets redacted)
+and its status, each SQL page query with its arguments, or each file read, the
+records on each page (and each part of a large page), and what pagination: auto
 detected go to stderr.
 
-Records that cannot be mapped are reported on stderr and skipped.`,
+Records that cannot be mapped, and rows a file source cannot read, are reported on
+stderr and skipped.`,
 		Example: `  intake preview --connector connectors/demo-crm.yaml --config api_key=demo-key --limit 5
-  intake preview --connector my.yaml --config-file secrets.yaml --type tickets --trace | jq .data`,
+  intake preview --connector my.yaml --config-file secrets.yaml --type tickets --trace | jq .data
+  intake preview --connector connectors/postgres.yaml --config-file acme-db.yaml --type accounts --trace
+  intake preview --connector connectors/csv-files.yaml --config location=/srv/drops/acme`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			conn, err := spec.LoadFile(file)
@@ -47,7 +51,7 @@ Records that cannot be mapped are reported on stderr and skipped.`,
 			if trace {
 				opts.Trace = a.tracer()
 			}
-			client, err := retrieve.NewClient(cmd.Context(), retrieve.Source{Connector: conn, Config: s.Config, Credentials: s.Credentials}, opts)
+			client, err := pipeline.NewClient(cmd.Context(), retrieve.Source{Connector: conn, Config: s.Config, Credentials: s.Credentials}, opts)
 			if err != nil {
 				return err
 			}
@@ -96,6 +100,10 @@ func (a *app) tracer() func(retrieve.TraceEvent) {
 		case "request":
 			if ev.Err != "" {
 				fmt.Fprintf(a.env.Stderr, "→ %s %s: %s (%s)\n", ev.Method, ev.URL, ev.Err, ev.Duration.Round(time.Millisecond))
+				return
+			}
+			if ev.Status == 0 { // a SQL query has no status
+				fmt.Fprintf(a.env.Stderr, "→ %s %s (%s)\n", ev.Method, ev.URL, ev.Duration.Round(time.Millisecond))
 				return
 			}
 			fmt.Fprintf(a.env.Stderr, "→ %s %s %d (%s)\n", ev.Method, ev.URL, ev.Status, ev.Duration.Round(time.Millisecond))
