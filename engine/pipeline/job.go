@@ -55,16 +55,15 @@ func LoadJob(ctx context.Context, db Integrations, cat *spec.Catalog, box *secre
 
 // Preview retrieves and maps records of one interaction type without storing anything,
 // calling fn with each mapped record (or the record's mapping error) until limit
-// records have been seen (0: no limit).
+// records have been seen (0: no limit). It reads what a first sync would: from
+// incremental.start (or initial_window), window by window with step. A child type
+// fetches its parent's records from the provider (nothing is stored to read them
+// from) and the children of each in turn.
 func Preview(ctx context.Context, client *retrieve.Client, it *spec.InteractionType, limit int, fn func(*process.Mapped, error) error) error {
-	mapper := process.NewMapper(it)
-	start, err := startingPoint(&store.Object{}, it)
-	if err != nil {
-		return err
-	}
 	n := 0
 	errLimit := errors.New("limit reached")
-	err = client.Pages(ctx, it, retrieve.Since(it, start), func(pg retrieve.Page) error {
+	mapper := process.NewMapper(it)
+	each := func(pg retrieve.Page, parent []process.Field, parentErr error) error {
 		for _, raw := range pg.Records {
 			if limit > 0 && n >= limit {
 				return errLimit
@@ -75,8 +74,11 @@ func Preview(ctx context.Context, client *retrieve.Client, it *spec.InteractionT
 			}
 			n++
 			var m *process.Mapped
+			if err == nil && parentErr != nil {
+				err = &process.RecordError{Reason: parentErr.Error()}
+			}
 			if err == nil {
-				m, err = mapper.Map(ctx, raw)
+				m, err = mapper.MapChild(ctx, raw, parent)
 			}
 			if err := fn(m, err); err != nil {
 				return err
@@ -86,9 +88,50 @@ func Preview(ctx context.Context, client *retrieve.Client, it *spec.InteractionT
 			return errLimit
 		}
 		return nil
+	}
+	err := previewRecords(ctx, client, it, func(pg retrieve.Page, parent any) error {
+		if it.Parent == nil {
+			return each(pg, nil, nil)
+		}
+		fields, ferr := mapper.ParentFields(ctx, parent)
+		return each(pg, fields, ferr)
 	})
 	if errors.Is(err, errLimit) {
 		return nil
 	}
 	return err
+}
+
+// previewRecords calls fn with every page a first sync of it would read; for a child
+// type, with the parent each page belongs to.
+func previewRecords(ctx context.Context, client *retrieve.Client, it *spec.InteractionType, fn func(pg retrieve.Page, parent any) error) error {
+	req := requestType(it)
+	if it.Parent != nil {
+		parentType, ok := client.Connector().InteractionTypes.Get(it.Parent.Type)
+		if !ok {
+			return fmt.Errorf("%s: parent type %q not found", it.Name, it.Parent.Type)
+		}
+		return previewRecords(ctx, client, parentType, func(pg retrieve.Page, _ any) error {
+			for _, parent := range pg.Records {
+				err := client.Pages(ctx, req, retrieve.Query{Vars: map[string]any{"parent": parent}}, func(child retrieve.Page) error {
+					return fn(child, parent)
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	spans, err := plan(&store.Object{}, it, client.Now().UTC())
+	if err != nil {
+		return err
+	}
+	r := &run{it: it}
+	for _, sp := range spans {
+		if err := client.Pages(ctx, req, r.query(sp), func(pg retrieve.Page) error { return fn(pg, nil) }); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -524,7 +524,7 @@ func (r RunSummary) Duration(now time.Time) time.Duration {
 // ListRuns returns sync runs, newest first.
 func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]*RunSummary, error) {
 	q := `SELECT r.id, r.integration_object_id, r.started_at, r.finished_at, r.status, r.cursor_before, r.cursor_after, r.pages,
-		r.records_new, r.records_updated, r.records_unchanged, r.records_quarantined, r.records_filtered, r.error, r.error_class,
+		r.records_new, r.records_updated, r.records_unchanged, r.records_quarantined, r.records_filtered, r.records_deleted, r.error, r.error_class,
 		o.integration_id, g.customer_id, o.interaction_type
 		FROM sync_runs r JOIN integration_objects o ON o.id = r.integration_object_id JOIN integrations g ON g.id = o.integration_id WHERE 1 = 1`
 	var args []any
@@ -552,7 +552,7 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]*RunSummary, error
 		var r RunSummary
 		var started, finished, before, after, errMsg, class sql.NullString
 		if err := rows.Scan(&r.ID, &r.ObjectID, &started, &finished, &r.Status, &before, &after, &r.Pages,
-			&r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &r.RecordsFiltered, &errMsg, &class,
+			&r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &r.RecordsFiltered, &r.RecordsDeleted, &errMsg, &class,
 			&r.IntegrationID, &r.CustomerID, &r.Type); err != nil {
 			return nil, fmt.Errorf("list runs: %w", err)
 		}

@@ -60,6 +60,7 @@ type Run struct {
 	RecordsUnchanged   int
 	RecordsQuarantined int
 	RecordsFiltered    int
+	RecordsDeleted     int // rows the run marked deleted; not part of the records read
 	Error              string
 	ErrorClass         string // spec.Class*; "" unless failed
 }
@@ -92,6 +93,9 @@ type Record struct {
 	Raw             []byte // raw JSON
 	Hash            string
 	SourceUpdatedAt string // RFC 3339, "" when the type is not incremental
+	// Deleted: the source marks the record deleted (deletes.flag). It is stored with
+	// deleted_at set; a record seen again without the mark gets deleted_at cleared.
+	Deleted bool
 	// Match, when set, resolves the record to an Account or Contact in the same
 	// transaction.
 	Match *MatchKeys
@@ -114,11 +118,15 @@ type Page struct {
 	// high-water mark and becomes the cursor only when the run succeeds.
 	Cursor        string
 	PendingCursor string
+	// Deletes are external ids a deleted-records endpoint listed: their rows get
+	// deleted_at (ids never stored are ignored).
+	Deletes []string
 }
 
-// PageResult counts what a page changed.
+// PageResult counts what a page changed. Every record read is one of New, Updated,
+// Unchanged, Quarantined or Filtered; Deleted counts the rows newly marked deleted.
 type PageResult struct {
-	New, Updated, Unchanged, Quarantined, Filtered int
+	New, Updated, Unchanged, Quarantined, Filtered, Deleted int
 }
 
 // CommitPage stores a page's records and advances the cursor in one transaction, so a
@@ -128,17 +136,21 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 	now := s.ts()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res = PageResult{}
-		sel, err := tx.PrepareContext(ctx, `SELECT id, content_hash FROM interactions WHERE integration_object_id = ? AND external_id = ?`)
+		sel, err := tx.PrepareContext(ctx, `SELECT id, content_hash, deleted_at IS NOT NULL FROM interactions WHERE integration_object_id = ? AND external_id = ?`)
 		if err != nil {
 			return err
 		}
 		defer sel.Close()
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO interactions (integration_object_id, external_id, kind, data, raw, content_hash, source_updated_at, first_seen_at, updated_at, sync_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO interactions (integration_object_id, external_id, kind, data, raw, content_hash, source_updated_at, first_seen_at, updated_at, sync_run_id, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
-		upd, err := tx.PrepareContext(ctx, `UPDATE interactions SET kind = ?, data = ?, raw = ?, content_hash = ?, source_updated_at = ?, updated_at = ?, sync_run_id = ? WHERE integration_object_id = ? AND external_id = ?`)
+		// deleted_at: NULL when the record is not deleted, else kept when it already was
+		// deleted (the time it went), else now.
+		upd, err := tx.PrepareContext(ctx, `UPDATE interactions SET kind = ?, data = ?, raw = ?, content_hash = ?, source_updated_at = ?, updated_at = ?, sync_run_id = ?,
+			deleted_at = CASE WHEN CAST(? AS TEXT) IS NULL THEN NULL ELSE COALESCE(deleted_at, CAST(? AS TEXT)) END
+			WHERE integration_object_id = ? AND external_id = ?`)
 		if err != nil {
 			return err
 		}
@@ -151,10 +163,12 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 		for _, r := range p.Records {
 			var id int64
 			var old string
-			err := sel.QueryRowContext(ctx, obj.ID, r.ExternalID).Scan(&id, &old)
+			var wasDeleted bool
+			err := sel.QueryRowContext(ctx, obj.ID, r.ExternalID).Scan(&id, &old, &wasDeleted)
 			// Accounts and contacts resolve when their record is new or changed, in this
-			// transaction: a page and its entities commit together.
-			if r.Match != nil && !(err == nil && old == r.Hash) {
+			// transaction: a page and its entities commit together. A record the source
+			// deleted resolves to nothing.
+			if r.Match != nil && !r.Deleted && !(err == nil && old == r.Hash && !wasDeleted) {
 				if entities == nil {
 					var rerr error
 					if entities, rerr = s.newResolver(ctx, tx, obj); rerr != nil {
@@ -165,28 +179,58 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 					return rerr
 				}
 			}
+			deletedAt := ""
+			if r.Deleted {
+				deletedAt = now
+			}
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
-				if err := ins.QueryRowContext(ctx, obj.ID, r.ExternalID, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, now, runID).Scan(&id); err != nil {
+				if err := ins.QueryRowContext(ctx, obj.ID, r.ExternalID, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, now, runID, nullStr(deletedAt)).Scan(&id); err != nil {
 					return fmt.Errorf("insert %s: %w", r.ExternalID, err)
 				}
 				if err := changes.record(ctx, OpInsert, id, r.ExternalID); err != nil {
 					return err
 				}
 				res.New++
+				if r.Deleted {
+					// First seen already deleted: stored, and its deletion recorded.
+					if err := changes.record(ctx, OpDelete, id, r.ExternalID); err != nil {
+						return err
+					}
+					res.Deleted++
+				}
 			case err != nil:
 				return err
-			case old == r.Hash:
+			case old == r.Hash && wasDeleted == r.Deleted:
 				res.Unchanged++
 			default:
-				if _, err := upd.ExecContext(ctx, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, runID, obj.ID, r.ExternalID); err != nil {
+				_, err := upd.ExecContext(ctx, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, runID, nullStr(deletedAt), nullStr(deletedAt), obj.ID, r.ExternalID)
+				if err != nil {
 					return fmt.Errorf("update %s: %w", r.ExternalID, err)
 				}
-				if err := changes.record(ctx, OpUpdate, id, r.ExternalID); err != nil {
-					return err
+				if old == r.Hash && !wasDeleted {
+					res.Unchanged++ // only the deletion is new
+				} else {
+					// Changed content, or a deleted record that reappeared: an update.
+					if err := changes.record(ctx, OpUpdate, id, r.ExternalID); err != nil {
+						return err
+					}
+					res.Updated++
 				}
-				res.Updated++
+				if r.Deleted && !wasDeleted {
+					if err := changes.record(ctx, OpDelete, id, r.ExternalID); err != nil {
+						return err
+					}
+					res.Deleted++
+				}
 			}
+		}
+		if len(p.Deletes) > 0 {
+			n, err := markDeleted(ctx, tx, changes, obj.ID, runID, now, p.Deletes)
+			if err != nil {
+				return err
+			}
+			res.Deleted += n
 		}
 		for _, q := range p.Quarantined {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO quarantine (integration_object_id, sync_run_id, external_id, reason, raw, created_at) VALUES (?, ?, ?, ?, ?, ?)`, obj.ID, runID, nullStr(q.ExternalID), q.Reason, string(q.Raw), now); err != nil {
@@ -205,8 +249,8 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			}
 		}
 		res.Filtered = p.Filtered
-		_, err = tx.ExecContext(ctx, `UPDATE sync_runs SET pages = pages + 1, records_new = records_new + ?, records_updated = records_updated + ?, records_unchanged = records_unchanged + ?, records_quarantined = records_quarantined + ?, records_filtered = records_filtered + ? WHERE id = ?`,
-			res.New, res.Updated, res.Unchanged, res.Quarantined, res.Filtered, runID)
+		_, err = tx.ExecContext(ctx, `UPDATE sync_runs SET pages = pages + 1, records_new = records_new + ?, records_updated = records_updated + ?, records_unchanged = records_unchanged + ?, records_quarantined = records_quarantined + ?, records_filtered = records_filtered + ?, records_deleted = records_deleted + ? WHERE id = ?`,
+			res.New, res.Updated, res.Unchanged, res.Quarantined, res.Filtered, res.Deleted, runID)
 		return err
 	})
 	if err != nil {
@@ -216,6 +260,94 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 		obj.Cursor = p.Cursor
 	}
 	return res, nil
+}
+
+// markDeleted sets deleted_at on the live rows of an object with the given external
+// ids, recording a delete change for each, and returns how many it marked. Ids that
+// are not stored, or already deleted, are left alone.
+func markDeleted(ctx context.Context, tx *sql.Tx, changes *objectChanges, objectID, runID int64, now string, externalIDs []string) (int, error) {
+	stmt, err := tx.PrepareContext(ctx, `UPDATE interactions SET deleted_at = ?, updated_at = ?, sync_run_id = ? WHERE integration_object_id = ? AND external_id = ? AND deleted_at IS NULL RETURNING id`)
+	if err != nil {
+		return 0, err
+	}
+	defer stmt.Close()
+	n := 0
+	for _, ext := range externalIDs {
+		var id int64
+		err := stmt.QueryRowContext(ctx, now, now, runID, objectID, ext).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("mark %s deleted: %w", ext, err)
+		}
+		if err := changes.record(ctx, OpDelete, id, ext); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Checkpoint makes cursor the object's committed cursor and drops the pending one: a
+// completed backfill window, or the parents a child type has fully fetched.
+func (s *Store) Checkpoint(ctx context.Context, runID int64, obj *Object, cursor string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE integration_objects SET cursor = ?, pending_cursor = NULL WHERE id = ?`, nullStr(cursor), obj.ID); err != nil {
+		return fmt.Errorf("checkpoint run %d at %q: %w", runID, cursor, err)
+	}
+	obj.Cursor = cursor
+	return nil
+}
+
+// reconcileChunk is how many rows one transaction of ReconcileDeletes marks.
+const reconcileChunk = 500
+
+// ReconcileDeletes marks deleted the live rows of an object whose external id seen
+// does not report, for a full sync that succeeded (deletes.reconcile), and returns how
+// many it marked. Each chunk of rows commits with its delete changes and the run's
+// records_deleted count; an interrupted reconcile is finished by the next one.
+func (s *Store) ReconcileDeletes(ctx context.Context, runID int64, obj *Object, seen func(externalID string) bool) (int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT external_id FROM interactions WHERE integration_object_id = ? AND deleted_at IS NULL ORDER BY external_id`, obj.ID)
+	if err != nil {
+		return 0, fmt.Errorf("reconcile deletes of run %d: %w", runID, err)
+	}
+	var gone []string
+	for rows.Next() {
+		var ext string
+		if err := rows.Scan(&ext); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("reconcile deletes of run %d: %w", runID, err)
+		}
+		if !seen(ext) {
+			gone = append(gone, ext)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("reconcile deletes of run %d: %w", runID, err)
+	}
+	total := 0
+	for len(gone) > 0 {
+		chunk := gone[:min(len(gone), reconcileChunk)]
+		gone = gone[len(chunk):]
+		now := s.ts()
+		n := 0
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			changes := newObjectChanges(tx, obj.ID, now)
+			defer changes.close()
+			var err error
+			if n, err = markDeleted(ctx, tx, changes, obj.ID, runID, now, chunk); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE sync_runs SET records_deleted = records_deleted + ? WHERE id = ?`, n, runID)
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("reconcile deletes of run %d: %w", runID, err)
+		}
+		total += n
+	}
+	return total, nil
 }
 
 // FinishRun records how a run ended. On success the pending cursor (if any) becomes the
@@ -251,8 +383,8 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, obj *Object, status,
 func (s *Store) Run(ctx context.Context, id int64) (*Run, error) {
 	var r Run
 	var started, finished, before, after, errMsg, class sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT id, integration_object_id, started_at, finished_at, status, cursor_before, cursor_after, pages, records_new, records_updated, records_unchanged, records_quarantined, records_filtered, error, error_class FROM sync_runs WHERE id = ?`, id).
-		Scan(&r.ID, &r.ObjectID, &started, &finished, &r.Status, &before, &after, &r.Pages, &r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &r.RecordsFiltered, &errMsg, &class)
+	err := s.db.QueryRowContext(ctx, `SELECT id, integration_object_id, started_at, finished_at, status, cursor_before, cursor_after, pages, records_new, records_updated, records_unchanged, records_quarantined, records_filtered, records_deleted, error, error_class FROM sync_runs WHERE id = ?`, id).
+		Scan(&r.ID, &r.ObjectID, &started, &finished, &r.Status, &before, &after, &r.Pages, &r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &r.RecordsFiltered, &r.RecordsDeleted, &errMsg, &class)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sync run %d: %w", id, ErrNotFound)
 	}
@@ -275,19 +407,30 @@ type Interaction struct {
 	SourceUpdatedAt string          `json:"source_updated_at,omitempty"`
 	FirstSeenAt     string          `json:"first_seen_at"`
 	UpdatedAt       string          `json:"updated_at"`
+	// DeletedAt is when a sync found the record deleted at the source; "" while it
+	// exists.
+	DeletedAt string `json:"deleted_at,omitempty"`
 }
+
+// Which interactions a list shows by deletion.
+const (
+	DeletedShow = "show" // all of them (the default)
+	DeletedHide = "hide" // only those that exist at the source
+	DeletedOnly = "only" // only those deleted at the source
+)
 
 // InteractionFilter narrows ListInteractions; zero fields match everything.
 type InteractionFilter struct {
 	IntegrationID string
 	Type          string
 	Since         time.Time // rows stored or changed at or after it; zero: all
+	Deleted       string    // DeletedShow (or ""), DeletedHide or DeletedOnly
 	Limit         int
 }
 
 // ListInteractions returns stored interactions, most recently changed first.
 func (s *Store) ListInteractions(ctx context.Context, f InteractionFilter) ([]Interaction, error) {
-	q := `SELECT i.id, o.integration_id, o.interaction_type, i.external_id, i.kind, i.data, COALESCE(i.source_updated_at, ''), i.first_seen_at, i.updated_at
+	q := `SELECT i.id, o.integration_id, o.interaction_type, i.external_id, i.kind, i.data, COALESCE(i.source_updated_at, ''), i.first_seen_at, i.updated_at, COALESCE(i.deleted_at, '')
 		FROM interactions i JOIN integration_objects o ON o.id = i.integration_object_id WHERE 1 = 1`
 	var args []any
 	if f.IntegrationID != "" {
@@ -297,6 +440,15 @@ func (s *Store) ListInteractions(ctx context.Context, f InteractionFilter) ([]In
 	if f.Type != "" {
 		q += ` AND o.interaction_type = ?`
 		args = append(args, f.Type)
+	}
+	switch f.Deleted {
+	case "", DeletedShow:
+	case DeletedHide:
+		q += ` AND i.deleted_at IS NULL`
+	case DeletedOnly:
+		q += ` AND i.deleted_at IS NOT NULL`
+	default:
+		return nil, fmt.Errorf("list interactions: deleted %q: use %s, %s or %s", f.Deleted, DeletedShow, DeletedHide, DeletedOnly)
 	}
 	if !f.Since.IsZero() {
 		// updated_at is fixed-width RFC 3339 UTC text: comparing the text compares the times.
@@ -317,7 +469,7 @@ func (s *Store) ListInteractions(ctx context.Context, f InteractionFilter) ([]In
 	for rows.Next() {
 		var it Interaction
 		var data string
-		if err := rows.Scan(&it.ID, &it.IntegrationID, &it.Type, &it.ExternalID, &it.Kind, &data, &it.SourceUpdatedAt, &it.FirstSeenAt, &it.UpdatedAt); err != nil {
+		if err := rows.Scan(&it.ID, &it.IntegrationID, &it.Type, &it.ExternalID, &it.Kind, &data, &it.SourceUpdatedAt, &it.FirstSeenAt, &it.UpdatedAt, &it.DeletedAt); err != nil {
 			return nil, fmt.Errorf("list interactions: %w", err)
 		}
 		it.Data = json.RawMessage(data)
