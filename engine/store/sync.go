@@ -129,6 +129,18 @@ type PageResult struct {
 	New, Updated, Unchanged, Quarantined, Filtered, Deleted int
 }
 
+// Statements of CommitPage (also run on PostgreSQL by deletes_postgres_test.go).
+const (
+	selectInteractionSQL = `SELECT id, content_hash, deleted_at IS NOT NULL FROM interactions WHERE integration_object_id = ? AND external_id = ?`
+	storeInteractionSQL  = `INSERT INTO interactions (integration_object_id, external_id, kind, data, raw, content_hash, source_updated_at, first_seen_at, updated_at, sync_run_id, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	// deleted_at: NULL when the record is not deleted; when it is, kept if it already
+	// was (the time it went), else the time given.
+	updateInteractionSQL = `UPDATE interactions SET kind = ?, data = ?, raw = ?, content_hash = ?, source_updated_at = ?, updated_at = ?, sync_run_id = ?,
+			deleted_at = CASE WHEN CAST(? AS TEXT) IS NULL THEN NULL ELSE COALESCE(deleted_at, CAST(? AS TEXT)) END
+			WHERE integration_object_id = ? AND external_id = ?`
+	markDeletedSQL = `UPDATE interactions SET deleted_at = ?, updated_at = ?, sync_run_id = ? WHERE integration_object_id = ? AND external_id = ? AND deleted_at IS NULL RETURNING id`
+)
+
 // CommitPage stores a page's records and advances the cursor in one transaction, so a
 // crash leaves either all of the page or none of it.
 func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page) (PageResult, error) {
@@ -136,21 +148,17 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 	now := s.ts()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res = PageResult{}
-		sel, err := tx.PrepareContext(ctx, `SELECT id, content_hash, deleted_at IS NOT NULL FROM interactions WHERE integration_object_id = ? AND external_id = ?`)
+		sel, err := tx.PrepareContext(ctx, selectInteractionSQL)
 		if err != nil {
 			return err
 		}
 		defer sel.Close()
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO interactions (integration_object_id, external_id, kind, data, raw, content_hash, source_updated_at, first_seen_at, updated_at, sync_run_id, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		ins, err := tx.PrepareContext(ctx, storeInteractionSQL)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
-		// deleted_at: NULL when the record is not deleted, else kept when it already was
-		// deleted (the time it went), else now.
-		upd, err := tx.PrepareContext(ctx, `UPDATE interactions SET kind = ?, data = ?, raw = ?, content_hash = ?, source_updated_at = ?, updated_at = ?, sync_run_id = ?,
-			deleted_at = CASE WHEN CAST(? AS TEXT) IS NULL THEN NULL ELSE COALESCE(deleted_at, CAST(? AS TEXT)) END
-			WHERE integration_object_id = ? AND external_id = ?`)
+		upd, err := tx.PrepareContext(ctx, updateInteractionSQL)
 		if err != nil {
 			return err
 		}
@@ -266,7 +274,7 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 // ids, recording a delete change for each, and returns how many it marked. Ids that
 // are not stored, or already deleted, are left alone.
 func markDeleted(ctx context.Context, tx *sql.Tx, changes *objectChanges, objectID, runID int64, now string, externalIDs []string) (int, error) {
-	stmt, err := tx.PrepareContext(ctx, `UPDATE interactions SET deleted_at = ?, updated_at = ?, sync_run_id = ? WHERE integration_object_id = ? AND external_id = ? AND deleted_at IS NULL RETURNING id`)
+	stmt, err := tx.PrepareContext(ctx, markDeletedSQL)
 	if err != nil {
 		return 0, err
 	}
