@@ -121,6 +121,9 @@ func printSummary(w io.Writer, results []pipeline.Result) int {
 		if run.RecordsFiltered > 0 {
 			line += fmt.Sprintf(", %d filtered out", run.RecordsFiltered)
 		}
+		if run.RecordsDeleted > 0 {
+			line += fmt.Sprintf("; %d deleted at the source", run.RecordsDeleted)
+		}
 		line += fmt.Sprintf("  (%s)", d)
 		fmt.Fprintln(w, line)
 		if run.Error != "" {
