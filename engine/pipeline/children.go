@@ -170,8 +170,14 @@ func (r *run) fetchChildren(ctx context.Context, ref store.ParentRef) error {
 	if err != nil {
 		return err
 	}
+	reconcile := r.it.Deletes != nil && r.it.Deletes.Reconcile
 	if rec.Deleted {
-		return nil // deleted at the source: it has no children to fetch any more
+		// Deleted at the source: it has no children to fetch any more, and with
+		// reconcile, the children it had are gone with it.
+		if reconcile {
+			return r.reconcileChildren(ctx, rec.ID, func(string) bool { return false })
+		}
+		return nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(rec.Raw))
 	dec.UseNumber()
@@ -179,19 +185,40 @@ func (r *run) fetchChildren(ctx context.Context, ref store.ParentRef) error {
 	if err := dec.Decode(&parent); err != nil {
 		return fmt.Errorf("%s %s: stored raw record: %w", r.it.Parent.Type, rec.ExternalID, err)
 	}
-	fields, ferr := r.mapper.ParentFields(ctx, parent)
+	pr := &parentRecord{id: rec.ID}
+	pr.fields, pr.err = r.mapper.ParentFields(ctx, parent)
 	q := retrieve.Query{Vars: map[string]any{"parent": parent}}
+	seen := map[string]bool{}
+	read := 0
 	err = r.job.Client.Pages(ctx, r.req, q, func(pg retrieve.Page) error {
-		page, _, _, err := r.page(ctx, pg, process.Cursor{}, fields, ferr)
+		out, err := r.page(ctx, pg, process.Cursor{}, pr)
 		if err != nil {
 			return err
 		}
-		return r.commit(ctx, pg, page)
+		read += len(pg.Records)
+		for _, ext := range out.seen {
+			seen[ext] = true
+		}
+		return r.commit(ctx, pg, out.page)
 	})
 	if err != nil {
 		return fmt.Errorf("children of %s %s: %w", r.it.Parent.Type, rec.ExternalID, err)
 	}
+	// Every page of the parent's children was read: those stored but not seen are
+	// gone. Unless nothing at all came back, which is more often a glitch.
+	if reconcile && read > 0 {
+		return r.reconcileChildren(ctx, rec.ID, func(ext string) bool { return seen[ext] })
+	}
 	return nil
+}
+
+// reconcileChildren marks deleted the stored children of one parent that seen does
+// not report, serialized with the page commits.
+func (r *run) reconcileChildren(ctx context.Context, parentID int64, seen func(string) bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, err := r.s.Store.ReconcileChildren(ctx, r.id, r.obj, parentID, seen)
+	return err
 }
 
 // tracker commits a child's cursor as parents finish, possibly out of order: the

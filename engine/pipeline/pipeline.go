@@ -27,6 +27,8 @@ type Store interface {
 	Checkpoint(ctx context.Context, runID int64, obj *store.Object, cursor string) error
 	// ReconcileDeletes marks deleted the rows a full sync did not see.
 	ReconcileDeletes(ctx context.Context, runID int64, obj *store.Object, seen func(externalID string) bool) (int, error)
+	// ReconcileChildren marks deleted the children of one parent a fetch did not see.
+	ReconcileChildren(ctx context.Context, runID int64, obj *store.Object, parentID int64, seen func(externalID string) bool) (int, error)
 	FinishRun(ctx context.Context, runID int64, obj *store.Object, status, class, errMsg string) (*store.Run, error)
 
 	// What a child type reads of its parents.
@@ -210,7 +212,7 @@ func (s *Syncer) newRun(job Job, it *spec.InteractionType, obj *store.Object) (*
 	}
 	r := &run{s: s, job: job, it: it, req: requestType(it), obj: obj, mapper: process.NewMapper(it), validator: validator,
 		started: time.Now(), now: job.Client.Now().UTC()}
-	if it.Deletes != nil && it.Deletes.Reconcile {
+	if it.Deletes != nil && it.Deletes.Reconcile && it.Parent == nil {
 		r.seen = map[string]bool{}
 	}
 	return r, nil

@@ -30,7 +30,7 @@ type run struct {
 	// mu serializes commits (and OnPage) when a child type fetches several parents at
 	// once, and guards seen and read.
 	mu   sync.Mutex
-	seen map[string]bool // deletes.reconcile: external ids read in this run
+	seen map[string]bool // deletes.reconcile of a type without parent: external ids read in this run
 	read int             // records read in this run
 }
 
@@ -72,12 +72,13 @@ func (r *run) readSpan(ctx context.Context, sp span) error {
 	perPage := inc != nil && inc.Sorted && inc.Order != spec.OrderDesc && r.it.Deletes.Endpoint() == nil
 	q := r.query(sp)
 	err = r.job.Client.Pages(ctx, r.req, q, func(pg retrieve.Page) error {
-		page, pageHigh, stop, err := r.page(ctx, pg, sp.from, nil, nil)
+		out, err := r.page(ctx, pg, sp.from, nil)
 		if err != nil {
 			return err
 		}
-		if pageHigh.After(high) {
-			high = pageHigh
+		page := out.page
+		if out.high.After(high) {
+			high = out.high
 		}
 		if inc != nil && high.After(committed) {
 			if perPage {
@@ -90,7 +91,14 @@ func (r *run) readSpan(ctx context.Context, sp span) error {
 		if err := r.commit(ctx, pg, page); err != nil {
 			return err
 		}
-		if stop {
+		if r.seen != nil {
+			r.mu.Lock()
+			for _, ext := range out.seen {
+				r.seen[ext] = true
+			}
+			r.mu.Unlock()
+		}
+		if out.stop {
 			// Newest first: the rest is older than the cursor, read by earlier syncs.
 			return retrieve.ErrStopPaging
 		}
@@ -130,16 +138,40 @@ func (r *run) query(sp span) retrieve.Query {
 	return retrieve.Query{Cursor: from, Vars: map[string]any{"window": map[string]any{"start": from, "end": end}}}
 }
 
+// parentRecord is the parent a child type's page was fetched for.
+type parentRecord struct {
+	id     int64           // row id
+	fields []process.Field // parent.fields, evaluated over it
+	err    error           // why they could not be: each child is quarantined
+}
+
+// mapped is one page of records mapped for a commit.
+type mapped struct {
+	page store.Page
+	high process.Cursor // the highest cursor value among the records read (stored, or skipped by the filter)
+	stop bool           // a newest-first feed has gone past the span's lower bound
+	seen []string       // the external ids of the records read, for reconcile
+}
+
 // page maps one page of records into what a commit stores. from is the span's lower
-// bound, below which client_side and newest-first types drop records (stop says a
-// newest-first feed has gone past it). parent and parentErr are a child's parent
-// fields. high is the highest cursor value among the records read (stored, or skipped
-// by the filter).
-func (r *run) page(ctx context.Context, pg retrieve.Page, from process.Cursor, parent []process.Field, parentErr error) (page store.Page, high process.Cursor, stop bool, err error) {
+// bound, below which client_side and newest-first types drop records. parent is set
+// for a child type.
+func (r *run) page(ctx context.Context, pg retrieve.Page, from process.Cursor, parent *parentRecord) (out mapped, err error) {
 	inc := r.it.Incremental
+	page := &out.page
 	page.Records = make([]store.Record, 0, len(pg.Records))
 	dropOlder := inc != nil && (inc.ClientSide || inc.Order == spec.OrderDesc) && !from.IsZero()
-	var seen []string
+	var (
+		seen       []string
+		high       process.Cursor
+		extra      []process.Field
+		parentID   int64
+		parentErr  error
+		collectIDs = r.it.Deletes != nil && r.it.Deletes.Reconcile
+	)
+	if parent != nil {
+		extra, parentID, parentErr = parent.fields, parent.id, parent.err
+	}
 	for _, raw := range pg.Records {
 		keep, err := r.mapper.Keep(ctx, raw)
 		if err == nil && !keep {
@@ -148,7 +180,7 @@ func (r *run) page(ctx context.Context, pg retrieve.Page, from process.Cursor, p
 			if c, cerr := r.mapper.Cursor(ctx, raw); cerr == nil && c.After(high) {
 				high = c
 			}
-			if r.seen != nil {
+			if collectIDs {
 				if ext, ierr := r.mapper.ID(ctx, raw); ierr == nil {
 					seen = append(seen, ext)
 				}
@@ -160,7 +192,7 @@ func (r *run) page(ctx context.Context, pg retrieve.Page, from process.Cursor, p
 				// Older than the cursor: an earlier sync read it.
 				page.Filtered++
 				if inc.Order == spec.OrderDesc {
-					stop = true
+					out.stop = true
 				}
 				continue
 			}
@@ -170,12 +202,12 @@ func (r *run) page(ctx context.Context, pg retrieve.Page, from process.Cursor, p
 			err = &process.RecordError{Reason: parentErr.Error()}
 		}
 		if err == nil {
-			m, err = r.mapper.MapChild(ctx, raw, parent)
+			m, err = r.mapper.MapChild(ctx, raw, extra)
 		}
 		if err != nil {
 			var re *process.RecordError
 			if !errors.As(err, &re) {
-				return page, high, false, err
+				return out, err
 			}
 			q := store.Quarantined{ExternalID: re.ExternalID, Reason: r.job.Client.Redact(re.Reason)}
 			if q.ExternalID == "" {
@@ -193,7 +225,7 @@ func (r *run) page(ctx context.Context, pg retrieve.Page, from process.Cursor, p
 			reason := r.job.Client.Redact(verr.Error())
 			if r.it.Strict {
 				// Nothing of this page is committed; the run fails.
-				return page, high, false, &retrieve.ClassError{Class: spec.ClassBadData, Err: fmt.Errorf("%s: page %d: record %s does not match kind %s (strict): %s", r.it.Name, pg.Number, m.ExternalID, r.it.Kind, reason)}
+				return out, &retrieve.ClassError{Class: spec.ClassBadData, Err: fmt.Errorf("%s: page %d: record %s does not match kind %s (strict): %s", r.it.Name, pg.Number, m.ExternalID, r.it.Kind, reason)}
 			}
 			// Like an unmappable record, it does not move the cursor.
 			page.Quarantined = append(page.Quarantined, store.Quarantined{ExternalID: m.ExternalID, Reason: reason, Raw: m.Raw})
@@ -204,7 +236,7 @@ func (r *run) page(ctx context.Context, pg retrieve.Page, from process.Cursor, p
 			page.Quarantined = append(page.Quarantined, store.Quarantined{ExternalID: m.ExternalID, Reason: r.job.Client.Redact(err.Error()), Raw: m.Raw})
 			continue
 		}
-		rec := store.Record{ExternalID: m.ExternalID, Kind: r.it.Kind, Data: m.Data, Raw: m.Raw, Hash: m.Hash, Match: keys, Deleted: m.Deleted}
+		rec := store.Record{ExternalID: m.ExternalID, Kind: r.it.Kind, Data: m.Data, Raw: m.Raw, Hash: m.Hash, Match: keys, Deleted: m.Deleted, ParentID: parentID}
 		if !m.Cursor.IsZero() {
 			rec.SourceUpdatedAt = m.Cursor.Format(time.RFC3339Nano)
 		}
@@ -215,13 +247,9 @@ func (r *run) page(ctx context.Context, pg retrieve.Page, from process.Cursor, p
 	}
 	r.mu.Lock()
 	r.read += len(pg.Records)
-	if r.seen != nil {
-		for _, ext := range seen {
-			r.seen[ext] = true
-		}
-	}
 	r.mu.Unlock()
-	return page, high, stop, nil
+	out.high, out.seen = high, seen
+	return out, nil
 }
 
 // commit stores a page and reports it. Commits are serialized: the pages of parents

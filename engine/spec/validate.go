@@ -906,9 +906,6 @@ func (v *validator) deletes(it *InteractionType, at []string) {
 		if it.Incremental != nil {
 			v.fail(key("reconcile"), true, "reconcile marks what a sync did not see, so every sync must read everything; it cannot go with incremental")
 		}
-		if it.Parent != nil {
-			v.fail(key("reconcile"), true, "reconcile marks what a sync did not see, but a child type's syncs read only the children of changed parents")
-		}
 	}
 }
 

@@ -23,8 +23,8 @@ func exerciseDeletes(t *testing.T, b backend) []string {
 	obj := b.id(t, `SELECT id FROM integration_objects WHERE interaction_type = ?`, "tickets")
 	run := b.id(t, insertRunSQL, obj, now, RunRunning, nil)
 
-	live := b.id(t, storeInteractionSQL, obj, "t1", "ticket", `{}`, `{}`, "h1", nil, now, now, run, nil)
-	gone := b.id(t, storeInteractionSQL, obj, "t2", "ticket", `{}`, `{}`, "h2", nil, now, now, run, now)
+	live := b.id(t, storeInteractionSQL, obj, "t1", "ticket", `{}`, `{}`, "h1", nil, now, now, run, nil, nil)
+	gone := b.id(t, storeInteractionSQL, obj, "t2", "ticket", `{}`, `{}`, "h2", nil, now, now, run, now, nil)
 	state := func(ext string) string {
 		var deletedAt sql.NullString
 		var deleted bool
@@ -33,24 +33,32 @@ func exerciseDeletes(t *testing.T, b backend) []string {
 	}
 	see("inserted: %s; %s", state("t1"), state("t2"))
 	var deleted bool
-	require.NoError(t, b.db.QueryRow(b.d.Rebind(selectInteractionSQL), obj, "t2").Scan(new(int64), new(string), &deleted))
+	require.NoError(t, b.db.QueryRow(b.d.Rebind(selectInteractionSQL), obj, "t2").Scan(new(int64), new(string), &deleted, new(int64)))
 	see("select t2 deleted: %v", deleted)
 
 	// Still deleted: the time it went is kept. Reappearing: cleared. Newly deleted: set.
-	b.mustExec(t, updateInteractionSQL, "ticket", `{"a":1}`, `{}`, "h2b", nil, later, run, later, later, obj, "t2")
+	b.mustExec(t, updateInteractionSQL, "ticket", `{"a":1}`, `{}`, "h2b", nil, later, run, nil, later, later, obj, "t2")
 	see("still deleted: %s", state("t2"))
-	b.mustExec(t, updateInteractionSQL, "ticket", `{"a":2}`, `{}`, "h2c", nil, later, run, nil, nil, obj, "t2")
+	b.mustExec(t, updateInteractionSQL, "ticket", `{"a":2}`, `{}`, "h2c", nil, later, run, nil, nil, nil, obj, "t2")
 	see("reappeared: %s", state("t2"))
-	b.mustExec(t, updateInteractionSQL, "ticket", `{"a":1}`, `{}`, "h1b", nil, later, run, later, later, obj, "t1")
+	b.mustExec(t, updateInteractionSQL, "ticket", `{"a":1}`, `{}`, "h1b", nil, later, run, nil, later, later, obj, "t1")
 	see("deleted by flag: %s", state("t1"))
 
 	// The deleted-records endpoint marks live rows only.
-	b.mustExec(t, updateInteractionSQL, "ticket", `{}`, `{}`, "h1c", nil, later, run, nil, nil, obj, "t1")
+	b.mustExec(t, updateInteractionSQL, "ticket", `{}`, `{}`, "h1c", nil, later, run, nil, nil, nil, obj, "t1")
 	var id int64
 	require.NoError(t, b.db.QueryRow(b.d.Rebind(markDeletedSQL), now, now, run, obj, "t1").Scan(&id))
 	see("marked: %v", id == live)
 	err := b.db.QueryRow(b.d.Rebind(markDeletedSQL), now, now, run, obj, "t1").Scan(&id)
 	see("marked again: %v", err)
+
+	// A child row points at its parent.
+	b.mustExec(t, insertObjectSQL, "acme-desk", "comments")
+	child := b.id(t, `SELECT id FROM integration_objects WHERE interaction_type = ?`, "comments")
+	b.id(t, storeInteractionSQL, child, "c1", "comment", `{}`, `{}`, "hc", nil, now, now, run, nil, live)
+	var parentID int64
+	require.NoError(t, b.db.QueryRow(b.d.Rebind(selectInteractionSQL), child, "c1").Scan(new(int64), new(string), new(bool), &parentID))
+	see("child's parent is t1: %v", parentID == live)
 
 	// Parents: live rows by id, and rows by their latest change.
 	see("scan: %d rows", len(b.column(t, scanInteractionsSQL, obj, 0, 10)))
@@ -86,4 +94,5 @@ func TestPostgresDeletesBehaveLikeSQLite(t *testing.T) {
 	assert.Contains(t, want, "reappeared: t2 deleted=false at=")
 	assert.Contains(t, want, "deleted by flag: t1 deleted=true at=2026-01-03T00:00:00.000Z")
 	assert.Contains(t, want, "marked again: sql: no rows in result set")
+	assert.Contains(t, want, "child's parent is t1: true")
 }

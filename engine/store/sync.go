@@ -96,6 +96,9 @@ type Record struct {
 	// Deleted: the source marks the record deleted (deletes.flag). It is stored with
 	// deleted_at set; a record seen again without the mark gets deleted_at cleared.
 	Deleted bool
+	// ParentID is the row id of the parent record a child type's record was fetched
+	// for; 0 for other types.
+	ParentID int64
 	// Match, when set, resolves the record to an Account or Contact in the same
 	// transaction.
 	Match *MatchKeys
@@ -131,11 +134,11 @@ type PageResult struct {
 
 // Statements of CommitPage (also run on PostgreSQL by deletes_postgres_test.go).
 const (
-	selectInteractionSQL = `SELECT id, content_hash, deleted_at IS NOT NULL FROM interactions WHERE integration_object_id = ? AND external_id = ?`
-	storeInteractionSQL  = `INSERT INTO interactions (integration_object_id, external_id, kind, data, raw, content_hash, source_updated_at, first_seen_at, updated_at, sync_run_id, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	selectInteractionSQL = `SELECT id, content_hash, deleted_at IS NOT NULL, COALESCE(parent_id, 0) FROM interactions WHERE integration_object_id = ? AND external_id = ?`
+	storeInteractionSQL  = `INSERT INTO interactions (integration_object_id, external_id, kind, data, raw, content_hash, source_updated_at, first_seen_at, updated_at, sync_run_id, deleted_at, parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	// deleted_at: NULL when the record is not deleted; when it is, kept if it already
 	// was (the time it went), else the time given.
-	updateInteractionSQL = `UPDATE interactions SET kind = ?, data = ?, raw = ?, content_hash = ?, source_updated_at = ?, updated_at = ?, sync_run_id = ?,
+	updateInteractionSQL = `UPDATE interactions SET kind = ?, data = ?, raw = ?, content_hash = ?, source_updated_at = ?, updated_at = ?, sync_run_id = ?, parent_id = ?,
 			deleted_at = CASE WHEN CAST(? AS TEXT) IS NULL THEN NULL ELSE COALESCE(deleted_at, CAST(? AS TEXT)) END
 			WHERE integration_object_id = ? AND external_id = ?`
 	markDeletedSQL = `UPDATE interactions SET deleted_at = ?, updated_at = ?, sync_run_id = ? WHERE integration_object_id = ? AND external_id = ? AND deleted_at IS NULL RETURNING id`
@@ -172,7 +175,8 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			var id int64
 			var old string
 			var wasDeleted bool
-			err := sel.QueryRowContext(ctx, obj.ID, r.ExternalID).Scan(&id, &old, &wasDeleted)
+			var oldParent int64
+			err := sel.QueryRowContext(ctx, obj.ID, r.ExternalID).Scan(&id, &old, &wasDeleted, &oldParent)
 			// Accounts and contacts resolve when their record is new or changed, in this
 			// transaction: a page and its entities commit together. A record the source
 			// deleted resolves to nothing.
@@ -193,7 +197,7 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			}
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
-				if err := ins.QueryRowContext(ctx, obj.ID, r.ExternalID, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, now, runID, nullStr(deletedAt)).Scan(&id); err != nil {
+				if err := ins.QueryRowContext(ctx, obj.ID, r.ExternalID, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, now, runID, nullStr(deletedAt), nullID(r.ParentID)).Scan(&id); err != nil {
 					return fmt.Errorf("insert %s: %w", r.ExternalID, err)
 				}
 				if err := changes.record(ctx, OpInsert, id, r.ExternalID); err != nil {
@@ -209,17 +213,18 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 				}
 			case err != nil:
 				return err
-			case old == r.Hash && wasDeleted == r.Deleted:
+			case old == r.Hash && wasDeleted == r.Deleted && oldParent == r.ParentID:
 				res.Unchanged++
 			default:
-				_, err := upd.ExecContext(ctx, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, runID, nullStr(deletedAt), nullStr(deletedAt), obj.ID, r.ExternalID)
+				_, err := upd.ExecContext(ctx, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, runID, nullID(r.ParentID), nullStr(deletedAt), nullStr(deletedAt), obj.ID, r.ExternalID)
 				if err != nil {
 					return fmt.Errorf("update %s: %w", r.ExternalID, err)
 				}
-				if old == r.Hash && !wasDeleted {
+				if old == r.Hash && !wasDeleted && oldParent == r.ParentID {
 					res.Unchanged++ // only the deletion is new
 				} else {
-					// Changed content, or a deleted record that reappeared: an update.
+					// Changed content, a deleted record that reappeared, a child that
+					// moved to another parent: an update.
 					if err := changes.record(ctx, OpUpdate, id, r.ExternalID); err != nil {
 						return err
 					}
@@ -315,7 +320,18 @@ const reconcileChunk = 500
 // many it marked. Each chunk of rows commits with its delete changes and the run's
 // records_deleted count; an interrupted reconcile is finished by the next one.
 func (s *Store) ReconcileDeletes(ctx context.Context, runID int64, obj *Object, seen func(externalID string) bool) (int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT external_id FROM interactions WHERE integration_object_id = ? AND deleted_at IS NULL ORDER BY external_id`, obj.ID)
+	return s.reconcile(ctx, runID, obj, `SELECT external_id FROM interactions WHERE integration_object_id = ? AND deleted_at IS NULL ORDER BY external_id`, []any{obj.ID}, seen)
+}
+
+// ReconcileChildren is ReconcileDeletes for the records of a child type fetched for
+// one parent (the row parentID): those of its stored children that seen does not
+// report are marked deleted.
+func (s *Store) ReconcileChildren(ctx context.Context, runID int64, obj *Object, parentID int64, seen func(externalID string) bool) (int, error) {
+	return s.reconcile(ctx, runID, obj, `SELECT external_id FROM interactions WHERE integration_object_id = ? AND parent_id = ? AND deleted_at IS NULL ORDER BY external_id`, []any{obj.ID, parentID}, seen)
+}
+
+func (s *Store) reconcile(ctx context.Context, runID int64, obj *Object, query string, args []any, seen func(externalID string) bool) (int, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return 0, fmt.Errorf("reconcile deletes of run %d: %w", runID, err)
 	}
@@ -418,6 +434,9 @@ type Interaction struct {
 	// DeletedAt is when a sync found the record deleted at the source; "" while it
 	// exists.
 	DeletedAt string `json:"deleted_at,omitempty"`
+	// ParentID is, for a child type's record, the id of the parent interaction it was
+	// fetched for.
+	ParentID int64 `json:"parent_id,omitempty"`
 }
 
 // Which interactions a list shows by deletion.
@@ -438,7 +457,7 @@ type InteractionFilter struct {
 
 // ListInteractions returns stored interactions, most recently changed first.
 func (s *Store) ListInteractions(ctx context.Context, f InteractionFilter) ([]Interaction, error) {
-	q := `SELECT i.id, o.integration_id, o.interaction_type, i.external_id, i.kind, i.data, COALESCE(i.source_updated_at, ''), i.first_seen_at, i.updated_at, COALESCE(i.deleted_at, '')
+	q := `SELECT i.id, o.integration_id, o.interaction_type, i.external_id, i.kind, i.data, COALESCE(i.source_updated_at, ''), i.first_seen_at, i.updated_at, COALESCE(i.deleted_at, ''), COALESCE(i.parent_id, 0)
 		FROM interactions i JOIN integration_objects o ON o.id = i.integration_object_id WHERE 1 = 1`
 	var args []any
 	if f.IntegrationID != "" {
@@ -477,7 +496,7 @@ func (s *Store) ListInteractions(ctx context.Context, f InteractionFilter) ([]In
 	for rows.Next() {
 		var it Interaction
 		var data string
-		if err := rows.Scan(&it.ID, &it.IntegrationID, &it.Type, &it.ExternalID, &it.Kind, &data, &it.SourceUpdatedAt, &it.FirstSeenAt, &it.UpdatedAt, &it.DeletedAt); err != nil {
+		if err := rows.Scan(&it.ID, &it.IntegrationID, &it.Type, &it.ExternalID, &it.Kind, &data, &it.SourceUpdatedAt, &it.FirstSeenAt, &it.UpdatedAt, &it.DeletedAt, &it.ParentID); err != nil {
 			return nil, fmt.Errorf("list interactions: %w", err)
 		}
 		it.Data = json.RawMessage(data)

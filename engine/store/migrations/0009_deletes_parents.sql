@@ -12,6 +12,12 @@ CREATE INDEX interactions_deleted ON interactions(integration_object_id, deleted
 -- the new/updated/unchanged/quarantined/filtered split of the records it read.
 ALTER TABLE sync_runs ADD COLUMN records_deleted INTEGER NOT NULL DEFAULT 0;
 
+-- A child type's records point at the parent record they were fetched for (row id in
+-- interactions; NULL for other types), so that re-reading a parent's children in full
+-- can tell which of them are gone (deletes.reconcile on a child type).
+ALTER TABLE interactions ADD COLUMN parent_id INTEGER;
+CREATE INDEX interactions_parent ON interactions(integration_object_id, parent_id) WHERE parent_id IS NOT NULL;
+
 -- A child type iterates the parents changed since its last successful sync: the
 -- changes of one integration object after a position.
 CREATE INDEX changes_object ON changes(integration_id, interaction_type, seq);
