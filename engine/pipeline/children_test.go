@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/intakehq/intake/engine/process"
 	"github.com/intakehq/intake/engine/store"
 )
 
@@ -397,4 +398,25 @@ func TestChildTypeReconcile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, results[1].Run.RecordsUpdated)
 	assert.Empty(t, fx.deletedAt(t)["201"])
+}
+
+// Preview of a child type fetches parents from the provider (nothing is stored) and
+// each parent's children, with the parent's fields, up to the limit.
+func TestPreviewChildType(t *testing.T) {
+	desk := newHelpDesk(6, 3, 0)
+	fx := newIncFixture(t, desk, deskSpec(1), t0.Add(time.Hour))
+	var got []string
+	err := Preview(context.Background(), fx.job.Client, fx.conn.InteractionTypes.Map["comments"], 7, func(m *process.Mapped, err error) error {
+		require.NoError(t, err)
+		got = append(got, m.ExternalID+" "+string(m.Data))
+		return nil
+	})
+	require.NoError(t, err)
+	require.Len(t, got, 7)
+	assert.Equal(t, `100 {"body":"comment 0 on 1","ticket_id":1,"ticket_subject":"ticket 1"}`, got[0])
+	assert.Equal(t, `300 {"body":"comment 0 on 3","ticket_id":3,"ticket_subject":"ticket 3"}`, got[6])
+	assert.Equal(t, []int{1, 2, 3}, desk.fetches())
+	n, err := fx.db.CountInteractions(context.Background(), "acme-feed", "")
+	require.NoError(t, err)
+	assert.Zero(t, n)
 }
