@@ -71,7 +71,7 @@ func (r *run) children(ctx context.Context) error {
 	st := r.s.Store
 	cur, started, err := parseChildCursor(r.obj.Cursor)
 	if err != nil {
-		return fmt.Errorf("%s/%s: %w", r.obj.IntegrationID, r.obj.Type, err)
+		return fmt.Errorf("%s/%s: %w; to fetch every parent's children again, run intake integrations resync %s --type %s", r.obj.IntegrationID, r.obj.Type, err, r.obj.IntegrationID, r.obj.Type)
 	}
 	parentObj, err := st.EnsureObject(ctx, r.job.IntegrationID, pa.Type)
 	if err != nil {

@@ -48,7 +48,8 @@ func plan(obj *store.Object, it *spec.InteractionType, now time.Time) ([]span, e
 func startingPoint(obj *store.Object, inc *spec.Incremental, now time.Time) (process.Cursor, error) {
 	c, err := process.ParseCursor(obj.Cursor, inc.Format)
 	if err != nil {
-		return process.Cursor{}, fmt.Errorf("%s/%s: %w", obj.IntegrationID, obj.Type, err)
+		// The spec changed its cursor's format: the stored one cannot be trusted.
+		return process.Cursor{}, fmt.Errorf("%s/%s: %w; to read from the start again, run intake integrations resync %s --type %s", obj.IntegrationID, obj.Type, err, obj.IntegrationID, obj.Type)
 	}
 	if !c.IsZero() {
 		if c.IsInt() {

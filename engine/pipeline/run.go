@@ -59,9 +59,10 @@ func (r *run) plain(ctx context.Context, spans []span) error {
 // same span, and, for a window, commits the window's end as the cursor.
 func (r *run) readSpan(ctx context.Context, sp span) error {
 	inc := r.it.Incremental
-	committed, err := process.ParseCursor(r.obj.Cursor, formatOf(inc))
-	if err != nil {
-		return err
+	var committed process.Cursor
+	if inc != nil {
+		// plan has read it already: it parses.
+		committed, _ = process.ParseCursor(r.obj.Cursor, inc.Format)
 	}
 	high := committed // the highest cursor value seen in this span
 	// A page of a feed sorted oldest first covers everything up to its highest cursor,
@@ -71,7 +72,7 @@ func (r *run) readSpan(ctx context.Context, sp span) error {
 	// deletions of the span are read.
 	perPage := inc != nil && inc.Sorted && inc.Order != spec.OrderDesc && r.it.Deletes.Endpoint() == nil
 	q := r.query(sp)
-	err = r.job.Client.Pages(ctx, r.req, q, func(pg retrieve.Page) error {
+	err := r.job.Client.Pages(ctx, r.req, q, func(pg retrieve.Page) error {
 		out, err := r.page(ctx, pg, sp.from, nil)
 		if err != nil {
 			return err
@@ -323,11 +324,4 @@ func requestType(it *spec.InteractionType) *spec.InteractionType {
 	params.Set(inc.EndParam, inc.EndParamTemplate())
 	cp.Request.Params = params
 	return &cp
-}
-
-func formatOf(inc *spec.Incremental) string {
-	if inc == nil {
-		return ""
-	}
-	return inc.Format
 }

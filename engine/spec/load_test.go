@@ -222,6 +222,8 @@ var badSpecs = []struct {
 		`testdata/specs/bad/inc_parent_unknown.bad.yaml:22:13: interaction_types.comments.parent.type: provider helpdesk has no interaction type "tikets" (did you mean "tickets"?)`},
 	{"inc_reconcile_incremental.bad.yaml",
 		`testdata/specs/bad/inc_reconcile_incremental.bad.yaml:19:7: interaction_types.tickets.deletes.reconcile: reconcile marks what a sync did not see, so every sync must read everything; it cannot go with incremental`},
+	{"inc_step_finer_than_format.bad.yaml",
+		`testdata/specs/bad/inc_step_finer_than_format.bad.yaml:20:13: interaction_types.tickets.incremental.step: 6h is finer than the format "2006-01-02" can write (1d): windows would be sent with the same bounds`},
 	{"inc_step_without_start.bad.yaml",
 		`testdata/specs/bad/inc_step_without_start.bad.yaml:18:7: interaction_types.tickets.incremental.step: step needs start or initial_window: the first window starts there`},
 	{"inc_window_typo.bad.yaml",

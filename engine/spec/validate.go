@@ -751,6 +751,14 @@ func (v *validator) incremental(it *InteractionType, at []string) {
 		v.fail(key("sorted"), true, "sorted: true means oldest first; a newest-first feed (order: desc) commits its cursor when the sync succeeds, so drop sorted")
 	}
 	inc.unit = formatUnit(inc.Format)
+	if inc.Step > 0 && !integer {
+		switch {
+		case inc.Step.D() < time.Minute:
+			v.fail(key("step"), false, "%s is too small: a backfill would take a request per %s; use 1m or more", FormatDuration(inc.Step.D()), FormatDuration(inc.Step.D()))
+		case inc.Step.D() < inc.unit:
+			v.fail(key("step"), false, "%s is finer than the format %q can write (%s): windows would be sent with the same bounds", FormatDuration(inc.Step.D()), inc.Format, FormatDuration(inc.unit))
+		}
+	}
 }
 
 // formatUnit is the smallest change of time that the format shows (1 for integers):
