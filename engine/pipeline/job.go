@@ -70,18 +70,17 @@ func NewClient(ctx context.Context, src retrieve.Source, opts retrieve.Options) 
 
 // Preview retrieves and maps records of one interaction type without storing anything,
 // calling fn with each mapped record (or the record's mapping error) until limit
-// records have been seen (0: no limit). Rows a source could not read are reported to
-// fn as errors too.
+// records have been seen (0: no limit). It reads what a first sync would: from
+// incremental.start (or initial_window), window by window with step. A child type
+// fetches its parent's records from the provider (nothing is stored to read them
+// from) and the children of each in turn.
+//
+// Rows a resumable source (sql, files) could not read are reported to fn as errors too.
 func Preview(ctx context.Context, client Client, it *spec.InteractionType, limit int, fn func(*process.Mapped, error) error) error {
-	mapper := process.NewMapper(it)
-	start, err := startingPoint(&store.Object{}, it)
-	if err != nil {
-		return err
-	}
 	n := 0
 	errLimit := errors.New("limit reached")
-	var batch source.Batch
-	handle := func(pg retrieve.Page) error {
+	mapper := process.NewMapper(it)
+	each := func(pg retrieve.Page, parent []process.Field, parentErr error, batch *source.Batch) error {
 		for _, rej := range batch.Rejected {
 			if err := fn(nil, &process.RecordError{ExternalID: rej.ExternalID, Reason: rej.Reason}); err != nil {
 				return err
@@ -97,8 +96,11 @@ func Preview(ctx context.Context, client Client, it *spec.InteractionType, limit
 			}
 			n++
 			var m *process.Mapped
+			if err == nil && parentErr != nil {
+				err = &process.RecordError{Reason: parentErr.Error()}
+			}
 			if err == nil {
-				m, err = mapper.Map(ctx, raw)
+				m, err = mapper.MapChild(ctx, raw, parent)
 			}
 			var re *process.RecordError
 			if errors.As(err, &re) {
@@ -113,16 +115,56 @@ func Preview(ctx context.Context, client Client, it *spec.InteractionType, limit
 		}
 		return nil
 	}
-	if rs, ok := client.(source.Resumable); ok {
-		err = rs.Resume(ctx, it, "", func(b source.Batch) error {
-			batch = b
-			return handle(b.Page)
-		})
-	} else {
-		err = client.Pages(ctx, it, retrieve.Since(it, start), handle)
-	}
+	err := previewRecords(ctx, client, it, func(pg retrieve.Page, parent any, batch *source.Batch) error {
+		if it.Parent == nil {
+			return each(pg, nil, nil, batch)
+		}
+		fields, ferr := mapper.ParentFields(ctx, parent)
+		return each(pg, fields, ferr, batch)
+	})
 	if errors.Is(err, errLimit) {
 		return nil
 	}
 	return err
+}
+
+// previewRecords calls fn with every page a first sync of it would read; for a child
+// type, with the parent each page belongs to; for a resumable source, with its batch.
+func previewRecords(ctx context.Context, client Client, it *spec.InteractionType, fn func(pg retrieve.Page, parent any, batch *source.Batch) error) error {
+	if rs, ok := client.(source.Resumable); ok {
+		return rs.Resume(ctx, it, "", func(b source.Batch) error { return fn(b.Page, nil, &b) })
+	}
+	req := requestType(it)
+	if it.Parent != nil {
+		hc, ok := client.(interface{ Connector() *spec.Connector })
+		if !ok {
+			return fmt.Errorf("%s: parent/child types need an HTTP connector", it.Name)
+		}
+		parentType, ok := hc.Connector().InteractionTypes.Get(it.Parent.Type)
+		if !ok {
+			return fmt.Errorf("%s: parent type %q not found", it.Name, it.Parent.Type)
+		}
+		return previewRecords(ctx, client, parentType, func(pg retrieve.Page, _ any, _ *source.Batch) error {
+			for _, parent := range pg.Records {
+				err := client.Pages(ctx, req, retrieve.Query{Vars: map[string]any{"parent": parent}}, func(child retrieve.Page) error {
+					return fn(child, parent, &source.Batch{})
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	spans, err := plan(&store.Object{}, it, clientNow(client).UTC())
+	if err != nil {
+		return err
+	}
+	r := &run{it: it}
+	for _, sp := range spans {
+		if err := client.Pages(ctx, req, r.query(sp), func(pg retrieve.Page) error { return fn(pg, nil, &source.Batch{}) }); err != nil {
+			return err
+		}
+	}
+	return nil
 }

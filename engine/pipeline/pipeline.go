@@ -5,7 +5,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,7 +23,20 @@ type Store interface {
 	EnsureObject(ctx context.Context, integrationID, typ string) (*store.Object, error)
 	StartRun(ctx context.Context, obj *store.Object) (int64, error)
 	CommitPage(ctx context.Context, runID int64, obj *store.Object, p store.Page) (store.PageResult, error)
+	// Checkpoint commits a cursor on its own: a completed backfill window, the parents
+	// a child type has finished.
+	Checkpoint(ctx context.Context, runID int64, obj *store.Object, cursor string) error
+	// ReconcileDeletes marks deleted the rows a full sync did not see.
+	ReconcileDeletes(ctx context.Context, runID int64, obj *store.Object, seen func(externalID string) bool) (int, error)
+	// ReconcileChildren marks deleted the children of one parent a fetch did not see.
+	ReconcileChildren(ctx context.Context, runID int64, obj *store.Object, parentID int64, seen func(externalID string) bool) (int, error)
 	FinishRun(ctx context.Context, runID int64, obj *store.Object, status, class, errMsg string) (*store.Run, error)
+
+	// What a child type reads of its parents.
+	LastChange(ctx context.Context) (int64, error)
+	ChangedInteractions(ctx context.Context, integrationID, typ string, after, upto int64) ([]store.ParentRef, error)
+	ScanInteractions(ctx context.Context, objectID, afterID int64, limit int) ([]store.ParentRef, error)
+	InteractionRecord(ctx context.Context, id int64) (*store.StoredRecord, error)
 }
 
 // PageEvent reports a committed page, for progress displays.
@@ -41,7 +53,8 @@ type PageEvent struct {
 type Syncer struct {
 	Store  Store
 	Logger *slog.Logger
-	// OnPage, when set, is called after each committed page.
+	// OnPage, when set, is called after each committed page. Pages of a child type
+	// with parent.concurrency above 1 are committed, and reported, one at a time.
 	OnPage func(PageEvent)
 	// Alerts, when set, is told how each run ended (an *alert.Policy): it logs
 	// failures, raises alerts and disables integrations that keep failing.
@@ -61,6 +74,14 @@ type Client interface {
 	Redact(s string) string
 }
 
+// clientNow is the client's clock when it has one (tests fake it), else the wall clock.
+func clientNow(c Client) time.Time {
+	if n, ok := c.(interface{ Now() time.Time }); ok {
+		return n.Now()
+	}
+	return time.Now()
+}
+
 // Job is one integration to sync with a ready client.
 type Job struct {
 	IntegrationID string
@@ -77,7 +98,8 @@ type Result struct {
 	Err  error
 }
 
-// Sync syncs each interaction type of the job in turn. A failing type does not stop
+// Sync syncs each interaction type of the job in turn, a parent type before its
+// children (which read the parent's stored records). A failing type does not stop
 // the others; cancellation does.
 func (s *Syncer) Sync(ctx context.Context, job Job) ([]Result, error) {
 	types := job.Types
@@ -89,6 +111,7 @@ func (s *Syncer) Sync(ctx context.Context, job Job) ([]Result, error) {
 			return nil, fmt.Errorf("provider %s has no interaction type %q (it has: %v)", job.Connector.Provider, t, job.Connector.InteractionTypes.Keys)
 		}
 	}
+	types = ParentsFirst(job.Connector, types)
 	var results []Result
 	for i, t := range types {
 		it := job.Connector.InteractionTypes.Map[t]
@@ -108,121 +131,60 @@ func (s *Syncer) Sync(ctx context.Context, job Job) ([]Result, error) {
 	return results, nil
 }
 
+// ParentsFirst orders types so that each comes after its parent type when both are
+// listed, keeping the given order otherwise.
+func ParentsFirst(conn *spec.Connector, types []string) []string {
+	listed := make(map[string]bool, len(types))
+	for _, t := range types {
+		listed[t] = true
+	}
+	out := make([]string, 0, len(types))
+	placed := make(map[string]bool, len(types))
+	var place func(t string, depth int)
+	place = func(t string, depth int) {
+		if placed[t] || depth > len(types) {
+			return // placed already, or a cycle (the loader refuses those)
+		}
+		if it := conn.InteractionTypes.Map[t]; it != nil && it.Parent != nil && listed[it.Parent.Type] {
+			place(it.Parent.Type, depth+1)
+		}
+		if !placed[t] {
+			placed[t] = true
+			out = append(out, t)
+		}
+	}
+	for _, t := range types {
+		place(t, 0)
+	}
+	return out
+}
+
 // SyncType runs one sync of one integration object.
 func (s *Syncer) SyncType(ctx context.Context, job Job, it *spec.InteractionType) (*store.Run, error) {
 	obj, err := s.Store.EnsureObject(ctx, job.IntegrationID, it.Name)
 	if err != nil {
 		return nil, err
 	}
-	since, err := startingPoint(obj, it)
+	r, err := s.newRun(job, it, obj)
 	if err != nil {
 		return nil, err
 	}
-	validator, err := process.NewValidator(job.Connector)
+	// The ranges to read are planned before the run starts: a stored cursor that does
+	// not parse fails here, without a run.
+	spans, err := r.spans()
 	if err != nil {
 		return nil, err
 	}
-	runID, err := s.Store.StartRun(ctx, obj)
-	if err != nil {
+	if r.id, err = s.Store.StartRun(ctx, obj); err != nil {
 		return nil, err
-	}
-	started := time.Now()
-	mapper := process.NewMapper(it)
-	committed := obj.Cursor
-	var high time.Time // highest cursor value seen in this run
-	if committed != "" {
-		high, _ = time.Parse(time.RFC3339Nano, committed)
-	}
-	var batch source.Batch // what a resumable source said about the page in hand
-	handle := func(pg retrieve.Page) error {
-		page := store.Page{Records: make([]store.Record, 0, len(pg.Records)), Quarantined: batch.Rejected}
-		for i, raw := range pg.Records {
-			keep, err := mapper.Keep(ctx, raw)
-			if err == nil && !keep {
-				// Skipped, but seen: the cursor still moves past it.
-				page.Filtered++
-				if t, cerr := mapper.Cursor(ctx, raw); cerr == nil && t.After(high) {
-					high = t
-				}
-				continue
-			}
-			var m *process.Mapped
-			if err == nil {
-				m, err = mapper.Map(ctx, raw)
-			}
-			if err != nil {
-				var re *process.RecordError
-				if !errors.As(err, &re) {
-					return err
-				}
-				q := store.Quarantined{ExternalID: re.ExternalID, Reason: batch.At(i, job.Client.Redact(re.Reason))}
-				q.Raw, _ = json.Marshal(raw)
-				page.Quarantined = append(page.Quarantined, q)
-				continue
-			}
-			if verr := validator.CheckValue(it.Kind, m.Doc); verr != nil {
-				reason := batch.At(i, job.Client.Redact(verr.Error()))
-				if it.Strict {
-					// Nothing of this page is committed; the run fails.
-					return &retrieve.ClassError{Class: spec.ClassBadData, Err: fmt.Errorf("%s: page %d: record %s does not match kind %s (strict): %s", it.Name, pg.Number, m.ExternalID, it.Kind, reason)}
-				}
-				// Like an unmappable record, it does not move the cursor.
-				page.Quarantined = append(page.Quarantined, store.Quarantined{ExternalID: m.ExternalID, Reason: reason, Raw: m.Raw})
-				continue
-			}
-			keys, err := mapper.Keys(ctx, m, started)
-			var refs []store.Ref
-			if err == nil {
-				refs, err = mapper.Refs(ctx, m)
-			}
-			if err != nil {
-				page.Quarantined = append(page.Quarantined, store.Quarantined{ExternalID: m.ExternalID, Reason: batch.At(i, job.Client.Redact(err.Error())), Raw: m.Raw})
-				continue
-			}
-			rec := store.Record{ExternalID: m.ExternalID, Kind: it.Kind, Data: m.Data, Raw: m.Raw, Hash: m.Hash, Match: keys, Refs: refs}
-			if !m.Cursor.IsZero() {
-				rec.SourceUpdatedAt = m.Cursor.Format(time.RFC3339Nano)
-				if m.Cursor.After(high) {
-					high = m.Cursor
-				}
-			}
-			page.Records = append(page.Records, rec)
-		}
-		if it.Incremental != nil && !high.IsZero() {
-			c := high.Format(time.RFC3339Nano)
-			if c != committed {
-				// A sorted feed's page covers everything up to its highest cursor, so the
-				// cursor can commit with it; otherwise a later page may hold older
-				// records, and the cursor waits for the run to succeed.
-				if it.Incremental.Sorted {
-					page.Cursor = c
-					committed = c
-				} else {
-					page.PendingCursor = c
-				}
-			}
-		}
-		if batch.Cursor != "" && batch.Cursor != committed {
-			// A resumable source's position covers everything before it.
-			page.Cursor, committed = batch.Cursor, batch.Cursor
-		}
-		res, err := s.Store.CommitPage(ctx, runID, obj, page)
-		if err != nil {
-			return err
-		}
-		if s.OnPage != nil {
-			s.OnPage(PageEvent{Integration: job.IntegrationID, Type: it.Name, Page: pg.Number, Records: len(pg.Records), Result: res, Cursor: committed})
-		}
-		return nil
 	}
 	var syncErr error
 	if rs, ok := job.Client.(source.Resumable); ok {
-		syncErr = rs.Resume(ctx, it, obj.Cursor, func(b source.Batch) error {
-			batch = b
-			return handle(b.Page)
-		})
+		syncErr = r.resume(ctx, rs)
+	} else if it.Parent != nil {
+		syncErr = r.children(ctx)
 	} else {
-		syncErr = job.Client.Pages(ctx, it, retrieve.Since(it, since), handle)
+		syncErr = r.plain(ctx, spans)
 	}
 	status, class, msg := store.RunSucceeded, "", ""
 	switch {
@@ -235,14 +197,14 @@ func (s *Syncer) SyncType(ctx context.Context, job Job, it *spec.InteractionType
 	// Record the outcome even when ctx is cancelled: the run must not stay "running".
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	run, err := s.Store.FinishRun(fctx, runID, obj, status, class, msg)
+	run, err := s.Store.FinishRun(fctx, r.id, obj, status, class, msg)
 	if err != nil {
 		return nil, errors.Join(syncErr, err)
 	}
 	if s.Logger != nil {
 		s.Logger.Info("sync run", "integration", job.IntegrationID, "type", it.Name, "run", run.ID, "status", run.Status,
 			"pages", run.Pages, "new", run.RecordsNew, "updated", run.RecordsUpdated, "unchanged", run.RecordsUnchanged,
-			"quarantined", run.RecordsQuarantined, "unmatched", run.RecordsUnmatched, "duration", time.Since(started).Round(time.Millisecond), "error", run.Error)
+			"quarantined", run.RecordsQuarantined, "unmatched", run.RecordsUnmatched, "deleted", run.RecordsDeleted, "duration", time.Since(r.started).Round(time.Millisecond), "error", run.Error)
 	}
 	if s.Alerts != nil {
 		after := obj.ConsecutiveFailures // as read before the run
@@ -264,26 +226,16 @@ func (s *Syncer) SyncType(ctx context.Context, job Job, it *spec.InteractionType
 	return run, nil
 }
 
-// startingPoint is the cursor to send: the committed cursor less the lookback, else the
-// spec's start, else nothing (a full read).
-func startingPoint(obj *store.Object, it *spec.InteractionType) (*time.Time, error) {
-	inc := it.Incremental
-	if inc == nil {
-		return nil, nil
+// newRun prepares what every page of a sync uses.
+func (s *Syncer) newRun(job Job, it *spec.InteractionType, obj *store.Object) (*run, error) {
+	validator, err := process.NewValidator(job.Connector)
+	if err != nil {
+		return nil, err
 	}
-	if obj.Cursor != "" {
-		t, err := time.Parse(time.RFC3339Nano, obj.Cursor)
-		if err != nil {
-			return nil, fmt.Errorf("stored cursor %q of %s/%s is not a timestamp: %w", obj.Cursor, obj.IntegrationID, obj.Type, err)
-		}
-		t = t.Add(-inc.Lookback.D())
-		if st, ok := inc.StartTime(); ok && t.Before(st) {
-			t = st
-		}
-		return &t, nil
+	r := &run{s: s, job: job, it: it, req: requestType(it), obj: obj, mapper: process.NewMapper(it), validator: validator,
+		started: time.Now(), now: clientNow(job.Client).UTC()}
+	if it.Deletes != nil && it.Deletes.Reconcile && it.Parent == nil {
+		r.seen = map[string]bool{}
 	}
-	if st, ok := inc.StartTime(); ok {
-		return &st, nil
-	}
-	return nil, nil
+	return r, nil
 }

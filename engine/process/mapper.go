@@ -23,7 +23,14 @@ type Mapped struct {
 	Data       json.RawMessage // fields in spec order
 	Raw        json.RawMessage
 	Hash       string
-	Cursor     time.Time // zero when the type is not incremental
+	// Cursor is the record's change time: its incremental cursor value when that is a
+	// time; zero when the type is not incremental or its cursor is an integer.
+	Cursor time.Time
+	// CursorValue is the record's incremental cursor value, whatever its format; zero
+	// when the type is not incremental.
+	CursorValue Cursor
+	// Deleted: the type's deletes.flag says the source deleted the record.
+	Deleted bool
 	// Doc is Data decoded (json.Number for numbers): what schema validation and
 	// matching read, decoded once here rather than by each of them.
 	Doc any
@@ -50,8 +57,43 @@ func (e *RecordError) Error() string {
 	return "record: " + e.Reason
 }
 
+// Field is a named value added to mapped records (a parent's fields), already encoded.
+type Field struct {
+	Name  string
+	Value json.RawMessage
+}
+
+// ParentFields evaluates a child type's parent.fields over the parent's raw record,
+// once per parent; MapChild adds them to each child record.
+func (m *Mapper) ParentFields(ctx context.Context, parent any) ([]Field, error) {
+	pa := m.it.Parent
+	if pa == nil {
+		return nil, nil
+	}
+	out := make([]Field, 0, pa.Fields.Len())
+	for _, name := range pa.Fields.Keys {
+		v, err := pa.Fields.Map[name].First(ctx, parent)
+		if err != nil {
+			return nil, fmt.Errorf("parent.fields.%s: %w", name, err)
+		}
+		enc, err := marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("parent.fields.%s: %w", name, err)
+		}
+		out = append(out, Field{Name: name, Value: enc})
+	}
+	return out, nil
+}
+
 // Map maps one raw record.
 func (m *Mapper) Map(ctx context.Context, raw any) (*Mapped, error) {
+	return m.MapChild(ctx, raw, nil)
+}
+
+// MapChild maps one raw record and adds extra (a parent's fields) to the mapped
+// record, after the type's own fields. Without fields (the raw record kept as is),
+// extra is set on a copy of the raw object, replacing a key of the same name.
+func (m *Mapper) MapChild(ctx context.Context, raw any, extra []Field) (*Mapped, error) {
 	rawJSON, err := marshal(raw)
 	if err != nil {
 		return nil, &RecordError{Reason: "cannot encode raw record: " + err.Error()}
@@ -65,12 +107,32 @@ func (m *Mapper) Map(ctx context.Context, raw any) (*Mapped, error) {
 		return nil, &RecordError{Reason: fmt.Sprintf("id: %s gave %s; it must yield a non-empty string or number", m.it.ID.Src, describe(id))}
 	}
 	out := &Mapped{ExternalID: ext, Raw: rawJSON}
-	if out.Cursor, err = m.Cursor(ctx, raw); err != nil {
+	if out.CursorValue, err = m.Cursor(ctx, raw); err != nil {
 		return nil, &RecordError{ExternalID: ext, Reason: err.Error()}
 	}
-	if m.it.Fields.Len() == 0 {
+	out.Cursor = out.CursorValue.Time()
+	if out.Deleted, err = m.Deleted(ctx, raw); err != nil {
+		return nil, &RecordError{ExternalID: ext, Reason: err.Error()}
+	}
+	switch {
+	case m.it.Fields.Len() == 0 && len(extra) == 0:
 		out.Data = rawJSON
-	} else {
+	case m.it.Fields.Len() == 0:
+		obj, ok := raw.(map[string]any)
+		if !ok {
+			return nil, &RecordError{ExternalID: ext, Reason: "parent.fields: the record is " + describe(raw) + ", not an object to add them to"}
+		}
+		cp := make(map[string]any, len(obj)+len(extra))
+		for k, v := range obj {
+			cp[k] = v
+		}
+		for _, f := range extra {
+			cp[f.Name] = f.Value
+		}
+		if out.Data, err = marshal(cp); err != nil {
+			return nil, &RecordError{ExternalID: ext, Reason: "parent.fields: " + err.Error()}
+		}
+	default:
 		var b bytes.Buffer
 		b.WriteByte('{')
 		for i, name := range m.it.Fields.Keys {
@@ -88,6 +150,12 @@ func (m *Mapper) Map(ctx context.Context, raw any) (*Mapped, error) {
 			b.WriteString(strconv.Quote(name))
 			b.WriteByte(':')
 			b.Write(enc)
+		}
+		for _, f := range extra {
+			b.WriteByte(',')
+			b.WriteString(strconv.Quote(f.Name))
+			b.WriteByte(':')
+			b.Write(f.Value)
 		}
 		b.WriteByte('}')
 		out.Data = b.Bytes()
@@ -107,20 +175,66 @@ func (m *Mapper) Map(ctx context.Context, raw any) (*Mapped, error) {
 
 // Cursor reads a record's incremental cursor value; zero when the type is not
 // incremental.
-func (m *Mapper) Cursor(ctx context.Context, raw any) (time.Time, error) {
+func (m *Mapper) Cursor(ctx context.Context, raw any) (Cursor, error) {
 	inc := m.it.Incremental
 	if inc == nil {
-		return time.Time{}, nil
+		return Cursor{}, nil
 	}
 	v, err := inc.Cursor.First(ctx, raw)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("incremental.cursor: %w", err)
+		return Cursor{}, fmt.Errorf("incremental.cursor: %w", err)
 	}
-	t, err := spec.ParseTimeValue(v, inc.Format)
+	c, err := ParseCursorValue(v, inc.Format)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("incremental.cursor: %w", err)
+		return Cursor{}, fmt.Errorf("incremental.cursor: %w", err)
 	}
-	return t, nil
+	return c, nil
+}
+
+// Deleted reports whether the type's deletes.flag marks a raw record as deleted at
+// the source; false when deletions do not show as a flag.
+func (m *Mapper) Deleted(ctx context.Context, raw any) (bool, error) {
+	d := m.it.Deletes
+	if d == nil || d.Flag == nil {
+		return false, nil
+	}
+	ok, err := d.Flag.Truthy(ctx, raw)
+	if err != nil {
+		return false, fmt.Errorf("deletes.flag: %w", err)
+	}
+	return ok, nil
+}
+
+// ID reads a raw record's external id.
+func (m *Mapper) ID(ctx context.Context, raw any) (string, error) {
+	return externalIDOf(ctx, m.it.ID, raw)
+}
+
+// externalIDOf evaluates an id expression over a record.
+func externalIDOf(ctx context.Context, id *spec.Expr, raw any) (string, error) {
+	v, err := id.First(ctx, raw)
+	if err != nil {
+		return "", fmt.Errorf("id: %w", err)
+	}
+	ext, ok := externalID(v)
+	if !ok {
+		return "", fmt.Errorf("id: %s gave %s; it must yield a non-empty string or number", id.Src, describe(v))
+	}
+	return ext, nil
+}
+
+// DeletedID reads the external id of a record of the type's deleted-records endpoint
+// (deletes.request).
+func (m *Mapper) DeletedID(ctx context.Context, raw any) (string, error) {
+	ep := m.it.Deletes.Endpoint()
+	if ep == nil {
+		return "", fmt.Errorf("%s has no deleted-records endpoint", m.it.Name)
+	}
+	ext, err := externalIDOf(ctx, ep.ID, raw)
+	if err != nil {
+		return "", fmt.Errorf("deletes.%w", err)
+	}
+	return ext, nil
 }
 
 // Keep reports whether a raw record passes the interaction type's filter.

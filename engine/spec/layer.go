@@ -32,6 +32,7 @@ var DefaultCustomizable = []string{
 	"interaction_types.*.filter",
 	"interaction_types.*.request.params",
 	"interaction_types.*.incremental.start",
+	"interaction_types.*.incremental.initial_window",
 	"interaction_types.*.pagination.limit",
 	"interaction_types.*.match",
 	"interaction_types.*.links",

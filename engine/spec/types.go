@@ -231,6 +231,54 @@ type InteractionType struct {
 	// Query is what a sql source reads for this type; Files what a files source reads.
 	Query *Query `yaml:"query" json:"query,omitempty"`
 	Files *Files `yaml:"files" json:"files,omitempty"`
+	// Parent makes this a child type: its requests iterate the stored records of
+	// another interaction type (ticket comments per ticket).
+	Parent *Parent `yaml:"parent" json:"parent,omitempty"`
+	// Deletes says how the provider shows that a record was deleted.
+	Deletes *Deletes `yaml:"deletes" json:"deletes,omitempty"`
+}
+
+// DefaultParentConcurrency is how many parents a child type fetches at once unless
+// parent.concurrency says otherwise.
+const DefaultParentConcurrency = 1
+
+// Parent makes an interaction type iterate the records of another: one sync of the
+// child fetches, for each stored record of the parent type (each one changed since the
+// child's last successful sync, after the first), every page of the child's request,
+// with the parent's raw record as .parent in its templates.
+type Parent struct {
+	// Type is the parent interaction type, in the same connector.
+	Type string `yaml:"type" json:"type"`
+	// Fields are copied from the parent into each child's mapped record: name -> jq
+	// over the parent's raw record.
+	Fields Ordered[*Expr] `yaml:"fields" json:"fields,omitempty"`
+	// Concurrency is how many parents' children are fetched at once.
+	Concurrency int `yaml:"concurrency" json:"concurrency,omitempty"`
+}
+
+// Deletes says how deletions show, in exactly one of three ways: Flag (a field of the
+// record), Request (an endpoint listing deleted records, with Records, ID and
+// Pagination) or Reconcile (every sync reads everything; stored records it did not
+// see were deleted).
+type Deletes struct {
+	Flag       *Expr       `yaml:"flag" json:"flag,omitempty"`
+	Request    *Request    `yaml:"request" json:"request,omitempty"`
+	Records    *Expr       `yaml:"records" json:"records,omitempty"`
+	ID         *Expr       `yaml:"id" json:"id,omitempty"`
+	Pagination *Pagination `yaml:"pagination" json:"pagination,omitempty"`
+	Reconcile  bool        `yaml:"reconcile" json:"reconcile,omitempty"`
+
+	endpoint *InteractionType
+}
+
+// Endpoint returns the deleted-records endpoint as an interaction type that
+// retrieve.Client.Pages can read (its records are the deleted ones; only ID is used),
+// or nil when deletions do not come from an endpoint.
+func (d *Deletes) Endpoint() *InteractionType {
+	if d == nil {
+		return nil
+	}
+	return d.endpoint
 }
 
 // Format returns the response body format: FormatJSON unless response.format says
@@ -344,21 +392,72 @@ func (p *Pagination) StartAt() int {
 	return 0
 }
 
+// Incremental cursor formats besides the time formats (rfc3339, unix, unix_ms, a Go
+// layout).
+const (
+	// FormatInteger is an integer cursor, such as an ascending record id.
+	FormatInteger = "integer"
+)
+
+// Incremental filters: how the provider compares a record with the cursor sent.
+const (
+	FilterInclusive = "inclusive" // >= cursor
+	FilterExclusive = "exclusive" // > cursor: one unit less is sent
+)
+
+// Incremental orders: how the provider sorts records by cursor.
+const (
+	OrderAsc  = "asc"
+	OrderDesc = "desc"
+)
+
 // Incremental says how to ask only for what changed since the last successful sync.
 type Incremental struct {
 	Cursor   *Expr    `yaml:"cursor" json:"cursor"`
 	Format   string   `yaml:"format" json:"format"`
 	Param    string   `yaml:"param" json:"param,omitempty"`
+	EndParam string   `yaml:"end_param" json:"end_param,omitempty"`
 	Start    string   `yaml:"start" json:"start,omitempty"`
 	Lookback Duration `yaml:"lookback" json:"lookback,omitempty"`
 	Sorted   bool     `yaml:"sorted" json:"sorted,omitempty"`
+	// InitialWindow makes the first sync start at now minus it, when that is later
+	// than Start.
+	InitialWindow Duration `yaml:"initial_window" json:"initial_window,omitempty"`
+	// Step slices a long range (the first backfill, a catch-up after an outage) into
+	// windows of this size, each committed when it completes.
+	Step Duration `yaml:"step" json:"step,omitempty"`
+	// Filter is FilterInclusive (default) or FilterExclusive.
+	Filter string `yaml:"filter" json:"filter,omitempty"`
+	// ClientSide: the API has no since filter; the engine drops records older than
+	// the cursor.
+	ClientSide bool `yaml:"client_side" json:"client_side,omitempty"`
+	// Order is OrderAsc (default: ascending, or unsorted unless Sorted) or OrderDesc
+	// (newest first: paging stops at the first record older than the cursor).
+	Order string `yaml:"order" json:"order,omitempty"`
 
 	start    time.Time
+	startInt int64
 	hasStart bool
+	unit     time.Duration
+	endParam *Template
 }
 
-// StartTime returns the configured start of the first sync, if any.
-func (i *Incremental) StartTime() (time.Time, bool) { return i.start, i.hasStart }
+// StartTime returns the configured start of the first sync of a time cursor, if any.
+func (i *Incremental) StartTime() (time.Time, bool) { return i.start, i.hasStart && !i.IsInteger() }
+
+// StartInt returns the configured start of the first sync of an integer cursor, if any.
+func (i *Incremental) StartInt() (int64, bool) { return i.startInt, i.hasStart && i.IsInteger() }
+
+// IsInteger reports whether the cursor is an integer (format integer) rather than a time.
+func (i *Incremental) IsInteger() bool { return i.Format == FormatInteger }
+
+// Unit is the smallest step the cursor format can express: 1s for rfc3339 and unix,
+// 1ms for unix_ms, the finest field of a Go layout. An exclusive filter is sent the
+// cursor less one unit.
+func (i *Incremental) Unit() time.Duration { return i.unit }
+
+// EndParamTemplate is the template that fills end_param (${ .window.end }), or nil.
+func (i *Incremental) EndParamTemplate() *Template { return i.endParam }
 
 // Expr is a jq expression in a spec, compiled at load.
 type Expr struct {

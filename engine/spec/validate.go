@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -34,6 +35,7 @@ var (
 	ctxHeadersPlain = []string{"config", "credentials", "now"}
 	ctxRequest      = []string{"config", "cursor", "page", "now"}
 	pageFields      = []string{"limit", "number", "offset", "token"}
+	windowFields    = []string{"start", "end"}
 	timeFormats     = []string{"rfc3339", "unix", "unix_ms"}
 )
 
@@ -98,6 +100,7 @@ func (c *Connector) validate(doc *document) Errors {
 			v.links(it, p("interaction_types", name, "links"))
 		}
 	}
+	v.parents()
 	v.kinds()
 	if len(v.errs) == 0 {
 		return nil
@@ -417,7 +420,14 @@ func (v *validator) checkPaths(seg expr.Segment, at []string, allowed []string) 
 	for _, path := range q.RootPaths() {
 		root := path[0]
 		if !contains(allowed, root) {
-			fail("${ %s }: unknown context field %q (available here: %s)", src, root, strings.Join(allowed, ", "))
+			switch {
+			case root == "parent" && contains(allowed, "cursor"):
+				fail("${ %s }: the interaction type has no parent section; add parent: {type: TYPE} to iterate the records of another type", src)
+			case root == "window" && contains(allowed, "cursor"):
+				fail("${ %s }: .window is the range an incremental sync asks for, but the interaction type has no incremental section", src)
+			default:
+				fail("${ %s }: unknown context field %q (available here: %s)", src, root, strings.Join(allowed, ", "))
+			}
 			continue
 		}
 		if len(path) < 2 {
@@ -431,6 +441,8 @@ func (v *validator) checkPaths(seg expr.Segment, at []string, allowed []string) 
 			declared = v.c.Credentials.Keys
 		case "page":
 			declared = pageFields
+		case "window":
+			declared = windowFields
 		default:
 			continue
 		}
@@ -489,29 +501,17 @@ func (v *validator) interactionType(it *InteractionType, at []string) {
 		v.fail(at, false, "must be a mapping")
 		return
 	}
-	r := &it.Request
+	// What the request templates may read: .window with incremental, .parent with a
+	// parent.
+	ctx := append([]string(nil), ctxRequest...)
+	if it.Incremental != nil {
+		ctx = append(ctx, "window")
+	}
+	if it.Parent != nil {
+		ctx = append(ctx, "parent")
+	}
 	req := append(at, "request")
-	if r.Method == "" {
-		r.Method = "GET"
-	}
-	if r.Path != nil {
-		v.template(r.Path, append(req, "path"), ctxRequest)
-		if v.c.BaseURL == nil && r.Path.Template != nil && r.Path.IsConstant() && !strings.HasPrefix(r.Path.Src, "http://") && !strings.HasPrefix(r.Path.Src, "https://") {
-			v.fail(append(req, "path"), false, "relative path %q needs a base_url at the top of the spec", r.Path.Src)
-		}
-	}
-	for _, k := range r.Params.Keys {
-		v.template(r.Params.Map[k], append(req, "params", k), ctxRequest)
-	}
-	for _, k := range r.Headers.Keys {
-		v.template(r.Headers.Map[k], append(req, "headers", k), ctxRequest)
-	}
-	if r.Body != nil {
-		if r.Method == "GET" {
-			v.fail(append(req, "body"), true, "a GET request has no body; set method: POST")
-		}
-		r.Body.tree = v.valueTree(r.Body.Raw, append(req, "body"))
-	}
+	v.request(&it.Request, req, ctx)
 	v.jq(it.Records, append(at, "records"))
 	v.jq(it.ID, append(at, "id"))
 	v.jq(it.Filter, append(at, "filter"))
@@ -528,16 +528,53 @@ func (v *validator) interactionType(it *InteractionType, at []string) {
 		it.Pagination = &Pagination{Type: PageNone}
 	}
 	v.response(it, append(append([]string(nil), at...), "response"))
-	v.pagination(it, append(at, "pagination"), len(v.reads(it, req, "page", "token")) > 0)
+	v.pagination(it, append(at, "pagination"), len(v.reads(&it.Request, req, "page", "token")) > 0)
 	if it.Incremental != nil {
 		v.incremental(it, append(at, "incremental"))
 	} else {
-		for _, u := range v.reads(it, req, "cursor", "") {
-			v.errs = append(v.errs, v.doc.errAtOffset(u.at, u.seg.Offset, "uses ${ .cursor } but the interaction type has no incremental section"))
-		}
+		v.noIncremental(&it.Request, req)
+	}
+	if it.Parent != nil {
+		v.parent(it, append(append([]string(nil), at...), "parent"))
+	}
+	if it.Deletes != nil {
+		v.deletes(it, append(append([]string(nil), at...), "deletes"))
 	}
 	if it.SyncEvery == 0 {
 		it.SyncEvery = v.c.SyncEvery
+	}
+}
+
+// request compiles a request's templates, each allowed to read ctx.
+func (v *validator) request(r *Request, req []string, ctx []string) {
+	if r.Method == "" {
+		r.Method = "GET"
+	}
+	if r.Path != nil {
+		v.template(r.Path, append(req, "path"), ctx)
+		if v.c.BaseURL == nil && r.Path.Template != nil && r.Path.IsConstant() && !strings.HasPrefix(r.Path.Src, "http://") && !strings.HasPrefix(r.Path.Src, "https://") {
+			v.fail(append(req, "path"), false, "relative path %q needs a base_url at the top of the spec", r.Path.Src)
+		}
+	}
+	for _, k := range r.Params.Keys {
+		v.template(r.Params.Map[k], append(req, "params", k), ctx)
+	}
+	for _, k := range r.Headers.Keys {
+		v.template(r.Headers.Map[k], append(req, "headers", k), ctx)
+	}
+	if r.Body != nil {
+		if r.Method == "GET" {
+			v.fail(append(req, "body"), true, "a GET request has no body; set method: POST")
+		}
+		r.Body.tree = v.valueTreeCtx(r.Body.Raw, append(req, "body"), ctx)
+	}
+}
+
+// noIncremental reports the templates of a request that read .cursor or .window when
+// the interaction type has no incremental section.
+func (v *validator) noIncremental(r *Request, req []string) {
+	for _, u := range v.reads(r, req, "cursor", "") {
+		v.errs = append(v.errs, v.doc.errAtOffset(u.at, u.seg.Offset, "uses ${ .cursor } but the interaction type has no incremental section"))
 	}
 }
 
@@ -546,8 +583,9 @@ type templateUse struct {
 	seg expr.Segment
 }
 
-// reads finds the request templates that read .root (or .root.sub when sub is set).
-func (v *validator) reads(it *InteractionType, req []string, root, sub string) []templateUse {
+// reads finds the templates of a request that read .root (or .root.sub when sub is
+// set).
+func (v *validator) reads(r *Request, req []string, root, sub string) []templateUse {
 	var out []templateUse
 	check := func(t *expr.Template, at []string) {
 		if t == nil {
@@ -562,7 +600,6 @@ func (v *validator) reads(it *InteractionType, req []string, root, sub string) [
 			}
 		}
 	}
-	r := &it.Request
 	if r.Path != nil {
 		check(r.Path.Template, append(append([]string(nil), req...), "path"))
 	}
@@ -597,8 +634,6 @@ func walkTemplates(t any, at []string, fn func(*expr.Template, []string)) {
 		}
 	}
 }
-
-func (v *validator) valueTree(raw any, at []string) any { return v.valueTreeCtx(raw, at, ctxRequest) }
 
 func (v *validator) valueTreeCtx(raw any, at []string, ctx []string) any {
 	switch x := raw.(type) {
@@ -806,28 +841,238 @@ func (v *validator) response(it *InteractionType, at []string) {
 
 func (v *validator) incremental(it *InteractionType, at []string) {
 	inc := it.Incremental
-	v.jq(inc.Cursor, append(at, "cursor"))
+	key := func(k string) []string { return append(append([]string(nil), at...), k) }
+	v.jq(inc.Cursor, key("cursor"))
 	if inc.Format == "" {
 		inc.Format = "rfc3339"
 	}
-	if !contains(timeFormats, inc.Format) {
+	integer := inc.Format == FormatInteger
+	if !integer && !contains(timeFormats, inc.Format) {
 		ref := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
 		back, err := time.Parse(inc.Format, ref.Format(inc.Format))
 		if err != nil || back.Year() != 2001 || back.Day() != 3 {
-			v.fail(append(at, "format"), false, "%q is not rfc3339, unix, unix_ms or a Go time layout that keeps the date (e.g. 2006-01-02T15:04:05Z07:00)", inc.Format)
+			v.fail(key("format"), false, "%q is not rfc3339, unix, unix_ms, integer or a Go time layout that keeps the date (e.g. 2006-01-02T15:04:05Z07:00)", inc.Format)
 		}
 	}
 	if inc.Start != "" {
-		t, err := ParseTime(inc.Start, inc.Format)
-		if err != nil {
-			v.fail(append(at, "start"), false, "%v", err)
+		if integer {
+			n, err := strconv.ParseInt(strings.TrimSpace(inc.Start), 10, 64)
+			if err != nil {
+				v.fail(key("start"), false, "%q is not an integer (the cursor has format integer)", inc.Start)
+			} else {
+				inc.startInt, inc.hasStart = n, true
+			}
 		} else {
-			inc.start, inc.hasStart = t, true
+			t, err := ParseTime(inc.Start, inc.Format)
+			if err != nil {
+				v.fail(key("start"), false, "%v", err)
+			} else {
+				inc.start, inc.hasStart = t, true
+			}
 		}
 	}
 	if inc.Param != "" {
 		if _, clash := it.Request.Params.Get(inc.Param); clash {
-			v.fail(append(at, "param"), false, "request.params already sets %q; use one or the other", inc.Param)
+			v.fail(key("param"), false, "request.params already sets %q; use one or the other", inc.Param)
+		}
+	}
+	if inc.EndParam != "" {
+		if _, clash := it.Request.Params.Get(inc.EndParam); clash {
+			v.fail(key("end_param"), false, "request.params already sets %q; use one or the other", inc.EndParam)
+		} else if inc.EndParam == inc.Param {
+			v.fail(key("end_param"), false, "%q is also param, which receives the start of the range", inc.EndParam)
+		}
+		inc.endParam = mustTemplate("${ .window.end }")
+	}
+	if inc.Filter == "" {
+		inc.Filter = FilterInclusive
+	}
+	if inc.Order == "" {
+		inc.Order = OrderAsc
+	}
+	if integer {
+		// Windows, lookbacks and end times are spans of time: an id has none.
+		for _, k := range []struct {
+			name string
+			set  bool
+		}{{"end_param", inc.EndParam != ""}, {"initial_window", inc.InitialWindow > 0}, {"lookback", inc.Lookback > 0}, {"step", inc.Step > 0}} {
+			if k.set {
+				v.fail(key(k.name), true, "applies to time cursors only; this cursor has format integer")
+			}
+		}
+	}
+	if inc.Step > 0 && !integer && !inc.hasStart && inc.InitialWindow == 0 {
+		v.fail(key("step"), true, "step needs start or initial_window: the first window starts there")
+	}
+	if inc.Step > 0 && inc.ClientSide {
+		v.fail(key("step"), true, "step slices the requests by time, but with client_side the API has no since filter and would return everything for each window")
+	}
+	if inc.Order == OrderDesc && inc.Sorted {
+		v.fail(key("sorted"), true, "sorted: true means oldest first; a newest-first feed (order: desc) commits its cursor when the sync succeeds, so drop sorted")
+	}
+	inc.unit = formatUnit(inc.Format)
+	if inc.Step > 0 && !integer {
+		switch {
+		case inc.Step.D() < time.Minute:
+			v.fail(key("step"), false, "%s is too small: a backfill would take a request per %s; use 1m or more", FormatDuration(inc.Step.D()), FormatDuration(inc.Step.D()))
+		case inc.Step.D() < inc.unit:
+			v.fail(key("step"), false, "%s is finer than the format %q can write (%s): windows would be sent with the same bounds", FormatDuration(inc.Step.D()), inc.Format, FormatDuration(inc.unit))
+		}
+	}
+}
+
+// formatUnit is the smallest change of time that the format shows (1 for integers):
+// the first of 1ns, 1µs, 1ms, 1s, 1m, 1h and 24h that changes the formatted value.
+func formatUnit(format string) time.Duration {
+	if format == FormatInteger {
+		return 1
+	}
+	ref := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	for _, d := range []time.Duration{time.Nanosecond, time.Microsecond, time.Millisecond, time.Second, time.Minute, time.Hour, 24 * time.Hour} {
+		if FormatTime(ref.Add(d), format) != FormatTime(ref, format) {
+			return d
+		}
+	}
+	return 24 * time.Hour
+}
+
+// parent checks a child type's own keys; whether its parent exists and whether the
+// parents form a cycle is checked once every type is known (parents).
+func (v *validator) parent(it *InteractionType, at []string) {
+	pa := it.Parent
+	key := func(k ...string) []string { return append(append([]string(nil), at...), k...) }
+	if pa.Concurrency == 0 {
+		pa.Concurrency = DefaultParentConcurrency
+	}
+	for _, k := range pa.Fields.Keys {
+		if pa.Fields.Map[k] == nil {
+			v.fail(key("fields", k), false, "needs a jq expression")
+			continue
+		}
+		v.jq(pa.Fields.Map[k], key("fields", k))
+		if _, clash := it.Fields.Get(k); clash {
+			v.fail(key("fields", k), true, "%q is also in fields; a mapped record has one value per name, so rename one of them", k)
+		}
+	}
+	if it.Incremental != nil {
+		// The child's runs are incremental through its parents already.
+		v.fail(append(at[:len(at)-1:len(at)-1], "incremental"), true, "a child type has no incremental section of its own: after the first sync, each sync fetches only the children of parents changed since the last successful one")
+	}
+}
+
+// parents checks that every parent type exists and that no type is its own ancestor.
+func (v *validator) parents() {
+	inCycle := map[string]bool{} // reported once, at the first type of the cycle
+	for _, name := range v.c.InteractionTypes.Keys {
+		it := v.c.InteractionTypes.Map[name]
+		if it == nil || it.Parent == nil {
+			continue
+		}
+		at := p("interaction_types", name, "parent", "type")
+		if it.Parent.Type == name {
+			v.fail(at, false, "%q is this type itself; a type cannot iterate its own records", name)
+			continue
+		}
+		if _, ok := v.c.InteractionTypes.Get(it.Parent.Type); !ok {
+			msg := fmt.Sprintf("provider %s has no interaction type %q", v.c.Provider, it.Parent.Type)
+			if s := suggest(it.Parent.Type, v.c.InteractionTypes.Keys); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			} else {
+				msg += " (it has: " + strings.Join(v.c.InteractionTypes.Keys, ", ") + ")"
+			}
+			v.fail(at, false, "%s", msg)
+			continue
+		}
+		chain := []string{name}
+		for cur := it.Parent.Type; ; {
+			chain = append(chain, cur)
+			if cur == name {
+				if !inCycle[name] {
+					v.fail(at, false, "the parents form a cycle: %s; some type must read its records from its own request", strings.Join(chain, " -> "))
+				}
+				for _, t := range chain {
+					inCycle[t] = true
+				}
+				break
+			}
+			next, ok := v.c.InteractionTypes.Get(cur)
+			if !ok || next == nil || next.Parent == nil || len(chain) > len(v.c.InteractionTypes.Keys) {
+				break // the end of the chain, or a cycle that does not include name
+			}
+			cur = next.Parent.Type
+		}
+	}
+}
+
+func (v *validator) deletes(it *InteractionType, at []string) {
+	d := it.Deletes
+	key := func(k ...string) []string { return append(append([]string(nil), at...), k...) }
+	var modes []string
+	if d.Flag != nil {
+		modes = append(modes, "flag")
+	}
+	if d.Request != nil {
+		modes = append(modes, "request")
+	}
+	if d.Reconcile {
+		modes = append(modes, "reconcile")
+	}
+	switch len(modes) {
+	case 0:
+		if d.Records != nil || d.ID != nil || d.Pagination != nil {
+			v.fail(at, true, "records, id and pagination describe a deleted-records endpoint; add its request")
+		} else {
+			v.fail(at, true, "set one of flag (a field that marks deleted records), request (an endpoint listing them) or reconcile: true (records a full sync did not see)")
+		}
+		return
+	case 1:
+	default:
+		v.fail(at, true, "set one of flag, request or reconcile, not %s: each is a whole way of finding deletions", strings.Join(modes, " and "))
+		return
+	}
+	if d.Request == nil {
+		for _, k := range []struct {
+			name string
+			set  bool
+		}{{"id", d.ID != nil}, {"pagination", d.Pagination != nil}, {"records", d.Records != nil}} {
+			if k.set {
+				v.fail(key(k.name), true, "not used by deletes %s; %s goes with request (a deleted-records endpoint)", modes[0], k.name)
+			}
+		}
+	}
+	switch modes[0] {
+	case "flag":
+		v.jq(d.Flag, key("flag"))
+	case "request":
+		if it.Parent != nil {
+			v.fail(key("request"), true, "a child type cannot read a deleted-records endpoint; use flag, or declare the deletions on the parent type")
+		}
+		ctx := append([]string(nil), ctxRequest...)
+		if it.Incremental != nil {
+			ctx = append(ctx, "window")
+		}
+		req := key("request")
+		v.request(d.Request, req, ctx)
+		if it.Incremental == nil {
+			v.noIncremental(d.Request, req)
+		}
+		if d.Records == nil {
+			v.fail(at, true, "a deleted-records request needs records: jq over its response yielding each deleted record")
+		}
+		if d.ID == nil {
+			v.fail(at, true, "a deleted-records request needs id: jq over a deleted record yielding its external id")
+		}
+		v.jq(d.Records, key("records"))
+		v.jq(d.ID, key("id"))
+		if d.Pagination == nil {
+			d.Pagination = &Pagination{Type: PageNone}
+		}
+		d.endpoint = &InteractionType{Name: it.Name + ".deletes", Kind: it.Kind, SyncEvery: it.SyncEvery, Request: *d.Request,
+			Records: d.Records, ID: d.ID, Pagination: d.Pagination, ResponseRules: it.ResponseRules, Match: &Match{Entity: EntityNone}}
+		v.pagination(d.endpoint, key("pagination"), len(v.reads(d.Request, req, "page", "token")) > 0)
+	case "reconcile":
+		if it.Incremental != nil {
+			v.fail(key("reconcile"), true, "reconcile marks what a sync did not see, so every sync must read everything; it cannot go with incremental")
 		}
 	}
 }

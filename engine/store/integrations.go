@@ -195,3 +195,6 @@ func nonNil(m map[string]any) map[string]any {
 }
 
 func nullStr(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// nullID is a row id, NULL for 0.
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }

@@ -368,6 +368,7 @@ func (s *Store) accountContacts(ctx context.Context, id int64) ([]ContactRef, er
 // (a contact record's company reference is not an interaction of the account: the
 // account lists its contacts). Then each interaction by primary key. Latest means
 // most recently changed in the provider (the incremental cursor), else stored.
+// Interactions deleted at the source are left out.
 const entityInteractionsSQL = `SELECT provider, via, id, integration_id, interaction_type, external_id, kind, data, source_updated_at, first_seen_at, updated_at, total FROM (
 	SELECT m.provider, m.via, i.id, o.integration_id, o.interaction_type, i.external_id, i.kind, i.data,
 		COALESCE(i.source_updated_at, '') AS source_updated_at, i.first_seen_at, i.updated_at,
@@ -385,7 +386,7 @@ const entityInteractionsSQL = `SELECT provider, via, id, integration_id, interac
 		SELECT k.provider, k.resolved_by, k.interaction_id FROM interaction_links k
 		WHERE k.role = ? AND k.entity_id = ? AND k.origin <> 'company'
 	) m CROSS JOIN interactions i CROSS JOIN integration_objects o
-	WHERE i.id = m.interaction_id AND o.id = i.integration_object_id
+	WHERE i.id = m.interaction_id AND o.id = i.integration_object_id AND i.deleted_at IS NULL
 	) latest WHERE n <= ? ORDER BY interaction_type, changed_at DESC, id DESC`
 
 // entityInteractions returns an account's or contact's latest perType interactions of
@@ -595,7 +596,7 @@ func (r RunSummary) Duration(now time.Time) time.Duration {
 // ListRuns returns sync runs, newest first.
 func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]*RunSummary, error) {
 	q := `SELECT r.id, r.integration_object_id, r.started_at, r.finished_at, r.status, r.cursor_before, r.cursor_after, r.pages,
-		r.records_new, r.records_updated, r.records_unchanged, r.records_quarantined, r.records_filtered, r.records_unmatched, r.error, r.error_class,
+		r.records_new, r.records_updated, r.records_unchanged, r.records_quarantined, r.records_filtered, r.records_unmatched, r.records_deleted, r.error, r.error_class,
 		o.integration_id, g.customer_id, o.interaction_type
 		FROM sync_runs r JOIN integration_objects o ON o.id = r.integration_object_id JOIN integrations g ON g.id = o.integration_id WHERE 1 = 1`
 	var args []any
@@ -623,7 +624,7 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]*RunSummary, error
 		var r RunSummary
 		var started, finished, before, after, errMsg, class sql.NullString
 		if err := rows.Scan(&r.ID, &r.ObjectID, &started, &finished, &r.Status, &before, &after, &r.Pages,
-			&r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &r.RecordsFiltered, &r.RecordsUnmatched, &errMsg, &class,
+			&r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &r.RecordsFiltered, &r.RecordsUnmatched, &r.RecordsDeleted, &errMsg, &class,
 			&r.IntegrationID, &r.CustomerID, &r.Type); err != nil {
 			return nil, fmt.Errorf("list runs: %w", err)
 		}

@@ -61,6 +61,7 @@ type Run struct {
 	RecordsQuarantined int
 	RecordsFiltered    int
 	RecordsUnmatched   int // of an update_only or link_only type: matched no account or contact
+	RecordsDeleted     int // rows the run marked deleted; not part of the records read
 	Error              string
 	ErrorClass         string // spec.Class*; "" unless failed
 }
@@ -93,6 +94,12 @@ type Record struct {
 	Raw             []byte // raw JSON
 	Hash            string
 	SourceUpdatedAt string // RFC 3339, "" when the type is not incremental
+	// Deleted: the source marks the record deleted (deletes.flag). It is stored with
+	// deleted_at set; a record seen again without the mark gets deleted_at cleared.
+	Deleted bool
+	// ParentID is the row id of the parent record a child type's record was fetched
+	// for; 0 for other types.
+	ParentID int64
 	// Match, when set, resolves the record to an Account or Contact in the same
 	// transaction.
 	Match *MatchKeys
@@ -118,15 +125,31 @@ type Page struct {
 	// high-water mark and becomes the cursor only when the run succeeds.
 	Cursor        string
 	PendingCursor string
+	// Deletes are external ids a deleted-records endpoint listed: their rows get
+	// deleted_at (ids never stored are ignored).
+	Deletes []string
 }
 
-// PageResult counts what a page changed.
+// PageResult counts what a page changed. Every record read is one of New, Updated,
+// Unchanged, Quarantined or Filtered; Deleted counts the rows newly marked deleted.
 type PageResult struct {
-	New, Updated, Unchanged, Quarantined, Filtered int
+	New, Updated, Unchanged, Quarantined, Filtered, Deleted int
 	// Unmatched counts records of an update_only or link_only type that matched no
 	// account or contact; they wait for one (see intake links unresolved).
 	Unmatched int
 }
+
+// Statements of CommitPage (also run on PostgreSQL by deletes_postgres_test.go).
+const (
+	selectInteractionSQL = `SELECT id, content_hash, deleted_at IS NOT NULL, COALESCE(parent_id, 0), COALESCE(links_hash, '') FROM interactions WHERE integration_object_id = ? AND external_id = ?`
+	storeInteractionSQL  = `INSERT INTO interactions (integration_object_id, external_id, kind, data, raw, content_hash, source_updated_at, first_seen_at, updated_at, sync_run_id, deleted_at, parent_id, links_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	// deleted_at: NULL when the record is not deleted; when it is, kept if it already
+	// was (the time it went), else the time given.
+	updateInteractionSQL = `UPDATE interactions SET kind = ?, data = ?, raw = ?, content_hash = ?, source_updated_at = ?, updated_at = ?, sync_run_id = ?, parent_id = ?, links_hash = ?,
+			deleted_at = CASE WHEN CAST(? AS TEXT) IS NULL THEN NULL ELSE COALESCE(deleted_at, CAST(? AS TEXT)) END
+			WHERE integration_object_id = ? AND external_id = ?`
+	markDeletedSQL = `UPDATE interactions SET deleted_at = ?, updated_at = ?, sync_run_id = ? WHERE integration_object_id = ? AND external_id = ? AND deleted_at IS NULL RETURNING id`
+)
 
 // CommitPage stores a page's records and advances the cursor in one transaction, so a
 // crash leaves either all of the page or none of it.
@@ -135,17 +158,17 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 	now := s.ts()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res = PageResult{}
-		sel, err := tx.PrepareContext(ctx, `SELECT id, content_hash, COALESCE(links_hash, '') FROM interactions WHERE integration_object_id = ? AND external_id = ?`)
+		sel, err := tx.PrepareContext(ctx, selectInteractionSQL)
 		if err != nil {
 			return err
 		}
 		defer sel.Close()
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO interactions (integration_object_id, external_id, kind, data, raw, content_hash, source_updated_at, first_seen_at, updated_at, sync_run_id, links_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		ins, err := tx.PrepareContext(ctx, storeInteractionSQL)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
-		upd, err := tx.PrepareContext(ctx, `UPDATE interactions SET kind = ?, data = ?, raw = ?, content_hash = ?, source_updated_at = ?, updated_at = ?, sync_run_id = ?, links_hash = ? WHERE integration_object_id = ? AND external_id = ?`)
+		upd, err := tx.PrepareContext(ctx, updateInteractionSQL)
 		if err != nil {
 			return err
 		}
@@ -158,42 +181,57 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 		for _, r := range p.Records {
 			var id int64
 			var old, oldLinks string
-			err := sel.QueryRowContext(ctx, obj.ID, r.ExternalID).Scan(&id, &old, &oldLinks)
+			var wasDeleted bool
+			var oldParent int64
+			err := sel.QueryRowContext(ctx, obj.ID, r.ExternalID).Scan(&id, &old, &wasDeleted, &oldParent, &oldLinks)
 			existed := err == nil
-			changed := !(existed && old == r.Hash)
+			changed := !(existed && old == r.Hash && wasDeleted == r.Deleted)
 			// A record's references are rewritten when it changed, or when they did
 			// (links changed in the spec): links_hash says which they were.
 			want := wantLinks(&r)
 			wantHash := linksHash(want)
 			relink := (changed || wantHash != oldLinks) && (len(want) > 0 || oldLinks != "")
-			if entities == nil && (relink || (r.Match != nil && changed)) {
+			// Accounts and contacts resolve when their record is new or changed, in this
+			// transaction: a page and its entities commit together. A record the source
+			// deleted resolves to nothing.
+			resolveEntity := r.Match != nil && !r.Deleted && changed
+			if entities == nil && (relink || resolveEntity) {
 				var rerr error
 				if entities, rerr = s.newResolver(ctx, tx, obj); rerr != nil {
 					return rerr
 				}
 			}
-			// Accounts and contacts resolve when their record is new or changed, in this
-			// transaction: a page and its entities commit together.
 			var entity int64
 			var unmatched bool
-			if r.Match != nil && changed {
+			if resolveEntity {
 				var rerr error
 				if entity, unmatched, rerr = entities.resolve(ctx, r.ExternalID, r.Match); rerr != nil {
 					return rerr
 				}
 			}
+			deletedAt := ""
+			if r.Deleted {
+				deletedAt = now
+			}
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
-				if err := ins.QueryRowContext(ctx, obj.ID, r.ExternalID, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, now, runID, nullStr(wantHash)).Scan(&id); err != nil {
+				if err := ins.QueryRowContext(ctx, obj.ID, r.ExternalID, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, now, runID, nullStr(deletedAt), nullID(r.ParentID), nullStr(wantHash)).Scan(&id); err != nil {
 					return fmt.Errorf("insert %s: %w", r.ExternalID, err)
 				}
 				if err := changes.record(ctx, OpInsert, id, r.ExternalID); err != nil {
 					return err
 				}
 				res.New++
+				if r.Deleted {
+					// First seen already deleted: stored, and its deletion recorded.
+					if err := changes.record(ctx, OpDelete, id, r.ExternalID); err != nil {
+						return err
+					}
+					res.Deleted++
+				}
 			case err != nil:
 				return err
-			case old == r.Hash:
+			case old == r.Hash && wasDeleted == r.Deleted && oldParent == r.ParentID:
 				res.Unchanged++
 				if wantHash != oldLinks {
 					if _, err := tx.ExecContext(ctx, `UPDATE interactions SET links_hash = ? WHERE id = ?`, nullStr(wantHash), id); err != nil {
@@ -201,13 +239,26 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 					}
 				}
 			default:
-				if _, err := upd.ExecContext(ctx, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, runID, nullStr(wantHash), obj.ID, r.ExternalID); err != nil {
+				_, err := upd.ExecContext(ctx, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, runID, nullID(r.ParentID), nullStr(wantHash), nullStr(deletedAt), nullStr(deletedAt), obj.ID, r.ExternalID)
+				if err != nil {
 					return fmt.Errorf("update %s: %w", r.ExternalID, err)
 				}
-				if err := changes.record(ctx, OpUpdate, id, r.ExternalID); err != nil {
-					return err
+				if old == r.Hash && !wasDeleted && oldParent == r.ParentID {
+					res.Unchanged++ // only the deletion is new
+				} else {
+					// Changed content, a deleted record that reappeared, a child that
+					// moved to another parent: an update.
+					if err := changes.record(ctx, OpUpdate, id, r.ExternalID); err != nil {
+						return err
+					}
+					res.Updated++
 				}
-				res.Updated++
+				if r.Deleted && !wasDeleted {
+					if err := changes.record(ctx, OpDelete, id, r.ExternalID); err != nil {
+						return err
+					}
+					res.Deleted++
+				}
 			}
 			if entities == nil {
 				continue
@@ -224,6 +275,13 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			if err := entities.settle(ctx); err != nil {
 				return err
 			}
+		}
+		if len(p.Deletes) > 0 {
+			n, err := markDeleted(ctx, tx, changes, obj.ID, runID, now, p.Deletes)
+			if err != nil {
+				return err
+			}
+			res.Deleted += n
 		}
 		for _, q := range p.Quarantined {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO quarantine (integration_object_id, sync_run_id, external_id, reason, raw, created_at) VALUES (?, ?, ?, ?, ?, ?)`, obj.ID, runID, nullStr(q.ExternalID), q.Reason, string(q.Raw), now); err != nil {
@@ -242,8 +300,8 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			}
 		}
 		res.Filtered = p.Filtered
-		_, err = tx.ExecContext(ctx, `UPDATE sync_runs SET pages = pages + 1, records_new = records_new + ?, records_updated = records_updated + ?, records_unchanged = records_unchanged + ?, records_quarantined = records_quarantined + ?, records_filtered = records_filtered + ?, records_unmatched = records_unmatched + ? WHERE id = ?`,
-			res.New, res.Updated, res.Unchanged, res.Quarantined, res.Filtered, res.Unmatched, runID)
+		_, err = tx.ExecContext(ctx, `UPDATE sync_runs SET pages = pages + 1, records_new = records_new + ?, records_updated = records_updated + ?, records_unchanged = records_unchanged + ?, records_quarantined = records_quarantined + ?, records_filtered = records_filtered + ?, records_unmatched = records_unmatched + ?, records_deleted = records_deleted + ? WHERE id = ?`,
+			res.New, res.Updated, res.Unchanged, res.Quarantined, res.Filtered, res.Unmatched, res.Deleted, runID)
 		return err
 	})
 	if err != nil {
@@ -253,6 +311,105 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 		obj.Cursor = p.Cursor
 	}
 	return res, nil
+}
+
+// markDeleted sets deleted_at on the live rows of an object with the given external
+// ids, recording a delete change for each, and returns how many it marked. Ids that
+// are not stored, or already deleted, are left alone.
+func markDeleted(ctx context.Context, tx *sql.Tx, changes *objectChanges, objectID, runID int64, now string, externalIDs []string) (int, error) {
+	stmt, err := tx.PrepareContext(ctx, markDeletedSQL)
+	if err != nil {
+		return 0, err
+	}
+	defer stmt.Close()
+	n := 0
+	for _, ext := range externalIDs {
+		var id int64
+		err := stmt.QueryRowContext(ctx, now, now, runID, objectID, ext).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("mark %s deleted: %w", ext, err)
+		}
+		if err := changes.record(ctx, OpDelete, id, ext); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Checkpoint makes cursor the object's committed cursor and drops the pending one: a
+// completed backfill window, or the parents a child type has fully fetched.
+func (s *Store) Checkpoint(ctx context.Context, runID int64, obj *Object, cursor string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE integration_objects SET cursor = ?, pending_cursor = NULL WHERE id = ?`, nullStr(cursor), obj.ID); err != nil {
+		return fmt.Errorf("checkpoint run %d at %q: %w", runID, cursor, err)
+	}
+	obj.Cursor = cursor
+	return nil
+}
+
+// reconcileChunk is how many rows one transaction of ReconcileDeletes marks.
+const reconcileChunk = 500
+
+// ReconcileDeletes marks deleted the live rows of an object whose external id seen
+// does not report, for a full sync that succeeded (deletes.reconcile), and returns how
+// many it marked. Each chunk of rows commits with its delete changes and the run's
+// records_deleted count; an interrupted reconcile is finished by the next one.
+func (s *Store) ReconcileDeletes(ctx context.Context, runID int64, obj *Object, seen func(externalID string) bool) (int, error) {
+	return s.reconcile(ctx, runID, obj, `SELECT external_id FROM interactions WHERE integration_object_id = ? AND deleted_at IS NULL ORDER BY external_id`, []any{obj.ID}, seen)
+}
+
+// ReconcileChildren is ReconcileDeletes for the records of a child type fetched for
+// one parent (the row parentID): those of its stored children that seen does not
+// report are marked deleted.
+func (s *Store) ReconcileChildren(ctx context.Context, runID int64, obj *Object, parentID int64, seen func(externalID string) bool) (int, error) {
+	return s.reconcile(ctx, runID, obj, `SELECT external_id FROM interactions WHERE integration_object_id = ? AND parent_id = ? AND deleted_at IS NULL ORDER BY external_id`, []any{obj.ID, parentID}, seen)
+}
+
+func (s *Store) reconcile(ctx context.Context, runID int64, obj *Object, query string, args []any, seen func(externalID string) bool) (int, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return 0, fmt.Errorf("reconcile deletes of run %d: %w", runID, err)
+	}
+	var gone []string
+	for rows.Next() {
+		var ext string
+		if err := rows.Scan(&ext); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("reconcile deletes of run %d: %w", runID, err)
+		}
+		if !seen(ext) {
+			gone = append(gone, ext)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("reconcile deletes of run %d: %w", runID, err)
+	}
+	total := 0
+	for len(gone) > 0 {
+		chunk := gone[:min(len(gone), reconcileChunk)]
+		gone = gone[len(chunk):]
+		now := s.ts()
+		n := 0
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			changes := newObjectChanges(tx, obj.ID, now)
+			defer changes.close()
+			var err error
+			if n, err = markDeleted(ctx, tx, changes, obj.ID, runID, now, chunk); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE sync_runs SET records_deleted = records_deleted + ? WHERE id = ?`, n, runID)
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("reconcile deletes of run %d: %w", runID, err)
+		}
+		total += n
+	}
+	return total, nil
 }
 
 // FinishRun records how a run ended. On success the pending cursor (if any) becomes the
@@ -288,8 +445,8 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, obj *Object, status,
 func (s *Store) Run(ctx context.Context, id int64) (*Run, error) {
 	var r Run
 	var started, finished, before, after, errMsg, class sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT id, integration_object_id, started_at, finished_at, status, cursor_before, cursor_after, pages, records_new, records_updated, records_unchanged, records_quarantined, records_filtered, records_unmatched, error, error_class FROM sync_runs WHERE id = ?`, id).
-		Scan(&r.ID, &r.ObjectID, &started, &finished, &r.Status, &before, &after, &r.Pages, &r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &r.RecordsFiltered, &r.RecordsUnmatched, &errMsg, &class)
+	err := s.db.QueryRowContext(ctx, `SELECT id, integration_object_id, started_at, finished_at, status, cursor_before, cursor_after, pages, records_new, records_updated, records_unchanged, records_quarantined, records_filtered, records_unmatched, records_deleted, error, error_class FROM sync_runs WHERE id = ?`, id).
+		Scan(&r.ID, &r.ObjectID, &started, &finished, &r.Status, &before, &after, &r.Pages, &r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &r.RecordsFiltered, &r.RecordsUnmatched, &r.RecordsDeleted, &errMsg, &class)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sync run %d: %w", id, ErrNotFound)
 	}
@@ -312,19 +469,33 @@ type Interaction struct {
 	SourceUpdatedAt string          `json:"source_updated_at,omitempty"`
 	FirstSeenAt     string          `json:"first_seen_at"`
 	UpdatedAt       string          `json:"updated_at"`
+	// DeletedAt is when a sync found the record deleted at the source; "" while it
+	// exists.
+	DeletedAt string `json:"deleted_at,omitempty"`
+	// ParentID is, for a child type's record, the id of the parent interaction it was
+	// fetched for.
+	ParentID int64 `json:"parent_id,omitempty"`
 }
+
+// Which interactions a list shows by deletion.
+const (
+	DeletedShow = "show" // all of them (the default)
+	DeletedHide = "hide" // only those that exist at the source
+	DeletedOnly = "only" // only those deleted at the source
+)
 
 // InteractionFilter narrows ListInteractions; zero fields match everything.
 type InteractionFilter struct {
 	IntegrationID string
 	Type          string
 	Since         time.Time // rows stored or changed at or after it; zero: all
+	Deleted       string    // DeletedShow (or ""), DeletedHide or DeletedOnly
 	Limit         int
 }
 
 // ListInteractions returns stored interactions, most recently changed first.
 func (s *Store) ListInteractions(ctx context.Context, f InteractionFilter) ([]Interaction, error) {
-	q := `SELECT i.id, o.integration_id, o.interaction_type, i.external_id, i.kind, i.data, COALESCE(i.source_updated_at, ''), i.first_seen_at, i.updated_at
+	q := `SELECT i.id, o.integration_id, o.interaction_type, i.external_id, i.kind, i.data, COALESCE(i.source_updated_at, ''), i.first_seen_at, i.updated_at, COALESCE(i.deleted_at, ''), COALESCE(i.parent_id, 0)
 		FROM interactions i JOIN integration_objects o ON o.id = i.integration_object_id WHERE 1 = 1`
 	var args []any
 	if f.IntegrationID != "" {
@@ -334,6 +505,15 @@ func (s *Store) ListInteractions(ctx context.Context, f InteractionFilter) ([]In
 	if f.Type != "" {
 		q += ` AND o.interaction_type = ?`
 		args = append(args, f.Type)
+	}
+	switch f.Deleted {
+	case "", DeletedShow:
+	case DeletedHide:
+		q += ` AND i.deleted_at IS NULL`
+	case DeletedOnly:
+		q += ` AND i.deleted_at IS NOT NULL`
+	default:
+		return nil, fmt.Errorf("list interactions: deleted %q: use %s, %s or %s", f.Deleted, DeletedShow, DeletedHide, DeletedOnly)
 	}
 	if !f.Since.IsZero() {
 		// updated_at is fixed-width RFC 3339 UTC text: comparing the text compares the times.
@@ -354,7 +534,7 @@ func (s *Store) ListInteractions(ctx context.Context, f InteractionFilter) ([]In
 	for rows.Next() {
 		var it Interaction
 		var data string
-		if err := rows.Scan(&it.ID, &it.IntegrationID, &it.Type, &it.ExternalID, &it.Kind, &data, &it.SourceUpdatedAt, &it.FirstSeenAt, &it.UpdatedAt); err != nil {
+		if err := rows.Scan(&it.ID, &it.IntegrationID, &it.Type, &it.ExternalID, &it.Kind, &data, &it.SourceUpdatedAt, &it.FirstSeenAt, &it.UpdatedAt, &it.DeletedAt, &it.ParentID); err != nil {
 			return nil, fmt.Errorf("list interactions: %w", err)
 		}
 		it.Data = json.RawMessage(data)

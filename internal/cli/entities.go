@@ -623,6 +623,7 @@ type runJSON struct {
 	Quarantined  int    `json:"records_quarantined"`
 	Filtered     int    `json:"records_filtered"`
 	Unmatched    int    `json:"records_unmatched"`
+	Deleted      int    `json:"records_deleted"`
 	CursorBefore string `json:"cursor_before"`
 	CursorAfter  string `json:"cursor_after"`
 }
@@ -644,9 +645,11 @@ func (a *app) runsCmd() *cobra.Command {
 		Short: "List sync runs, newest first",
 		Long: `List sync runs, newest first: one per sync of an integration object. NEW, UPD,
 SAME, QUAR and FILT count the records stored new, updated, unchanged, quarantined
-(see intake quarantine list) and skipped by the interaction type's filter; UNM the
+(see intake quarantine list) and skipped by the interaction type's filter (or, for
+client_side and newest-first incremental types, older than the cursor); UNM the
 records of an update_only or link_only type that matched no account or contact yet
-(see intake links unresolved --reason unmatched). CLASS
+(see intake links unresolved --reason unmatched); DEL counts the stored records the
+run marked deleted at the source. CLASS
 says why a failed run failed (auth, permanent, transient, rate_limited, bad_data).
 The table shortens the error; --json has it whole. A running run's duration is
 how long it has run so far.`,
@@ -675,7 +678,7 @@ how long it has run so far.`,
 					out = append(out, runJSON{ID: r.ID, Customer: r.CustomerID, Integration: r.IntegrationID, Type: r.Type, Status: r.Status,
 						ErrorClass: r.ErrorClass, Error: r.Error, StartedAt: entityTime(r.StartedAt), FinishedAt: entityTime(r.FinishedAt),
 						DurationMS: r.Duration(now).Milliseconds(), Pages: r.Pages, New: r.RecordsNew, Updated: r.RecordsUpdated,
-						Unchanged: r.RecordsUnchanged, Quarantined: r.RecordsQuarantined, Filtered: r.RecordsFiltered, Unmatched: r.RecordsUnmatched,
+						Unchanged: r.RecordsUnchanged, Quarantined: r.RecordsQuarantined, Filtered: r.RecordsFiltered, Unmatched: r.RecordsUnmatched, Deleted: r.RecordsDeleted,
 						CursorBefore: r.CursorBefore, CursorAfter: r.CursorAfter})
 				}
 				return writeJSONLines(a.env.Stdout, out)
@@ -685,10 +688,10 @@ how long it has run so far.`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTARTED\tINTEGRATION\tTYPE\tSTATUS\tCLASS\tPAGES\tNEW\tUPD\tSAME\tQUAR\tFILT\tUNM\tDURATION\tERROR")
+			fmt.Fprintln(tw, "ID\tSTARTED\tINTEGRATION\tTYPE\tSTATUS\tCLASS\tPAGES\tNEW\tUPD\tSAME\tQUAR\tFILT\tUNM\tDEL\tDURATION\tERROR")
 			for _, r := range runs {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.ID, entityTime(r.StartedAt), r.IntegrationID, r.Type, r.Status,
-					orDash(r.ErrorClass), r.Pages, r.RecordsNew, r.RecordsUpdated, r.RecordsUnchanged, r.RecordsQuarantined, r.RecordsFiltered, r.RecordsUnmatched,
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.ID, entityTime(r.StartedAt), r.IntegrationID, r.Type, r.Status,
+					orDash(r.ErrorClass), r.Pages, r.RecordsNew, r.RecordsUpdated, r.RecordsUnchanged, r.RecordsQuarantined, r.RecordsFiltered, r.RecordsUnmatched, r.RecordsDeleted,
 					runDuration(r.Duration(now)), orDash(oneLine(r.Error, 60)))
 			}
 			return tw.Flush()

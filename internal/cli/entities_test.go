@@ -400,8 +400,8 @@ func TestRunsList(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	require.Len(t, lines, 4)
-	assert.Regexp(t, `^ID\s+STARTED\s+INTEGRATION\s+TYPE\s+STATUS\s+CLASS\s+PAGES\s+NEW\s+UPD\s+SAME\s+QUAR\s+FILT\s+UNM\s+DURATION\s+ERROR$`, lines[0])
-	assert.Regexp(t, fmt.Sprintf(`^%d\s+\S+Z\s+acme-demo-crm\s+accounts\s+failed\s+transient\s+0\s+0\s+0\s+0\s+0\s+0\s+0\s+\S+\s+GET /v1/accounts: connection reset by peer; .*\.\.\.$`, run), lines[1])
+	assert.Regexp(t, `^ID\s+STARTED\s+INTEGRATION\s+TYPE\s+STATUS\s+CLASS\s+PAGES\s+NEW\s+UPD\s+SAME\s+QUAR\s+FILT\s+UNM\s+DEL\s+DURATION\s+ERROR$`, lines[0])
+	assert.Regexp(t, fmt.Sprintf(`^%d\s+\S+Z\s+acme-demo-crm\s+accounts\s+failed\s+transient\s+0\s+0\s+0\s+0\s+0\s+0\s+0\s+0\s+\S+\s+GET /v1/accounts: connection reset by peer; .*\.\.\.$`, run), lines[1])
 	assert.NotContains(t, r.stdout, "gave up", "shortened in the table")
 
 	r = runEntities(t, env, "runs", "list", "--status", "broken")

@@ -124,6 +124,9 @@ func printSummary(w io.Writer, results []pipeline.Result) int {
 		if run.RecordsUnmatched > 0 {
 			line += fmt.Sprintf(", %d unmatched", run.RecordsUnmatched)
 		}
+		if run.RecordsDeleted > 0 {
+			line += fmt.Sprintf("; %d deleted at the source", run.RecordsDeleted)
+		}
 		line += fmt.Sprintf("  (%s)", d)
 		fmt.Fprintln(w, line)
 		if run.Error != "" {

@@ -1,0 +1,373 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/intakehq/intake/engine/process"
+	"github.com/intakehq/intake/engine/retrieve"
+	"github.com/intakehq/intake/engine/source"
+	"github.com/intakehq/intake/engine/spec"
+	"github.com/intakehq/intake/engine/store"
+)
+
+// run is one sync of one integration object.
+type run struct {
+	s         *Syncer
+	job       Job
+	it        *spec.InteractionType
+	req       *spec.InteractionType // it, with incremental.end_param among its params
+	obj       *store.Object
+	id        int64 // the sync run
+	mapper    *process.Mapper
+	validator *process.Validator
+	started   time.Time // wall clock: durations, and the change time of records without a time cursor
+	now       time.Time // the client's clock when the run started: the end of the range read
+
+	// mu serializes commits (and OnPage) when a child type fetches several parents at
+	// once, and guards seen and read.
+	mu   sync.Mutex
+	seen map[string]bool // deletes.reconcile of a type without parent: external ids read in this run
+	read int             // records read in this run
+}
+
+// span is one range of cursor values a sync asks for: the whole of an incremental
+// sync, or one window of a sliced backfill.
+type span struct {
+	from  process.Cursor // inclusive lower bound; zero: everything
+	to    time.Time      // the window's end (exclusive); for the last span, now
+	final bool           // the last span; the others are windows that checkpoint their end
+}
+
+// plain reads the type's own request, span by span, then reconciles deletions.
+func (r *run) plain(ctx context.Context, spans []span) error {
+	for _, sp := range spans {
+		if err := r.readSpan(ctx, sp); err != nil {
+			return err
+		}
+	}
+	if r.it.Deletes != nil && r.it.Deletes.Reconcile {
+		return r.reconcile(ctx)
+	}
+	return nil
+}
+
+// readSpan reads every page of one span, then the deleted-records endpoint for the
+// same span, and, for a window, commits the window's end as the cursor.
+func (r *run) readSpan(ctx context.Context, sp span) error {
+	inc := r.it.Incremental
+	var committed process.Cursor
+	if inc != nil {
+		// plan has read it already: it parses.
+		committed, _ = process.ParseCursor(r.obj.Cursor, inc.Format)
+	}
+	high := committed // the highest cursor value seen in this span
+	// A page of a feed sorted oldest first covers everything up to its highest cursor,
+	// so the cursor can commit with it. Otherwise a later page may hold older records,
+	// and the cursor waits for the span to end: for the run to succeed, or for the
+	// window to complete. With a deleted-records endpoint it waits too, until the
+	// deletions of the span are read.
+	perPage := inc != nil && inc.Sorted && inc.Order != spec.OrderDesc && r.it.Deletes.Endpoint() == nil
+	q := r.query(sp)
+	err := r.job.Client.Pages(ctx, r.req, q, func(pg retrieve.Page) error {
+		out, err := r.page(ctx, pg, sp.from, nil, nil)
+		if err != nil {
+			return err
+		}
+		page := out.page
+		if out.high.After(high) {
+			high = out.high
+		}
+		if inc != nil && high.After(committed) {
+			if perPage {
+				page.Cursor = high.String()
+				committed = high
+			} else {
+				page.PendingCursor = high.String()
+			}
+		}
+		if err := r.commit(ctx, pg, page); err != nil {
+			return err
+		}
+		if r.seen != nil {
+			r.mu.Lock()
+			for _, ext := range out.seen {
+				r.seen[ext] = true
+			}
+			r.mu.Unlock()
+		}
+		if out.stop {
+			// Newest first: the rest is older than the cursor, read by earlier syncs.
+			return retrieve.ErrStopPaging
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if r.it.Deletes.Endpoint() != nil {
+		if err := r.readDeletes(ctx, q); err != nil {
+			return err
+		}
+	}
+	if sp.final {
+		return nil // the pending cursor commits when the run succeeds
+	}
+	// Everything before the window's end has been read (and, for a sorted feed whose
+	// API ignored the end, possibly more): resume from there.
+	end := process.TimeCursor(sp.to)
+	if committed.After(end) {
+		end = committed
+	}
+	return r.s.Store.Checkpoint(ctx, r.id, r.obj, end.String())
+}
+
+// query is what a span asks of the provider: the cursor to send and .window.
+func (r *run) query(sp span) retrieve.Query {
+	inc := r.it.Incremental
+	if inc == nil {
+		return retrieve.Query{}
+	}
+	from := sp.from.Send(inc)
+	var end any
+	if !inc.IsInteger() {
+		end = spec.FormatTime(sp.to, inc.Format)
+	}
+	return retrieve.Query{Cursor: from, Vars: map[string]any{"window": map[string]any{"start": from, "end": end}}}
+}
+
+// parentRecord is the parent a child type's page was fetched for.
+type parentRecord struct {
+	id     int64           // row id
+	fields []process.Field // parent.fields, evaluated over it
+	err    error           // why they could not be: each child is quarantined
+}
+
+// mapped is one page of records mapped for a commit.
+type mapped struct {
+	page store.Page
+	high process.Cursor // the highest cursor value among the records read (stored, or skipped by the filter)
+	stop bool           // a newest-first feed has gone past the span's lower bound
+	seen []string       // the external ids of the records read, for reconcile
+}
+
+// page maps one page of records into what a commit stores. from is the span's lower
+// bound, below which client_side and newest-first types drop records. parent is set
+// for a child type; batch for a resumable source (where each record came from, and
+// the rows it could not read).
+func (r *run) page(ctx context.Context, pg retrieve.Page, from process.Cursor, parent *parentRecord, batch *source.Batch) (out mapped, err error) {
+	inc := r.it.Incremental
+	page := &out.page
+	page.Records = make([]store.Record, 0, len(pg.Records))
+	if batch == nil {
+		batch = &source.Batch{}
+	}
+	page.Quarantined = batch.Rejected
+	dropOlder := inc != nil && (inc.ClientSide || inc.Order == spec.OrderDesc) && !from.IsZero()
+	var (
+		seen       []string
+		high       process.Cursor
+		extra      []process.Field
+		parentID   int64
+		parentErr  error
+		collectIDs = r.it.Deletes != nil && r.it.Deletes.Reconcile
+	)
+	if parent != nil {
+		extra, parentID, parentErr = parent.fields, parent.id, parent.err
+	}
+	for i, raw := range pg.Records {
+		keep, err := r.mapper.Keep(ctx, raw)
+		if err == nil && !keep {
+			// Skipped, but seen: the cursor still moves past it.
+			page.Filtered++
+			if c, cerr := r.mapper.Cursor(ctx, raw); cerr == nil && c.After(high) {
+				high = c
+			}
+			if collectIDs {
+				if ext, ierr := r.mapper.ID(ctx, raw); ierr == nil {
+					seen = append(seen, ext)
+				}
+			}
+			continue
+		}
+		if err == nil && dropOlder {
+			if c, cerr := r.mapper.Cursor(ctx, raw); cerr == nil && c.Before(from) {
+				// Older than the cursor: an earlier sync read it.
+				page.Filtered++
+				if inc.Order == spec.OrderDesc {
+					out.stop = true
+				}
+				continue
+			}
+		}
+		var m *process.Mapped
+		if err == nil && parentErr != nil {
+			err = &process.RecordError{Reason: parentErr.Error()}
+		}
+		if err == nil {
+			m, err = r.mapper.MapChild(ctx, raw, extra)
+		}
+		if err != nil {
+			var re *process.RecordError
+			if !errors.As(err, &re) {
+				return out, err
+			}
+			q := store.Quarantined{ExternalID: re.ExternalID, Reason: batch.At(i, r.job.Client.Redact(re.Reason))}
+			if q.ExternalID == "" {
+				q.ExternalID, _ = r.mapper.ID(ctx, raw)
+			}
+			q.Raw, _ = json.Marshal(raw)
+			page.Quarantined = append(page.Quarantined, q)
+			if q.ExternalID != "" {
+				seen = append(seen, q.ExternalID) // it exists at the source, whatever is wrong with it
+			}
+			continue
+		}
+		seen = append(seen, m.ExternalID)
+		if verr := r.validator.CheckValue(r.it.Kind, m.Doc); verr != nil {
+			reason := batch.At(i, r.job.Client.Redact(verr.Error()))
+			if r.it.Strict {
+				// Nothing of this page is committed; the run fails.
+				return out, &retrieve.ClassError{Class: spec.ClassBadData, Err: fmt.Errorf("%s: page %d: record %s does not match kind %s (strict): %s", r.it.Name, pg.Number, m.ExternalID, r.it.Kind, reason)}
+			}
+			// Like an unmappable record, it does not move the cursor.
+			page.Quarantined = append(page.Quarantined, store.Quarantined{ExternalID: m.ExternalID, Reason: reason, Raw: m.Raw})
+			continue
+		}
+		keys, err := r.mapper.Keys(ctx, m, r.started)
+		var refs []store.Ref
+		if err == nil {
+			refs, err = r.mapper.Refs(ctx, m)
+		}
+		if err != nil {
+			page.Quarantined = append(page.Quarantined, store.Quarantined{ExternalID: m.ExternalID, Reason: batch.At(i, r.job.Client.Redact(err.Error())), Raw: m.Raw})
+			continue
+		}
+		rec := store.Record{ExternalID: m.ExternalID, Kind: r.it.Kind, Data: m.Data, Raw: m.Raw, Hash: m.Hash, Match: keys, Refs: refs, Deleted: m.Deleted, ParentID: parentID}
+		if !m.Cursor.IsZero() {
+			rec.SourceUpdatedAt = m.Cursor.Format(time.RFC3339Nano)
+		}
+		if m.CursorValue.After(high) {
+			high = m.CursorValue
+		}
+		page.Records = append(page.Records, rec)
+	}
+	r.mu.Lock()
+	r.read += len(pg.Records)
+	r.mu.Unlock()
+	out.high, out.seen = high, seen
+	return out, nil
+}
+
+// commit stores a page and reports it. Commits are serialized: the pages of parents
+// fetched at once commit one at a time.
+func (r *run) commit(ctx context.Context, pg retrieve.Page, page store.Page) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res, err := r.s.Store.CommitPage(ctx, r.id, r.obj, page)
+	if err != nil {
+		return err
+	}
+	if r.s.OnPage != nil {
+		r.s.OnPage(PageEvent{Integration: r.job.IntegrationID, Type: r.it.Name, Page: pg.Number, Records: len(pg.Records), Result: res, Cursor: r.obj.Cursor})
+	}
+	return nil
+}
+
+// resume reads a source that keeps its own position (a SQL table, files) from the
+// stored cursor; each batch commits with the position it carries, so an interrupted
+// sync resumes after its last committed page.
+func (r *run) resume(ctx context.Context, rs source.Resumable) error {
+	committed := r.obj.Cursor
+	err := rs.Resume(ctx, r.it, committed, func(b source.Batch) error {
+		out, err := r.page(ctx, b.Page, process.Cursor{}, nil, &b)
+		if err != nil {
+			return err
+		}
+		page := out.page
+		if b.Cursor != "" && b.Cursor != committed {
+			// A resumable source's position covers everything before it.
+			page.Cursor, committed = b.Cursor, b.Cursor
+		}
+		if err := r.commit(ctx, b.Page, page); err != nil {
+			return err
+		}
+		if r.seen != nil {
+			r.mu.Lock()
+			for _, ext := range out.seen {
+				r.seen[ext] = true
+			}
+			r.mu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if r.it.Deletes != nil && r.it.Deletes.Reconcile {
+		return r.reconcile(ctx)
+	}
+	return nil
+}
+
+// checkpoint commits a cursor on its own, serialized with the page commits.
+func (r *run) checkpoint(ctx context.Context, cursor string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.s.Store.Checkpoint(ctx, r.id, r.obj, cursor)
+}
+
+// readDeletes reads the deleted-records endpoint with the span's query and marks the
+// records it lists deleted.
+func (r *run) readDeletes(ctx context.Context, q retrieve.Query) error {
+	ep := r.it.Deletes.Endpoint()
+	return r.job.Client.Pages(ctx, ep, q, func(pg retrieve.Page) error {
+		var page store.Page
+		for _, raw := range pg.Records {
+			ext, err := r.mapper.DeletedID(ctx, raw)
+			if err != nil {
+				q := store.Quarantined{Reason: r.job.Client.Redact(err.Error())}
+				q.Raw, _ = json.Marshal(raw)
+				page.Quarantined = append(page.Quarantined, q)
+				continue
+			}
+			page.Deletes = append(page.Deletes, ext)
+		}
+		return r.commit(ctx, pg, page)
+	})
+}
+
+// reconcile marks deleted the stored records this full sync did not see. A sync that
+// read no record at all reconciles nothing: an empty answer is far more often a
+// provider glitch than every record deleted at once.
+func (r *run) reconcile(ctx context.Context) error {
+	if r.read == 0 {
+		if r.s.Logger != nil {
+			r.s.Logger.Warn("reconcile skipped: the sync read no records", "integration", r.job.IntegrationID, "type", r.it.Name, "run", r.id)
+		}
+		return nil
+	}
+	_, err := r.s.Store.ReconcileDeletes(ctx, r.id, r.obj, func(ext string) bool { return r.seen[ext] })
+	return err
+}
+
+// requestType is it with incremental.end_param added to its request params, so the
+// paginator sends it with the first request like any param.
+func requestType(it *spec.InteractionType) *spec.InteractionType {
+	inc := it.Incremental
+	if inc == nil || inc.EndParamTemplate() == nil {
+		return it
+	}
+	cp := *it
+	params := spec.Ordered[*spec.Template]{Keys: append([]string(nil), it.Request.Params.Keys...), Map: make(map[string]*spec.Template, it.Request.Params.Len()+1)}
+	for k, v := range it.Request.Params.Map {
+		params.Map[k] = v
+	}
+	params.Set(inc.EndParam, inc.EndParamTemplate())
+	cp.Request.Params = params
+	return &cp
+}
