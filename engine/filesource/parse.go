@@ -73,11 +73,11 @@ func open(raw io.Reader, f *spec.Files, name string) (io.Reader, error) {
 	}
 	var enc encoding.Encoding
 	switch f.Encoding {
-	case "utf-16":
+	case spec.EncodingUTF16:
 		enc = unicode.UTF16(unicode.LittleEndian, unicode.UseBOM)
-	case "latin-1":
+	case spec.EncodingLatin1:
 		enc = charmap.ISO8859_1
-	case "windows-1252":
+	case spec.EncodingWin1252:
 		enc = charmap.Windows1252
 	default:
 		// UTF-8 is checked row by row instead of decoded, so that invalid bytes are

@@ -293,9 +293,6 @@ func (v *validator) query(q *Query, at []string) {
 	}
 }
 
-// Encodings of files.
-var fileEncodings = []string{"utf-8", "utf-16", "latin-1", "windows-1252"}
-
 func (v *validator) files(f *Files, at []string) {
 	sub := func(k string) []string { return append(append([]string(nil), at...), k) }
 	if len(f.Paths) == 0 {
@@ -338,9 +335,7 @@ func (v *validator) files(f *Files, at []string) {
 		}
 		seen[c] = true
 	}
-	if f.Encoding == "" {
-		f.Encoding = "utf-8"
-	}
+	f.Encoding = canonicalEncoding(f.Encoding)
 	if f.Compression == "" {
 		f.Compression = "auto"
 	}

@@ -301,7 +301,7 @@ const (
 const (
 	EncodingUTF8    = "utf-8"
 	EncodingUTF16   = "utf-16"
-	EncodingLatin1  = "iso-8859-1"
+	EncodingLatin1  = "iso-8859-1" // also written latin-1: the loader keeps this name
 	EncodingWin1252 = "windows-1252"
 )
 

@@ -820,9 +820,7 @@ func (v *validator) response(it *InteractionType, at []string) {
 	} else if n := utf8.RuneCountInString(c.Delimiter); n != 1 || c.Delimiter == `"` || c.Delimiter == "\r" || c.Delimiter == "\n" || c.Delimiter == "\uFFFD" {
 		v.fail(append(cat, "delimiter"), false, "%q is not a delimiter: give one character other than a quote or a line break, e.g. \",\", \";\" or \"\\t\"", c.Delimiter)
 	}
-	if c.Encoding == "" {
-		c.Encoding = EncodingUTF8
-	}
+	c.Encoding = canonicalEncoding(c.Encoding)
 	if len(c.Columns) > 0 && c.HasHeader() {
 		v.fail(append(cat, "columns"), true, "columns name the columns of a body without a header row; set header: false, or drop columns to use the header row's names")
 	}
@@ -1362,4 +1360,16 @@ func kindCompileMessage(err error) string {
 		return fmt.Sprintf("cannot resolve %q: only the built-in kinds (%s) and the schema itself can be referred to", le.URL, strings.Join(schemas.BuiltinKinds(), ", "))
 	}
 	return strings.ReplaceAll(err.Error(), schemas.KindBaseURL+"custom/", "")
+}
+
+// canonicalEncoding fills the default encoding and gives latin-1 its one name, so
+// response bodies and files read the same set under the same names.
+func canonicalEncoding(enc string) string {
+	switch enc {
+	case "":
+		return EncodingUTF8
+	case "latin-1":
+		return EncodingLatin1
+	}
+	return enc
 }
