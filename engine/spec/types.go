@@ -209,6 +209,11 @@ type InteractionType struct {
 	Strict bool `yaml:"strict" json:"strict,omitempty"`
 	// ResponseRules are checked before the connector\'s.
 	ResponseRules []*ResponseRule `yaml:"response_rules" json:"response_rules,omitempty"`
+
+	// SyncEveryDefaulted is true when neither the interaction type, its provider nor
+	// an override set sync_every: SyncEvery is then DefaultSyncEvery, and the daemon
+	// applies its configured default frequency instead.
+	SyncEveryDefaulted bool `yaml:"-" json:"-"`
 }
 
 // Request is the first request of a sync of an interaction type.
