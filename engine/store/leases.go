@@ -244,10 +244,14 @@ func (s *Store) SetNextDue(ctx context.Context, objectID int64, old, next time.T
 // runStarted: next, unless a sync was requested during that run, in which case it is
 // due at once. owner must still hold the integration's lease.
 func (s *Store) ScheduleObject(ctx context.Context, objectID int64, owner string, runStarted, next time.Time) error {
+	// A request that arrived during the run stays recorded until a run that started
+	// after it ends, so that a reschedule (a reload) cannot drop it meanwhile.
+	started := formatTS(runStarted)
 	res, err := s.db.ExecContext(ctx, `UPDATE integration_objects
-		SET next_due_at = CASE WHEN sync_requested_at IS NOT NULL AND sync_requested_at > ? THEN ? ELSE ? END, sync_requested_at = NULL
+		SET next_due_at = CASE WHEN sync_requested_at IS NOT NULL AND sync_requested_at > ? THEN ? ELSE ? END,
+			sync_requested_at = CASE WHEN sync_requested_at IS NOT NULL AND sync_requested_at > ? THEN sync_requested_at ELSE NULL END
 		WHERE id = ? AND EXISTS (SELECT 1 FROM integrations i WHERE i.id = integration_objects.integration_id AND i.lease_owner = ?)`,
-		formatTS(runStarted), s.ts(), formatTS(next), objectID, owner)
+		started, s.ts(), formatTS(next), started, objectID, owner)
 	if err != nil {
 		return fmt.Errorf("schedule integration object %d: %w", objectID, err)
 	}

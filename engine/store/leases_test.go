@@ -264,14 +264,16 @@ func TestNextWakeScheduleAndRequests(t *testing.T) {
 		got, err := s.EnsureObject(ctx, "a", "accounts")
 		require.NoError(t, err)
 		assert.Equal(t, clock.now(), got.NextDueAt, "requested during the run: due at once")
-		assert.True(t, got.SyncRequestedAt.IsZero())
+		assert.False(t, got.SyncRequestedAt.IsZero(), "kept until a run that started after it")
 
-		// Without a request the next due time is the one computed.
+		// The next run serves the request: the next due time is the one computed.
+		clock.add(time.Second)
 		runStart = clock.now()
 		require.NoError(t, s.ScheduleObject(ctx, a.ID, "other", runStart, clock.now().Add(time.Hour)))
 		got, err = s.EnsureObject(ctx, "a", "accounts")
 		require.NoError(t, err)
 		assert.Equal(t, clock.now().Add(time.Hour), got.NextDueAt)
+		assert.True(t, got.SyncRequestedAt.IsZero())
 		require.ErrorIs(t, s.ScheduleObject(ctx, a.ID, "me", runStart, clock.now()), ErrLeaseLost)
 
 		// Requests: only enabled integrations, only known types.
