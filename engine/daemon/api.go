@@ -100,7 +100,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
-		status, b = http.StatusInternalServerError, *bytes.NewBufferString(`{"error": "encoding the answer failed"}`+"\n")
+		status, b = http.StatusInternalServerError, *bytes.NewBufferString(`{"error": "encoding the answer failed"}` + "\n")
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
