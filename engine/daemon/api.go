@@ -99,13 +99,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
+	var body []byte
 	if err := enc.Encode(v); err != nil {
-		status, b = http.StatusInternalServerError, *bytes.NewBufferString(`{"error": "encoding the answer failed"}` + "\n")
+		status, body = http.StatusInternalServerError, []byte(`{"error": "encoding the answer failed"}`+"\n")
+	} else {
+		body = b.Bytes()
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(b.Bytes())
+	_, _ = w.Write(body)
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

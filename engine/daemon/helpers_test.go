@@ -262,3 +262,12 @@ func syncedOnce(t *testing.T, db *store.Store, wantObjects int) bool {
 		WHERE i.status = 'enabled' AND o.last_synced_at IS NOT NULL`).Scan(&n))
 	return n >= wantObjects
 }
+
+func removeFile(p string) error { return os.Remove(p) }
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	return string(b)
+}
