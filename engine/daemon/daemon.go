@@ -165,6 +165,13 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		if d.token == "" {
 			d.token = newToken()
 		}
+		if opts.Stdout != nil {
+			// Standard output, not the log: the token is a secret.
+			fmt.Fprintf(opts.Stdout, "admin API listening on http://%s\n", d.Addr())
+			if cfg.Admin.Token == "" {
+				fmt.Fprintf(opts.Stdout, "admin API bearer token (generated; set admin.token to choose one): %s\n", d.token)
+			}
+		}
 	}
 	// The OAuth handler needs the listen address for its default public URL.
 	rt.oauth = d.oauthHandler(rt)
@@ -236,12 +243,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 		srv = &http.Server{Handler: d.handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 90 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
 		go func() { served <- srv.Serve(d.ln) }()
-		if d.opts.Stdout != nil {
-			fmt.Fprintf(d.opts.Stdout, "admin API listening on http://%s\n", d.Addr())
-			if cfg.Admin.Token == "" {
-				fmt.Fprintf(d.opts.Stdout, "admin API bearer token (generated; set admin.token to choose one): %s\n", d.token)
-			}
-		}
 	}
 	d.log.Info("daemon starting", "store", cfg.StoreShown(), "workers", cfg.Workers, "admin", d.Addr(),
 		"lease", cfg.Lease.Duration, "heartbeat", cfg.Lease.Heartbeat, "dialect", d.db.Dialect().String())
