@@ -94,8 +94,9 @@ func (d *Daemon) work(c *store.Claim) {
 		}
 	}
 	syncer := &pipeline.Syncer{
-		Store:  fenced{Store: d.db, owner: d.owner},
-		Logger: log,
+		Store: fenced{Store: d.db, owner: d.owner},
+		// Its "sync run" line names the integration and type itself.
+		Logger: d.log.With("customer", c.CustomerID, "provider", c.Provider),
 		Alerts: rt.alerts,
 		OnPage: func(ev pipeline.PageEvent) {
 			d.metrics.page(c.Provider, ev)
