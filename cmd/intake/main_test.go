@@ -105,8 +105,8 @@ func TestBinary(t *testing.T) {
 		p := startProcess(t, cmd)
 		line := p.waitFor(t, 30*time.Second, "admin API listening on http://")
 		addr := strings.TrimPrefix(line, "admin API listening on ")
-		if !strings.Contains(p.output(), "2 workers") {
-			t.Errorf("--workers does not override the file:\n%s", p.output())
+		if line := p.waitFor(t, 10*time.Second, "intake daemon "); !strings.Contains(line, "2 workers") {
+			t.Errorf("--workers does not override the file: %s", line)
 		}
 		get := func(path string) int {
 			req, _ := http.NewRequest("GET", addr+path, nil)
@@ -118,8 +118,10 @@ func TestBinary(t *testing.T) {
 			resp.Body.Close()
 			return resp.StatusCode
 		}
-		if code := get("/readyz"); code != 200 {
-			t.Errorf("readyz: %d", code)
+		for deadline := time.Now().Add(10 * time.Second); get("/readyz") != 200; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("not ready within 10s:\n%s", p.output())
+			}
 		}
 
 		bad := filepath.Join(dir, "specs", "broken.yaml")
