@@ -164,6 +164,34 @@ func (r *rebindConn) QueryContext(ctx context.Context, query string, args []driv
 	return r.Conn.QueryContext(ctx, r.c.rebind(query), args)
 }
 
+// txRetry is tx, run again (up to five times in all) when the transaction failed
+// only because a concurrent one got there first, on PostgreSQL: a unique key it was
+// about to insert was inserted and committed meanwhile, a deadlock, a serialization
+// failure. Run again, it sees the other transaction's rows. fn must be safe to run
+// again (it starts from nothing but tx). On SQLite, with one writer at a time, none of
+// this can happen, and tx is run once.
+func (s *Store) txRetry(ctx context.Context, fn func(*sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.tx(ctx, fn)
+		if err == nil || s.dialect != Postgres || attempt == 5 || !raceLost(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// raceLost reports a PostgreSQL error that a retry resolves.
+func raceLost(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "23505", "40P01", "40001": // unique_violation, deadlock_detected, serialization_failure
+		return true
+	}
+	return false
+}
+
 // isUniqueViolation reports whether err is a unique or primary key constraint
 // violation, on either database.
 func isUniqueViolation(err error) bool {

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -108,4 +110,57 @@ func TestRedactDSN(t *testing.T) {
 	_, err := Open(context.Background(), "postgres://intake:s3cret@[::1/x")
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "s3cret")
+}
+
+// Two integrations of one customer, synced at the same time by two daemons, resolve
+// the same new accounts and contacts: each page that loses the race to create one is
+// run again and links to it. One account per domain, one contact per address.
+func TestPostgresConcurrentEntityResolution(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	a, err := Open(ctx, dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { a.Close() })
+	b, err := Open(ctx, dsn) // another daemon: its own pool
+	require.NoError(t, err)
+	t.Cleanup(func() { b.Close() })
+	for _, id := range []string{"acme-crm", "acme-desk"} {
+		require.NoError(t, a.CreateIntegration(ctx, Integration{ID: id, CustomerID: "acme", Provider: strings.TrimPrefix(id, "acme-")}, nil, nil))
+	}
+	const pages, perPage = 15, 8
+	syncAll := func(s *Store, integration string) error {
+		obj, err := s.EnsureObject(ctx, integration, "accounts")
+		if err != nil {
+			return err
+		}
+		run, err := s.StartRun(ctx, obj)
+		if err != nil {
+			return err
+		}
+		for p := range pages {
+			var page Page
+			for i := range perPage {
+				n := p*perPage + i
+				page.Records = append(page.Records, Record{ExternalID: fmt.Sprintf("%s-%d", integration, n), Kind: "account",
+					Data: []byte(`{}`), Raw: []byte(`{}`), Hash: "h", Match: &MatchKeys{Entity: EntityAccount, Domain: fmt.Sprintf("company%d.example", n), Name: fmt.Sprintf("Company %d", n)}})
+			}
+			if _, err := s.CommitPage(ctx, run, obj, page); err != nil {
+				return err
+			}
+		}
+		_, err = s.FinishRun(ctx, run, obj, RunSucceeded, "", "")
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	wg.Go(func() { errs[0] = syncAll(a, "acme-crm") })
+	wg.Go(func() { errs[1] = syncAll(b, "acme-desk") })
+	wg.Wait()
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	var accounts, links int
+	require.NoError(t, a.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE customer_id = 'acme'`).Scan(&accounts))
+	require.NoError(t, a.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM entity_links WHERE customer_id = 'acme' AND entity = 'account'`).Scan(&links))
+	assert.Equal(t, pages*perPage, accounts, "one account per domain")
+	assert.Equal(t, 2*pages*perPage, links, "each record linked to it")
 }

@@ -151,7 +151,10 @@ type PageResult struct {
 func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page) (PageResult, error) {
 	var res PageResult
 	now := s.ts()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	// Retried when a concurrent page of another integration of the same customer
+	// created the same account or contact first (PostgreSQL): the page, run again,
+	// finds and links it.
+	err := s.txRetry(ctx, func(tx *sql.Tx) error {
 		res = PageResult{}
 		if err := s.fence(ctx, tx, obj); err != nil {
 			return err
