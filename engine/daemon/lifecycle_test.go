@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/intakehq/intake/engine/config"
 	"github.com/intakehq/intake/engine/daemon"
 	"github.com/intakehq/intake/engine/store"
 	"github.com/intakehq/intake/internal/mockapi"
@@ -208,4 +209,35 @@ func TestReloadRefusesBadFilesAndKeepsRunning(t *testing.T) {
 	// The running daemon keeps its workers until restarted.
 	status, body = api(t, d, "GET", "/readyz", nil)
 	require.Equal(t, http.StatusOK, status, "%v", body)
+}
+
+// An integration whose provider has no connector is held back (not retried in a
+// loop), and a reload that brings the connector syncs it at once.
+func TestUnloadableIntegrationIsHeldUntilReload(t *testing.T) {
+	e := newEnv(t)
+	crm := newCRM(4, 5, 10)
+	url := serve(t, crm.Handler())
+	dbPath := filepath.Join(e.dir, "intake.db")
+	cfg := e.config(dbPath, "")
+	cfg.Schedule.RetryMax = config.Duration(time.Hour)
+	pre := openAgain(t, dbPath)
+	addCRM(t, pre, e.box, "acme-ghost", "acme", "ghost", url)
+	require.NoError(t, pre.Close())
+	d, _ := e.start(cfg, daemon.Options{})
+	db := d.Store()
+	ctx := context.Background()
+	eventually(t, 20*time.Second, "the integration held back", func() bool {
+		in, err := db.Integration(ctx, "acme-ghost")
+		require.NoError(t, err)
+		return in.LeaseOwner == d.Owner() && time.Until(in.LeaseExpiresAt) > 50*time.Minute
+	})
+	assert.Contains(t, e.logs.String(), `msg="integration cannot be loaded; retrying later"`)
+	assert.Contains(t, e.logs.String(), `no connector for provider \"ghost\"`)
+	time.Sleep(300 * time.Millisecond)
+	assert.Equal(t, 1, strings.Count(e.logs.String(), "integration cannot be loaded"), "not retried in a loop")
+
+	e.write("connectors/ghost.yaml", crmSpec(t, "ghost", "1h"))
+	status, body := api(t, d, "POST", "/v1/reload", nil)
+	require.Equal(t, http.StatusOK, status, "%v", body)
+	eventually(t, 20*time.Second, "synced after the reload", func() bool { return syncedOnce(t, db, 2) })
 }

@@ -48,7 +48,7 @@ func newMetrics(db *store.Store) *metrics {
 			Buckets: []float64{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}},
 			[]string{"provider", "type", "status"}),
 		leases: prometheus.NewGauge(prometheus.GaugeOpts{Name: "intake_leases_held",
-			Help: "Integrations this daemon holds a lease on (syncing, or held back after a load failure)."}),
+			Help: "Integrations this daemon is syncing, each under its lease."}),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "intake_token_refreshes_total",
 			Help: "OAuth2 and session tokens obtained or refreshed and saved, by provider."}, []string{"provider"}),
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "intake_alerts_total",

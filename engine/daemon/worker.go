@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/intakehq/intake/engine/auth"
@@ -33,10 +34,13 @@ func (d *Daemon) work(c *store.Claim) {
 		defer close(stopped)
 		d.heartbeat(ctx, c, rt.cfg.Lease.Heartbeat.D(), rt.cfg.Lease.Duration.D(), cancel, beats)
 	}()
-	release := true
-	defer func() {
+	stopBeats := sync.OnceFunc(func() {
 		close(beats)
 		<-stopped
+	})
+	release := true
+	defer func() {
+		stopBeats()
 		if !release || errors.Is(context.Cause(ctx), store.ErrLeaseLost) {
 			return
 		}
@@ -62,11 +66,15 @@ func (d *Daemon) work(c *store.Claim) {
 		if ctx.Err() != nil {
 			return
 		}
+		if st, serr := d.db.IntegrationState(ctx, c.IntegrationID); serr != nil || st.Status != store.StatusEnabled {
+			return // disabled or deleted since it was claimed
+		}
 		// Its connector, key or credentials cannot be loaded: nothing to sync until
 		// an operator fixes that. The lease is kept as a hold until retry_max from now
 		// (a reload, a sync-now or enabling it lifts it earlier).
 		hold := rt.cfg.Schedule.RetryMax.D()
 		log.Error("integration cannot be loaded; retrying later", "error", err, "retry_in", hold)
+		stopBeats() // a heartbeat must not shorten the hold
 		if ok, herr := d.db.RenewLease(context.WithoutCancel(ctx), c.IntegrationID, d.owner, hold); herr == nil && ok {
 			release = false
 			d.holdMu.Lock()
