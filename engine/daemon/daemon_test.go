@@ -18,6 +18,7 @@ import (
 	"github.com/intakehq/intake/engine/daemon"
 	"github.com/intakehq/intake/engine/store"
 	"github.com/intakehq/intake/internal/mockapi"
+	"github.com/intakehq/intake/internal/pgtest"
 )
 
 // The daemon end to end on SQLite: three customers, three providers (two CRMs with
@@ -26,6 +27,16 @@ import (
 // metrics and the per-run log lines say what happened.
 func TestDaemonEndToEnd(t *testing.T) {
 	e := newEnv(t)
+	testEndToEnd(t, e, filepath.Join(e.dir, "intake.db"))
+}
+
+// The same on PostgreSQL.
+func TestDaemonEndToEndPostgres(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	testEndToEnd(t, newEnv(t), dsn)
+}
+
+func testEndToEnd(t *testing.T, e *env, dsn string) {
 	crmA, crmB := newCRM(1, 30, 60), newCRM(2, 20, 40)
 	items := mockapi.New(mockapi.Options{Records: 45, PageSize: 10})
 	urlA, urlB, urlItems := serve(t, crmA.Handler()), serve(t, crmB.Handler()), serve(t, items.Handler())
@@ -33,7 +44,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 	e.write("connectors/crm-b.yaml", crmSpec(t, "crm-b", "1h"))
 	e.write("connectors/items.yaml", itemsSpec("items", "1h"))
 	e.write("customers/acme/crm-a.yaml", "customer: acme\nprovider: crm-a\nsync_every: 2h\n")
-	cfg := e.config(filepath.Join(e.dir, "intake.db"), "")
+	cfg := e.config(dsn, "")
 
 	var runsMu sync.Mutex
 	var events []daemon.RunEvent
@@ -218,7 +229,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 	require.NoError(t, stop())
 	// Leases are released at exit.
 	var leased int
-	require.NoError(t, openAgain(t, filepath.Join(e.dir, "intake.db")).DB().QueryRow(`SELECT COUNT(*) FROM integrations WHERE lease_owner IS NOT NULL`).Scan(&leased))
+	require.NoError(t, openAgain(t, dsn).DB().QueryRow(`SELECT COUNT(*) FROM integrations WHERE lease_owner IS NOT NULL`).Scan(&leased))
 	assert.Zero(t, leased)
 }
 
