@@ -198,6 +198,12 @@ func (e *env) start(cfg *config.Config, opts daemon.Options) (*daemon.Daemon, fu
 		return runErr
 	}
 	e.t.Cleanup(func() { _ = stop() })
+	if d.Addr() != "" {
+		eventually(e.t, 20*time.Second, "the daemon ready", func() bool {
+			status, _ := api(e.t, d, "GET", "/readyz", nil)
+			return status == http.StatusOK
+		})
+	}
 	return d, stop
 }
 
