@@ -178,11 +178,12 @@ func TestDemoRunsRounds(t *testing.T) {
 	assert.Equal(t, 480, strings.Count(r.stdout, "\n"))
 
 	// Running the demo again reuses the integration and its database, and syncs at
-	// once from the cursor: nothing new.
+	// once from the cursor: a page at most (the CRM restarts with the same records,
+	// dated from its new start), nothing new.
 	r = run(t, env, "demo", "--rounds", "1", "--interval", "1h", "--addr", "127.0.0.1:0", "--listen", "127.0.0.1:0")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Regexp(t, `intake.db already holds 480 interactions from an earlier demo`, r.stdout)
-	assert.Regexp(t, `contacts\s+succeeded\s+1 pages\s+\d+ records: 0 new, 0 updated, \d+ unchanged`, r.stdout)
+	assert.Regexp(t, `contacts\s+succeeded\s+1 pages\s+\d+ records: 0 new`, r.stdout)
 }
 
 func TestKeyGenerate(t *testing.T) {
