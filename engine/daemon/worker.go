@@ -102,7 +102,7 @@ func (d *Daemon) work(c *store.Claim) {
 		}
 	}
 	syncer := &pipeline.Syncer{
-		Store: fenced{Store: d.db, owner: d.owner},
+		Store: store.Leased{Store: d.db, Owner: d.owner},
 		// Its "sync run" line names the integration and type itself.
 		Logger: d.log.With("customer", c.CustomerID, "provider", c.Provider),
 		Alerts: rt.alerts,
@@ -275,21 +275,6 @@ func (d *Daemon) releaseHolds(ctx context.Context, ids ...string) {
 			d.log.Warn("release hold", "integration", id, "error", err)
 		}
 	}
-}
-
-// fenced is the store a daemon's syncs write through: every object carries the
-// lease owner, so the store checks the lease in each transaction.
-type fenced struct {
-	*store.Store
-	owner string
-}
-
-func (f fenced) EnsureObject(ctx context.Context, integrationID, typ string) (*store.Object, error) {
-	o, err := f.Store.EnsureObject(ctx, integrationID, typ)
-	if err == nil {
-		o.Lease = f.owner
-	}
-	return o, err
 }
 
 // tokenCounter counts token refreshes (each saves new credentials) for metrics.

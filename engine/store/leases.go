@@ -87,6 +87,43 @@ func (s *Store) Claim(ctx context.Context, r ClaimRequest) (*Claim, error) {
 	return c, nil
 }
 
+// AcquireLease takes the lease of one integration for owner (intake sync), when no
+// one else holds a live one. When someone does, ok is false and holder names them.
+func (s *Store) AcquireLease(ctx context.Context, integrationID, owner string, ttl time.Duration) (ok bool, holder string, err error) {
+	now := s.now()
+	res, err := s.db.ExecContext(ctx, `UPDATE integrations SET lease_owner = ?, lease_expires_at = ?, lease_heartbeat_at = ?
+		WHERE id = ? AND (lease_expires_at IS NULL OR lease_expires_at <= ? OR lease_owner = ?)`,
+		owner, formatTS(now.Add(ttl)), formatTS(now), integrationID, formatTS(now), owner)
+	if err != nil {
+		return false, "", fmt.Errorf("lease of %s: %w", integrationID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return true, "", nil
+	}
+	in, err := s.Integration(ctx, integrationID)
+	if err != nil {
+		return false, "", err
+	}
+	return false, in.LeaseOwner, nil
+}
+
+// Leased is the store as a sync under owner's lease writes through it: every
+// integration object it hands out carries the lease, so StartRun, CommitPage and
+// FinishRun check it in their transactions.
+type Leased struct {
+	*Store
+	Owner string
+}
+
+// EnsureObject is Store.EnsureObject with the lease set on the object.
+func (l Leased) EnsureObject(ctx context.Context, integrationID, typ string) (*Object, error) {
+	o, err := l.Store.EnsureObject(ctx, integrationID, typ)
+	if err == nil {
+		o.Lease = l.Owner
+	}
+	return o, err
+}
+
 // RenewLease extends owner's lease of an integration to ttl from now (a heartbeat).
 // It reports false when owner no longer holds it.
 func (s *Store) RenewLease(ctx context.Context, integrationID, owner string, ttl time.Duration) (bool, error) {

@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/intakehq/intake/engine/store"
 	"github.com/intakehq/intake/internal/democrm"
 )
 
@@ -196,4 +198,35 @@ func TestKeyGenerate(t *testing.T) {
 	r = run(t, nil, "key", "generate", "--out", path)
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "refusing to replace")
+}
+
+// intake sync takes the integration's lease, so it never syncs an integration a
+// daemon is syncing, and a daemon never claims one intake sync is running.
+func TestSyncRespectsDaemonLeases(t *testing.T) {
+	env := testEnv(t)
+	srv := demoServer(t)
+	r := run(t, env, "integrations", "add", "--customer", "acme", "--provider", "demo-crm", "--config", "api_url="+srv.URL, "--config", "api_key=demo-key")
+	require.Equal(t, 0, r.code, r.stderr)
+	ctx := context.Background()
+	db, err := store.Open(ctx, env["INTAKE_DB"])
+	require.NoError(t, err)
+	defer db.Close()
+	c, err := db.Claim(ctx, store.ClaimRequest{Owner: "daemon-7", TTL: time.Minute})
+	require.NoError(t, err)
+	require.Equal(t, "acme-demo-crm", c.IntegrationID)
+
+	r = run(t, env, "sync", "--integration", "acme-demo-crm")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "integration acme-demo-crm is being synced by daemon-7 right now; wait for it, or ask that daemon to sync again: POST /v1/integrations/acme-demo-crm/sync")
+
+	require.NoError(t, db.ReleaseLease(ctx, "acme-demo-crm", "daemon-7"))
+	r = run(t, env, "sync", "--integration", "acme-demo-crm")
+	require.Equal(t, 0, r.code, r.stderr)
+	runs, err := db.ListRuns(ctx, store.RunFilter{IntegrationID: "acme-demo-crm"})
+	require.NoError(t, err)
+	require.Len(t, runs, 2)
+	assert.Regexp(t, `^intake-sync-.+-\d+$`, runs[0].Owner)
+	in, err := db.Integration(ctx, "acme-demo-crm")
+	require.NoError(t, err)
+	assert.Empty(t, in.LeaseOwner, "released at the end")
 }
