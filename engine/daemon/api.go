@@ -31,6 +31,10 @@ const maxBody = 1 << 20
 // (as in OAuth connection links).
 var idRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$`)
 
+// Handler is the admin API, as the daemon serves it on admin.listen (to mount it
+// elsewhere, or to test it with httptest).
+func (d *Daemon) Handler() http.Handler { return d.handler() }
+
 func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
 	route := func(pattern string, methods map[string]http.HandlerFunc) {
