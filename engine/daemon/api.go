@@ -528,12 +528,14 @@ func (d *Daemon) listChanges(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	switch e := q.Get("entity"); e {
+	case "", store.EntityInteraction, store.EntityAccount, store.EntityContact:
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("entity=%q: use %s, %s or %s", e, store.EntityInteraction, store.EntityAccount, store.EntityContact))
+		return
+	}
 	changes, err := d.db.Changes(r.Context(), store.ChangeFilter{Since: since, Limit: int(limit), CustomerID: q.Get("customer"), Entity: q.Get("entity")})
 	if err != nil {
-		if strings.Contains(err.Error(), "entity") {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
 		d.fail(w, r, err)
 		return
 	}

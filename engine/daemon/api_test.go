@@ -60,3 +60,16 @@ func TestAdminAPIAuthentication(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, rec.Code)
 	assert.Contains(t, rec.Body.String(), "the body is empty")
 }
+
+func TestChangesRefusesUnknownEntity(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config(filepath.Join(e.dir, "intake.db"), "")
+	d, _ := e.start(cfg, daemon.Options{})
+	status, body := api(t, d, "GET", "/v1/changes?since=0&entity=deal", nil)
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Equal(t, `entity="deal": use interaction, account or contact`, body["error"])
+	status, body = api(t, d, "GET", "/v1/changes?since=0&entity=account", nil)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, []any{}, body["changes"])
+	assert.Equal(t, float64(0), body["next"])
+}
