@@ -128,7 +128,13 @@ func TestScaleOutOnPostgres(t *testing.T) {
 	_ = proc.Wait()
 	killedAt := time.Now()
 
-	eventually(t, 180*time.Second, "all 300 objects synced", func() bool { return syncedOnce(t, db, objects) })
+	deadline := time.Now().Add(240 * time.Second)
+	for !syncedOnce(t, db, objects) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not all 300 objects synced within 4 minutes of the kill:\n%s", unsynced(t, db))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	t.Logf("all synced %s after the kill", time.Since(killedAt).Round(time.Millisecond))
 	require.NoError(t, stop1())
 	require.NoError(t, stop2())
@@ -206,4 +212,25 @@ func TestScaleOutOnPostgres(t *testing.T) {
 	var live int
 	require.NoError(t, db.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM integrations WHERE lease_owner IN ('daemon-1', 'daemon-2')`).Scan(&live))
 	assert.Zero(t, live)
+}
+
+// unsynced describes the objects not synced yet, for a failure message.
+func unsynced(t *testing.T, db *store.Store) string {
+	rows, err := db.DB().Query(`SELECT o.integration_id, o.interaction_type, i.status, COALESCE(i.lease_owner, ''), COALESCE(i.lease_expires_at, ''),
+			COALESCE(o.next_due_at, ''), o.consecutive_failures,
+			COALESCE((SELECT r.status || ' ' || COALESCE(r.error, '') FROM sync_runs r WHERE r.integration_object_id = o.id ORDER BY r.id DESC LIMIT 1), 'no run')
+		FROM integration_objects o JOIN integrations i ON i.id = o.integration_id WHERE o.last_synced_at IS NULL ORDER BY o.integration_id`)
+	require.NoError(t, err)
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var id, typ, status, owner, until, due, last string
+		var failures int
+		require.NoError(t, rows.Scan(&id, &typ, &status, &owner, &until, &due, &failures, &last))
+		fmt.Fprintf(&b, "%s/%s %s lease=%s until %s due=%s failures=%d last run: %s\n", id, typ, status, owner, until, due, failures, last)
+	}
+	var integrations int
+	require.NoError(t, db.DB().QueryRow(`SELECT COUNT(*) FROM integrations i WHERE NOT EXISTS (SELECT 1 FROM integration_objects o WHERE o.integration_id = i.id)`).Scan(&integrations))
+	fmt.Fprintf(&b, "%d integrations without objects; now %s\n", integrations, time.Now().UTC().Format(time.RFC3339Nano))
+	return b.String()
 }

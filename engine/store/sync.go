@@ -177,7 +177,6 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 		// Each insert and update takes the next seq of the change feed, in this same
 		// transaction: the feed holds a change if and only if it committed.
 		changes := newObjectChanges(tx, obj.ID, now)
-		defer changes.close()
 		var entities *resolver
 		for _, r := range p.Records {
 			var id int64
@@ -238,7 +237,11 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 		res.Filtered = p.Filtered
 		_, err = tx.ExecContext(ctx, `UPDATE sync_runs SET pages = pages + 1, records_new = records_new + ?, records_updated = records_updated + ?, records_unchanged = records_unchanged + ?, records_quarantined = records_quarantined + ?, records_filtered = records_filtered + ? WHERE id = ?`,
 			res.New, res.Updated, res.Unchanged, res.Quarantined, res.Filtered, runID)
-		return err
+		if err != nil {
+			return err
+		}
+		// Last, so that the feed's lock (PostgreSQL) is held only until the commit.
+		return changes.flush(ctx)
 	})
 	if err != nil {
 		return PageResult{}, fmt.Errorf("commit page of run %d: %w", runID, err)
