@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -67,66 +70,176 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
-	t.Run("demo stops cleanly on SIGINT", func(t *testing.T) {
-		cmd := exec.Command(bin, "demo", "--addr", "127.0.0.1:0", "--interval", "1h")
+	t.Run("demo runs the daemon and stops cleanly on SIGINT", func(t *testing.T) {
+		cmd := exec.Command(bin, "demo", "--addr", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--interval", "1h")
 		cmd.Env = testEnv(t)
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := make(chan string, 100)
-		go func() {
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				lines <- sc.Text()
-			}
-			close(lines)
-		}()
-		var seen []string
-		deadline := time.After(60 * time.Second)
-	wait:
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("demo exited early:\n%s\n%s", strings.Join(seen, "\n"), stderr.String())
-				}
-				seen = append(seen, l)
-				if strings.HasPrefix(l, "syncing every 1h0m0s") {
-					break wait
-				}
-			case <-deadline:
-				_ = cmd.Process.Kill()
-				t.Fatalf("no first round within 60s:\n%s", strings.Join(seen, "\n"))
-			}
-		}
+		p := startProcess(t, cmd)
+		p.waitFor(t, 60*time.Second, "360 records: 360 new")
 		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("demo exit after SIGINT: %v\n%s", err, stderr.String())
-			}
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Fatal("demo did not stop within 10s of SIGINT")
-		}
-		for l := range lines {
-			seen = append(seen, l)
-		}
-		all := strings.Join(seen, "\n")
-		for _, want := range []string{"round 1: first sync", "120 records: 120 new", "360 records: 360 new", "the data is in", "interactions list"} {
+		p.exit(t, 10*time.Second)
+		all := p.output()
+		for _, want := range []string{"admin API listening on http://127.0.0.1:", "daemon syncing demo-crm every 10s", "120 records: 120 new", "360 records: 360 new", "the data is in", "interactions list"} {
 			if !strings.Contains(all, want) {
 				t.Errorf("output lacks %q:\n%s", want, all)
 			}
 		}
 	})
+
+	t.Run("run reloads on SIGHUP and stops on SIGTERM", func(t *testing.T) {
+		dir := t.TempDir()
+		conf := filepath.Join(dir, "intake.yaml")
+		write := func(path, text string) {
+			t.Helper()
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(conf, "store: intake.db\nconnectors: specs\nadmin:\n  listen: 127.0.0.1:0\n  token: binary-test-token-0123456789\nshutdown_grace: 5s\n")
+		cmd := exec.Command(bin, "run", "--config", conf, "--workers", "2")
+		cmd.Env = testEnv(t)
+		p := startProcess(t, cmd)
+		line := p.waitFor(t, 30*time.Second, "admin API listening on http://")
+		addr := strings.TrimPrefix(line, "admin API listening on ")
+		if line := p.waitFor(t, 10*time.Second, "intake daemon "); !strings.Contains(line, "2 workers") {
+			t.Errorf("--workers does not override the file: %s", line)
+		}
+		get := func(path string) int {
+			req, _ := http.NewRequest("GET", addr+path, nil)
+			req.Header.Set("Authorization", "Bearer binary-test-token-0123456789")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		for deadline := time.Now().Add(10 * time.Second); get("/readyz") != 200; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("not ready within 10s:\n%s", p.output())
+			}
+		}
+
+		bad := filepath.Join(dir, "specs", "broken.yaml")
+		write(bad, "provider: broken\nbase_url: https://x.example\ninteraction_types:\n  t:\n    kind: ticket\n    request: {path: /t}\n    recrods: .t[]\n    id: .id\n")
+		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		p.waitForErr(t, 10*time.Second, bad+`:7:5: interaction_types.t.recrods: unknown key`)
+		if code := get("/readyz"); code != 200 {
+			t.Errorf("readyz after a refused reload: %d", code)
+		}
+		write(bad, "provider: broken\nbase_url: https://x.example\ninteraction_types:\n  t:\n    kind: ticket\n    request: {path: /t}\n    records: .t[]\n    id: .id\n")
+		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		p.waitForErr(t, 10*time.Second, "msg=reloaded")
+
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		p.exit(t, 10*time.Second)
+		if !strings.Contains(p.output(), "intake daemon stopped") {
+			t.Errorf("no goodbye:\n%s", p.output())
+		}
+	})
+}
+
+// process is a running intake binary whose output lines are collected.
+type process struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	out    []string
+	errOut []string
+	lines  chan string
+	errs   chan string
+	done   chan error
+}
+
+func startProcess(t *testing.T, cmd *exec.Cmd) *process {
+	t.Helper()
+	p := &process{cmd: cmd, lines: make(chan string, 1000), errs: make(chan string, 1000), done: make(chan error, 1)}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	pump := func(r io.Reader, into *[]string, ch chan string) {
+		defer wg.Done()
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			p.mu.Lock()
+			*into = append(*into, sc.Text())
+			p.mu.Unlock()
+			select {
+			case ch <- sc.Text():
+			default:
+			}
+		}
+	}
+	wg.Add(2)
+	go pump(stdout, &p.out, p.lines)
+	go pump(stderr, &p.errOut, p.errs)
+	go func() {
+		wg.Wait()
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return p
+}
+
+func (p *process) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.out, "\n") + "\n--- stderr ---\n" + strings.Join(p.errOut, "\n")
+}
+
+func (p *process) wait(t *testing.T, ch chan string, timeout time.Duration, want string) string {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case l := <-ch:
+			if strings.Contains(l, want) {
+				return l
+			}
+		case <-deadline:
+			_ = p.cmd.Process.Kill()
+			t.Fatalf("no line with %q within %s:\n%s", want, timeout, p.output())
+		}
+	}
+}
+
+func (p *process) waitFor(t *testing.T, timeout time.Duration, want string) string {
+	return p.wait(t, p.lines, timeout, want)
+}
+
+func (p *process) waitForErr(t *testing.T, timeout time.Duration, want string) string {
+	return p.wait(t, p.errs, timeout, want)
+}
+
+// exit waits for the process to end with code 0.
+func (p *process) exit(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, p.output())
+		}
+	case <-time.After(timeout):
+		_ = p.cmd.Process.Kill()
+		t.Fatalf("did not stop within %s of the signal:\n%s", timeout, p.output())
+	}
 }

@@ -48,6 +48,8 @@ type Policy struct {
 	HTTPClient *http.Client
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// OnAlert, when set, is told of each alert raised (the daemon counts them).
+	OnAlert func(*store.Alert)
 
 	// backoff is the wait before each quick retry of a delivery (tests shorten it).
 	backoff []time.Duration
@@ -235,6 +237,9 @@ func (p *Policy) raise(ctx context.Context, o Outcome, kind, class, msg string) 
 	}
 	if err := p.Store.CreateAlert(wctx, a, deliveries); err != nil {
 		return err
+	}
+	if p.OnAlert != nil {
+		p.OnAlert(a)
 	}
 	level := slog.LevelWarn
 	if kind == store.AlertRecovered {

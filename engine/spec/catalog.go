@@ -19,6 +19,14 @@ type Catalog struct {
 	Problems []error
 	// CustomersDir holds override files: CustomersDir/CUSTOMER/PROVIDER.yaml.
 	CustomersDir string
+	// overrides, once SnapshotOverrides has run, holds every override file by
+	// customer/provider; the files are then no longer read from disk.
+	overrides map[string]snapshotOverride
+}
+
+type snapshotOverride struct {
+	o   *Override
+	err error
 }
 
 // LoadCatalog loads bundled specs from bundled (may be nil) and then *.yaml and *.yml
@@ -104,9 +112,72 @@ func (e *OverrideError) Error() string {
 }
 func (e *OverrideError) Unwrap() error { return e.Err }
 
-// OverrideFile reads the customer's override of a provider from CustomersDir, nil if
-// there is none.
+// OverrideFile reads the customer's override of a provider from CustomersDir (or
+// from the snapshot, see SnapshotOverrides), nil if there is none.
 func (c *Catalog) OverrideFile(customer, provider string) (*Override, error) {
+	if c.overrides != nil {
+		f := c.overrides[customer+"/"+provider]
+		return f.o, f.err
+	}
+	return c.readOverride(customer, provider)
+}
+
+// SnapshotOverrides reads every override file under CustomersDir
+// (CUSTOMER/PROVIDER.yaml or .yml) into memory and applies each to its provider's
+// spec, returning every problem found. From then on the catalog serves overrides
+// from memory: an edit on disk takes effect with a new catalog only, which a daemon
+// can check before it replaces the one it runs with. A file with a problem still
+// fails its integrations (with the same error) as it would without a snapshot.
+func (c *Catalog) SnapshotOverrides() []error {
+	c.overrides = map[string]snapshotOverride{}
+	if c.CustomersDir == "" {
+		return nil
+	}
+	customers, err := os.ReadDir(c.CustomersDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return []error{fmt.Errorf("read customers directory: %w", err)}
+	}
+	var problems []error
+	for _, cd := range customers {
+		if !cd.IsDir() {
+			continue
+		}
+		files, err := os.ReadDir(filepath.Join(c.CustomersDir, cd.Name()))
+		if err != nil {
+			problems = append(problems, fmt.Errorf("read overrides of customer %s: %w", cd.Name(), err))
+			continue
+		}
+		for _, f := range files {
+			ext := path.Ext(f.Name())
+			if f.IsDir() || (ext != ".yaml" && ext != ".yml") {
+				continue
+			}
+			customer, provider := cd.Name(), strings.TrimSuffix(f.Name(), ext)
+			key := customer + "/" + provider
+			if _, done := c.overrides[key]; done {
+				continue // .yaml and .yml: the first read (.yaml) is the one used
+			}
+			o, err := c.readOverride(customer, provider)
+			if err == nil && o != nil {
+				if base, gerr := c.Get(provider); gerr != nil {
+					err = fmt.Errorf("%s: no connector for provider %q", filepath.Join(c.CustomersDir, customer, f.Name()), provider)
+				} else if _, aerr := Apply(base, o); aerr != nil {
+					err = aerr
+				}
+			}
+			c.overrides[key] = snapshotOverride{o: o, err: err}
+			if err != nil {
+				problems = append(problems, err)
+			}
+		}
+	}
+	return problems
+}
+
+func (c *Catalog) readOverride(customer, provider string) (*Override, error) {
 	if c.CustomersDir == "" {
 		return nil, nil
 	}

@@ -236,6 +236,11 @@ type InteractionType struct {
 	Parent *Parent `yaml:"parent" json:"parent,omitempty"`
 	// Deletes says how the provider shows that a record was deleted.
 	Deletes *Deletes `yaml:"deletes" json:"deletes,omitempty"`
+
+	// SyncEveryDefaulted is true when neither the interaction type, its provider nor
+	// an override set sync_every: SyncEvery is then DefaultSyncEvery, and the daemon
+	// applies its configured default frequency instead.
+	SyncEveryDefaulted bool `yaml:"-" json:"-"`
 }
 
 // DefaultParentConcurrency is how many parents a child type fetches at once unless

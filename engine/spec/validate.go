@@ -43,6 +43,8 @@ type validator struct {
 	doc  *document
 	c    *Connector
 	errs Errors
+	// syncEveryDefaulted: the provider sets no sync_every.
+	syncEveryDefaulted bool
 }
 
 func (v *validator) fail(segs []string, atKey bool, format string, args ...any) {
@@ -86,6 +88,7 @@ func (c *Connector) validate(doc *document) Errors {
 	}
 	if c.SyncEvery == 0 {
 		c.SyncEvery = Duration(DefaultSyncEvery)
+		v.syncEveryDefaulted = true
 	}
 	for _, name := range c.InteractionTypes.Keys {
 		it := c.InteractionTypes.Map[name]
@@ -542,6 +545,7 @@ func (v *validator) interactionType(it *InteractionType, at []string) {
 	}
 	if it.SyncEvery == 0 {
 		it.SyncEvery = v.c.SyncEvery
+		it.SyncEveryDefaulted = v.syncEveryDefaulted
 	}
 }
 

@@ -405,6 +405,9 @@ func (s *Store) SetIntegrationStatus(ctx context.Context, id, status, reason str
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("integration %q: %w", id, ErrNotFound)
 	}
+	if status == StatusEnabled {
+		s.notify(ctx)
+	}
 	return nil
 }
 

@@ -110,46 +110,56 @@ func (s *Store) RecordChangeTx(ctx context.Context, tx *sql.Tx, c Change) error 
 }
 
 // objectChanges records the interaction changes of one page of an integration object.
-// It reads the object's customer and prepares its statement on the first change, so a
-// page of unchanged records costs nothing and a changed record costs one statement.
+// It keeps them until flush, which the page's transaction calls last, just before it
+// commits: on PostgreSQL appending to the feed takes a lock that is held until the
+// commit (see postgresSetup), so the later the feed is written, the less concurrent
+// pages wait for each other. A page of unchanged records costs nothing; a changed
+// record costs one statement at flush.
 type objectChanges struct {
 	tx       *sql.Tx
 	objectID int64
 	at       string
-	stmt     *sql.Stmt
-	owner    Change
+	pending  []Change
 }
 
 func newObjectChanges(tx *sql.Tx, objectID int64, at string) *objectChanges {
 	return &objectChanges{tx: tx, objectID: objectID, at: at}
 }
 
-func (o *objectChanges) record(ctx context.Context, op string, id int64, externalID string) error {
-	if o.stmt == nil {
-		err := o.tx.QueryRowContext(ctx, `SELECT i.customer_id, o.integration_id, o.interaction_type FROM integration_objects o JOIN integrations i ON i.id = o.integration_id WHERE o.id = ?`, o.objectID).
-			Scan(&o.owner.CustomerID, &o.owner.IntegrationID, &o.owner.Type)
-		if err != nil {
-			return fmt.Errorf("record change: integration object %d: %w", o.objectID, err)
-		}
-		if o.stmt, err = o.tx.PrepareContext(ctx, insertChangeSQL); err != nil {
-			return fmt.Errorf("record change: %w", err)
-		}
-	}
-	c := o.owner
-	c.Entity, c.Op, c.EntityID, c.ExternalID = EntityInteraction, op, id, externalID
+func (o *objectChanges) record(_ context.Context, op string, id int64, externalID string) error {
+	c := Change{Entity: EntityInteraction, Op: op, EntityID: id, ExternalID: externalID}
 	if err := checkChange(c); err != nil {
 		return err
 	}
-	if _, err := o.stmt.ExecContext(ctx, changeArgs(o.at, c)...); err != nil {
-		return fmt.Errorf("record change: %s interaction %s: %w", op, externalID, err)
-	}
+	o.pending = append(o.pending, c)
 	return nil
 }
 
-func (o *objectChanges) close() {
-	if o.stmt != nil {
-		o.stmt.Close()
+// flush writes the recorded changes, in the order they were recorded.
+func (o *objectChanges) flush(ctx context.Context) error {
+	if len(o.pending) == 0 {
+		return nil
 	}
+	var owner Change
+	err := o.tx.QueryRowContext(ctx, `SELECT i.customer_id, o.integration_id, o.interaction_type FROM integration_objects o JOIN integrations i ON i.id = o.integration_id WHERE o.id = ?`, o.objectID).
+		Scan(&owner.CustomerID, &owner.IntegrationID, &owner.Type)
+	if err != nil {
+		return fmt.Errorf("record change: integration object %d: %w", o.objectID, err)
+	}
+	stmt, err := o.tx.PrepareContext(ctx, insertChangeSQL)
+	if err != nil {
+		return fmt.Errorf("record change: %w", err)
+	}
+	defer stmt.Close()
+	for _, p := range o.pending {
+		c := owner
+		c.Entity, c.Op, c.EntityID, c.ExternalID = p.Entity, p.Op, p.EntityID, p.ExternalID
+		if _, err := stmt.ExecContext(ctx, changeArgs(o.at, c)...); err != nil {
+			return fmt.Errorf("record change: %s interaction %s: %w", c.Op, c.ExternalID, err)
+		}
+	}
+	o.pending = nil
+	return nil
 }
 
 // Changes returns the changes after f.Since that match f, in Seq order. To read the

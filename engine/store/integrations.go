@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/intakehq/intake/engine/secret"
@@ -29,6 +28,10 @@ type Integration struct {
 	HasSecrets bool
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	// LeaseOwner is the daemon syncing the integration while LeaseExpiresAt is in
+	// the future; "" when none holds it.
+	LeaseOwner     string
+	LeaseExpiresAt time.Time
 }
 
 // ErrExists is returned when creating a row whose id is taken.
@@ -55,13 +58,16 @@ func (s *Store) CreateIntegration(ctx context.Context, in Integration, creds map
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO integrations (id, customer_id, provider, status, config, credentials, key_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			in.ID, in.CustomerID, in.Provider, in.Status, string(cfg), sealed, nullStr(keyID), now, now)
-		if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed") {
+		if isUniqueViolation(err) {
 			return fmt.Errorf("integration %q: %w", in.ID, ErrExists)
 		}
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("create integration %s: %w", in.ID, err)
+	}
+	if in.Status == StatusEnabled {
+		s.notify(ctx)
 	}
 	return nil
 }
@@ -112,13 +118,13 @@ func seal(id string, creds map[string]any, box *secret.Box) ([]byte, string, err
 	return sealed, box.KeyID(), nil
 }
 
-const integrationCols = `id, customer_id, provider, status, config, key_id, credentials IS NOT NULL, created_at, updated_at`
+const integrationCols = `id, customer_id, provider, status, config, key_id, credentials IS NOT NULL, created_at, updated_at, lease_owner, lease_expires_at`
 
 func scanIntegration(row interface{ Scan(...any) error }) (*Integration, error) {
 	var in Integration
 	var cfg string
-	var keyID, created, updated sql.NullString
-	if err := row.Scan(&in.ID, &in.CustomerID, &in.Provider, &in.Status, &cfg, &keyID, &in.HasSecrets, &created, &updated); err != nil {
+	var keyID, created, updated, leaseOwner, leaseUntil sql.NullString
+	if err := row.Scan(&in.ID, &in.CustomerID, &in.Provider, &in.Status, &cfg, &keyID, &in.HasSecrets, &created, &updated, &leaseOwner, &leaseUntil); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(cfg), &in.Config); err != nil {
@@ -126,6 +132,7 @@ func scanIntegration(row interface{ Scan(...any) error }) (*Integration, error) 
 	}
 	in.KeyID = keyID.String
 	in.CreatedAt, in.UpdatedAt = parseTS(created), parseTS(updated)
+	in.LeaseOwner, in.LeaseExpiresAt = leaseOwner.String, parseTS(leaseUntil)
 	return &in, nil
 }
 

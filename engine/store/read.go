@@ -596,7 +596,7 @@ func (r RunSummary) Duration(now time.Time) time.Duration {
 // ListRuns returns sync runs, newest first.
 func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]*RunSummary, error) {
 	q := `SELECT r.id, r.integration_object_id, r.started_at, r.finished_at, r.status, r.cursor_before, r.cursor_after, r.pages,
-		r.records_new, r.records_updated, r.records_unchanged, r.records_quarantined, r.records_filtered, r.records_unmatched, r.records_deleted, r.error, r.error_class,
+		r.records_new, r.records_updated, r.records_unchanged, r.records_quarantined, r.records_filtered, r.records_unmatched, r.records_deleted, r.error, r.error_class, r.owner,
 		o.integration_id, g.customer_id, o.interaction_type
 		FROM sync_runs r JOIN integration_objects o ON o.id = r.integration_object_id JOIN integrations g ON g.id = o.integration_id WHERE 1 = 1`
 	var args []any
@@ -622,14 +622,14 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]*RunSummary, error
 	out := []*RunSummary{}
 	for rows.Next() {
 		var r RunSummary
-		var started, finished, before, after, errMsg, class sql.NullString
+		var started, finished, before, after, errMsg, class, owner sql.NullString
 		if err := rows.Scan(&r.ID, &r.ObjectID, &started, &finished, &r.Status, &before, &after, &r.Pages,
-			&r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &r.RecordsFiltered, &r.RecordsUnmatched, &r.RecordsDeleted, &errMsg, &class,
+			&r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &r.RecordsFiltered, &r.RecordsUnmatched, &r.RecordsDeleted, &errMsg, &class, &owner,
 			&r.IntegrationID, &r.CustomerID, &r.Type); err != nil {
 			return nil, fmt.Errorf("list runs: %w", err)
 		}
 		r.StartedAt, r.FinishedAt = parseTS(started), parseTS(finished)
-		r.CursorBefore, r.CursorAfter, r.Error, r.ErrorClass = before.String, after.String, errMsg.String, class.String
+		r.CursorBefore, r.CursorAfter, r.Error, r.ErrorClass, r.Owner = before.String, after.String, errMsg.String, class.String, owner.String
 		out = append(out, &r)
 	}
 	if err := rows.Err(); err != nil {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -27,8 +28,14 @@ var ErrNotFound = errors.New("not found")
 
 // Store is a handle on the database. It is safe for concurrent use.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time
+	db      *sql.DB
+	dialect Dialect
+	now     func() time.Time
+	// pg is the connection config of a PostgreSQL store (Listen opens its own
+	// connection with it); nil on SQLite.
+	pg *pgx.ConnConfig
+	// maxConns bounds the PostgreSQL pool.
+	maxConns int
 }
 
 // Option configures a Store.
@@ -37,10 +44,26 @@ type Option func(*Store)
 // WithClock sets the clock used for timestamps (tests).
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
-// Open opens (creating if needed) the SQLite database at path and applies pending
-// migrations.
-func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	path = strings.TrimPrefix(path, "sqlite:")
+// WithMaxConns bounds the number of PostgreSQL connections the store opens (default
+// 10). SQLite always uses one: it has one writer at a time.
+func WithMaxConns(n int) Option { return func(s *Store) { s.maxConns = n } }
+
+// IsPostgres reports whether dsn names a PostgreSQL database (postgres:// or
+// postgresql://) rather than a SQLite file.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open opens (creating if needed) the database dsn names and applies pending
+// migrations. dsn is a SQLite file path, optionally prefixed with "sqlite:", or a
+// PostgreSQL URL (postgres://user@host:5432/db?sslmode=disable); with PostgreSQL,
+// every table is created in the first schema of the connection's search_path (add
+// &search_path=NAME to the URL to choose one).
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	if IsPostgres(dsn) {
+		return openPG(ctx, dsn, opts)
+	}
+	path := strings.TrimPrefix(dsn, "sqlite:")
 	if path == "" {
 		return nil, errors.New("open store: empty database path")
 	}
@@ -49,15 +72,14 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	dsn := "file:" + filepath.ToSlash(path) + "?" + q.Encode()
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	// One writer at a time is how SQLite works; a single connection also keeps
 	// BEGIN IMMEDIATE from failing with SQLITE_BUSY between our own goroutines.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, now: time.Now}
+	s := &Store{db: db, dialect: SQLite, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -67,6 +89,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	return s, nil
 }
+
+// Dialect is the SQL dialect of the database.
+func (s *Store) Dialect() Dialect { return s.dialect }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
@@ -92,7 +117,16 @@ func parseTS(s sql.NullString) time.Time {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+	// On PostgreSQL several daemons may start at once on an empty database: each step
+	// takes the migration lock, so one applies it and the others find it applied.
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockMigrations(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.dialect.DDL(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`))
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	names, err := fs.Glob(migrationFS, "migrations/*.sql")
@@ -110,6 +144,14 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("migration %s: %w", base, err)
 		}
 	}
+	if s.dialect == Postgres {
+		return s.tx(ctx, func(tx *sql.Tx) error {
+			if err := s.lockMigrations(ctx, tx); err != nil {
+				return err
+			}
+			return postgresSetup(ctx, tx)
+		})
+	}
 	return nil
 }
 
@@ -119,6 +161,9 @@ func (s *Store) applyMigration(ctx context.Context, version int, name string) er
 		return err
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockMigrations(ctx, tx); err != nil {
+			return err
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
 			return err
@@ -126,7 +171,7 @@ func (s *Store) applyMigration(ctx context.Context, version int, name string) er
 		if n > 0 {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		if _, err := tx.ExecContext(ctx, s.dialect.DDL(string(body))); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, s.ts())

@@ -17,7 +17,32 @@ type Object struct {
 	Cursor              string
 	PendingCursor       string
 	LastSyncedAt        time.Time
+	LastAttemptAt       time.Time
 	ConsecutiveFailures int
+	// NextDueAt is when the daemon runs it next; zero when it is not scheduled yet
+	// (due at once), Never when its type left the spec.
+	NextDueAt time.Time
+	// SyncRequestedAt is when a sync was last requested while it was running.
+	SyncRequestedAt time.Time
+	// Lease, when set, is the owner of the integration's lease that this sync runs
+	// under: StartRun, CommitPage and FinishRun then check, in their transaction,
+	// that the lease is still held, and fail with ErrLeaseLost otherwise. A daemon
+	// that lost its lease (stalled past its expiry while another took over) can
+	// therefore never write over the new owner's sync. "" (intake sync) checks nothing.
+	Lease string
+}
+
+const objectCols = `id, integration_id, interaction_type, cursor, pending_cursor, last_synced_at, last_attempt_at, consecutive_failures, next_due_at, sync_requested_at`
+
+func scanObject(row interface{ Scan(...any) error }) (*Object, error) {
+	var o Object
+	var cur, pend, last, attempt, due, req sql.NullString
+	if err := row.Scan(&o.ID, &o.IntegrationID, &o.Type, &cur, &pend, &last, &attempt, &o.ConsecutiveFailures, &due, &req); err != nil {
+		return nil, err
+	}
+	o.Cursor, o.PendingCursor = cur.String, pend.String
+	o.LastSyncedAt, o.LastAttemptAt, o.NextDueAt, o.SyncRequestedAt = parseTS(last), parseTS(attempt), parseTS(due), parseTS(req)
+	return &o, nil
 }
 
 // EnsureObject returns the integration object, creating it on first use.
@@ -25,15 +50,11 @@ func (s *Store) EnsureObject(ctx context.Context, integrationID, typ string) (*O
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO integration_objects (integration_id, interaction_type) VALUES (?, ?) ON CONFLICT (integration_id, interaction_type) DO NOTHING`, integrationID, typ); err != nil {
 		return nil, fmt.Errorf("integration object %s/%s: %w", integrationID, typ, err)
 	}
-	var o Object
-	var cur, pend, last sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT id, integration_id, interaction_type, cursor, pending_cursor, last_synced_at, consecutive_failures FROM integration_objects WHERE integration_id = ? AND interaction_type = ?`, integrationID, typ).
-		Scan(&o.ID, &o.IntegrationID, &o.Type, &cur, &pend, &last, &o.ConsecutiveFailures)
+	o, err := scanObject(s.db.QueryRowContext(ctx, `SELECT `+objectCols+` FROM integration_objects WHERE integration_id = ? AND interaction_type = ?`, integrationID, typ))
 	if err != nil {
 		return nil, fmt.Errorf("integration object %s/%s: %w", integrationID, typ, err)
 	}
-	o.Cursor, o.PendingCursor, o.LastSyncedAt = cur.String, pend.String, parseTS(last)
-	return &o, nil
+	return o, nil
 }
 
 // Run statuses.
@@ -64,6 +85,7 @@ type Run struct {
 	RecordsDeleted     int // rows the run marked deleted; not part of the records read
 	Error              string
 	ErrorClass         string // spec.Class*; "" unless failed
+	Owner              string // the daemon that ran it (its lease owner id); "" for intake sync
 }
 
 // StartRun records the start of a sync. Runs of the object still marked running were
@@ -72,13 +94,16 @@ func (s *Store) StartRun(ctx context.Context, obj *Object) (int64, error) {
 	var id int64
 	now := s.ts()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.fence(ctx, tx, obj); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE sync_runs SET status = ?, finished_at = ?, error = 'the process stopped during this run' WHERE integration_object_id = ? AND status = ?`, RunInterrupted, now, obj.ID, RunRunning); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE integration_objects SET pending_cursor = NULL, last_attempt_at = ? WHERE id = ?`, now, obj.ID); err != nil {
 			return err
 		}
-		return tx.QueryRowContext(ctx, `INSERT INTO sync_runs (integration_object_id, started_at, status, cursor_before) VALUES (?, ?, ?, ?) RETURNING id`, obj.ID, now, RunRunning, nullStr(obj.Cursor)).Scan(&id)
+		return tx.QueryRowContext(ctx, `INSERT INTO sync_runs (integration_object_id, started_at, status, cursor_before, owner) VALUES (?, ?, ?, ?, ?) RETURNING id`, obj.ID, now, RunRunning, nullStr(obj.Cursor), nullStr(obj.Lease)).Scan(&id)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("start sync run: %w", err)
@@ -156,8 +181,14 @@ const (
 func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page) (PageResult, error) {
 	var res PageResult
 	now := s.ts()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	// Retried when a concurrent page of another integration of the same customer
+	// created the same account or contact first (PostgreSQL): the page, run again,
+	// finds and links it.
+	err := s.txRetry(ctx, func(tx *sql.Tx) error {
 		res = PageResult{}
+		if err := s.fence(ctx, tx, obj); err != nil {
+			return err
+		}
 		sel, err := tx.PrepareContext(ctx, selectInteractionSQL)
 		if err != nil {
 			return err
@@ -176,7 +207,6 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 		// Each insert and update takes the next seq of the change feed, in this same
 		// transaction: the feed holds a change if and only if it committed.
 		changes := newObjectChanges(tx, obj.ID, now)
-		defer changes.close()
 		var entities *resolver
 		for _, r := range p.Records {
 			var id int64
@@ -302,7 +332,11 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 		res.Filtered = p.Filtered
 		_, err = tx.ExecContext(ctx, `UPDATE sync_runs SET pages = pages + 1, records_new = records_new + ?, records_updated = records_updated + ?, records_unchanged = records_unchanged + ?, records_quarantined = records_quarantined + ?, records_filtered = records_filtered + ?, records_unmatched = records_unmatched + ?, records_deleted = records_deleted + ? WHERE id = ?`,
 			res.New, res.Updated, res.Unchanged, res.Quarantined, res.Filtered, res.Unmatched, res.Deleted, runID)
-		return err
+		if err != nil {
+			return err
+		}
+		// Last, so that the feed's lock (PostgreSQL) is held only until the commit.
+		return changes.flush(ctx)
 	})
 	if err != nil {
 		return PageResult{}, fmt.Errorf("commit page of run %d: %w", runID, err)
@@ -343,7 +377,15 @@ func markDeleted(ctx context.Context, tx *sql.Tx, changes *objectChanges, object
 // Checkpoint makes cursor the object's committed cursor and drops the pending one: a
 // completed backfill window, or the parents a child type has fully fetched.
 func (s *Store) Checkpoint(ctx context.Context, runID int64, obj *Object, cursor string) error {
-	if _, err := s.db.ExecContext(ctx, `UPDATE integration_objects SET cursor = ?, pending_cursor = NULL WHERE id = ?`, nullStr(cursor), obj.ID); err != nil {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// A sync that lost its lease must not move the cursor another daemon now owns.
+		if err := s.fence(ctx, tx, obj); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE integration_objects SET cursor = ?, pending_cursor = NULL WHERE id = ?`, nullStr(cursor), obj.ID)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("checkpoint run %d at %q: %w", runID, cursor, err)
 	}
 	obj.Cursor = cursor
@@ -395,14 +437,19 @@ func (s *Store) reconcile(ctx context.Context, runID int64, obj *Object, query s
 		now := s.ts()
 		n := 0
 		err := s.tx(ctx, func(tx *sql.Tx) error {
+			if err := s.fence(ctx, tx, obj); err != nil {
+				return err
+			}
 			changes := newObjectChanges(tx, obj.ID, now)
-			defer changes.close()
 			var err error
 			if n, err = markDeleted(ctx, tx, changes, obj.ID, runID, now, chunk); err != nil {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, `UPDATE sync_runs SET records_deleted = records_deleted + ? WHERE id = ?`, n, runID)
-			return err
+			if _, err = tx.ExecContext(ctx, `UPDATE sync_runs SET records_deleted = records_deleted + ? WHERE id = ?`, n, runID); err != nil {
+				return err
+			}
+			// Last, so that the feed's lock (PostgreSQL) is held only until the commit.
+			return changes.flush(ctx)
 		})
 		if err != nil {
 			return total, fmt.Errorf("reconcile deletes of run %d: %w", runID, err)
@@ -418,6 +465,9 @@ func (s *Store) reconcile(ctx context.Context, runID int64, obj *Object, query s
 func (s *Store) FinishRun(ctx context.Context, runID int64, obj *Object, status, class, errMsg string) (*Run, error) {
 	now := s.ts()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.fence(ctx, tx, obj); err != nil {
+			return err
+		}
 		switch status {
 		case RunSucceeded:
 			if _, err := tx.ExecContext(ctx, `UPDATE integration_objects SET cursor = COALESCE(pending_cursor, cursor), pending_cursor = NULL, last_synced_at = ?, consecutive_failures = 0 WHERE id = ?`, now, obj.ID); err != nil {
@@ -435,6 +485,14 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, obj *Object, status,
 		_, err := tx.ExecContext(ctx, `UPDATE sync_runs SET status = ?, finished_at = ?, error = ?, error_class = ?, cursor_after = (SELECT cursor FROM integration_objects WHERE id = ?) WHERE id = ?`, status, now, nullStr(errMsg), nullStr(class), obj.ID, runID)
 		return err
 	})
+	if errors.Is(err, ErrLeaseLost) {
+		// The object belongs to the new lease holder: only this run's own row is
+		// closed, and only if the new holder has not already marked it interrupted.
+		if _, uerr := s.db.ExecContext(ctx, `UPDATE sync_runs SET status = ?, finished_at = ?, error = ? WHERE id = ? AND status = ?`,
+			RunCancelled, now, "cancelled: "+ErrLeaseLost.Error(), runID, RunRunning); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("finish sync run %d: %w", runID, err)
 	}
@@ -444,9 +502,9 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, obj *Object, status,
 // Run returns one sync run.
 func (s *Store) Run(ctx context.Context, id int64) (*Run, error) {
 	var r Run
-	var started, finished, before, after, errMsg, class sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT id, integration_object_id, started_at, finished_at, status, cursor_before, cursor_after, pages, records_new, records_updated, records_unchanged, records_quarantined, records_filtered, records_unmatched, records_deleted, error, error_class FROM sync_runs WHERE id = ?`, id).
-		Scan(&r.ID, &r.ObjectID, &started, &finished, &r.Status, &before, &after, &r.Pages, &r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &r.RecordsFiltered, &r.RecordsUnmatched, &r.RecordsDeleted, &errMsg, &class)
+	var started, finished, before, after, errMsg, class, owner sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT id, integration_object_id, started_at, finished_at, status, cursor_before, cursor_after, pages, records_new, records_updated, records_unchanged, records_quarantined, records_filtered, records_unmatched, records_deleted, error, error_class, owner FROM sync_runs WHERE id = ?`, id).
+		Scan(&r.ID, &r.ObjectID, &started, &finished, &r.Status, &before, &after, &r.Pages, &r.RecordsNew, &r.RecordsUpdated, &r.RecordsUnchanged, &r.RecordsQuarantined, &r.RecordsFiltered, &r.RecordsUnmatched, &r.RecordsDeleted, &errMsg, &class, &owner)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sync run %d: %w", id, ErrNotFound)
 	}
@@ -454,7 +512,7 @@ func (s *Store) Run(ctx context.Context, id int64) (*Run, error) {
 		return nil, fmt.Errorf("sync run %d: %w", id, err)
 	}
 	r.StartedAt, r.FinishedAt = parseTS(started), parseTS(finished)
-	r.CursorBefore, r.CursorAfter, r.Error, r.ErrorClass = before.String, after.String, errMsg.String, class.String
+	r.CursorBefore, r.CursorAfter, r.Error, r.ErrorClass, r.Owner = before.String, after.String, errMsg.String, class.String, owner.String
 	return &r, nil
 }
 

@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/intakehq/intake/engine/store"
 	"github.com/intakehq/intake/internal/democrm"
 )
 
@@ -165,21 +167,26 @@ func TestSyncFailureExitsNonZeroWithReason(t *testing.T) {
 
 func TestDemoRunsRounds(t *testing.T) {
 	env := testEnv(t)
-	r := run(t, env, "demo", "--rounds", "2", "--interval", "1ms", "--addr", "127.0.0.1:0")
+	r := run(t, env, "demo", "--rounds", "1", "--interval", "1h", "--addr", "127.0.0.1:0", "--listen", "127.0.0.1:0")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Contains(t, r.stdout, "round 1: first sync")
+	assert.Regexp(t, `admin API listening on http://127\.0\.0\.1:\d+`, r.stdout)
+	assert.Contains(t, r.stdout, "daemon syncing demo-crm every 10s")
 	assert.Regexp(t, `accounts\s+succeeded\s+2 pages\s+120 records: 120 new`, r.stdout)
-	assert.Regexp(t, `round 2: in the CRM, \d+ accounts? and \d+ contacts? changed; \d+ accounts? and \d+ contacts? were added`, r.stdout)
+	assert.Regexp(t, `contacts\s+succeeded\s+4 pages\s+360 records: 360 new`, r.stdout)
+	assert.Regexp(t, `tickets\s+succeeded\s+3 pages\s+240 records: 240 new`, r.stdout)
 	assert.Contains(t, r.stdout, "interactions list")
 
 	r = run(t, env, "interactions", "list", "--limit", "0", "--json")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.GreaterOrEqual(t, strings.Count(r.stdout, "\n"), 720)
+	assert.Equal(t, 720, strings.Count(r.stdout, "\n"))
 
-	// Running the demo again reuses the integration and its database.
-	r = run(t, env, "demo", "--rounds", "1", "--addr", "127.0.0.1:0")
+	// Running the demo again reuses the integration and its database, and syncs at
+	// once from the cursor: a page at most (the CRM restarts with the same records,
+	// dated from its new start), nothing new.
+	r = run(t, env, "demo", "--rounds", "1", "--interval", "1h", "--addr", "127.0.0.1:0", "--listen", "127.0.0.1:0")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Regexp(t, `round 1: .*intake.db already holds 7\d\d interactions from an earlier demo`, r.stdout)
+	assert.Regexp(t, `intake.db already holds 720 interactions from an earlier demo`, r.stdout)
+	assert.Regexp(t, `contacts\s+succeeded\s+1 pages\s+\d+ records: 0 new`, r.stdout)
 }
 
 func TestKeyGenerate(t *testing.T) {
@@ -192,4 +199,35 @@ func TestKeyGenerate(t *testing.T) {
 	r = run(t, nil, "key", "generate", "--out", path)
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "refusing to replace")
+}
+
+// intake sync takes the integration's lease, so it never syncs an integration a
+// daemon is syncing, and a daemon never claims one intake sync is running.
+func TestSyncRespectsDaemonLeases(t *testing.T) {
+	env := testEnv(t)
+	srv := demoServer(t)
+	r := run(t, env, "integrations", "add", "--customer", "acme", "--provider", "demo-crm", "--config", "api_url="+srv.URL, "--config", "api_key=demo-key")
+	require.Equal(t, 0, r.code, r.stderr)
+	ctx := context.Background()
+	db, err := store.Open(ctx, env["INTAKE_DB"])
+	require.NoError(t, err)
+	defer db.Close()
+	c, err := db.Claim(ctx, store.ClaimRequest{Owner: "daemon-7", TTL: time.Minute})
+	require.NoError(t, err)
+	require.Equal(t, "acme-demo-crm", c.IntegrationID)
+
+	r = run(t, env, "sync", "--integration", "acme-demo-crm")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "integration acme-demo-crm is being synced by daemon-7 right now; wait for it, or ask that daemon to sync again: POST /v1/integrations/acme-demo-crm/sync")
+
+	require.NoError(t, db.ReleaseLease(ctx, "acme-demo-crm", "daemon-7"))
+	r = run(t, env, "sync", "--integration", "acme-demo-crm")
+	require.Equal(t, 0, r.code, r.stderr)
+	runs, err := db.ListRuns(ctx, store.RunFilter{IntegrationID: "acme-demo-crm"})
+	require.NoError(t, err)
+	require.Len(t, runs, 3, "accounts, contacts and tickets")
+	assert.Regexp(t, `^intake-sync-.+-\d+$`, runs[0].Owner)
+	in, err := db.Integration(ctx, "acme-demo-crm")
+	require.NoError(t, err)
+	assert.Empty(t, in.LeaseOwner, "released at the end")
 }

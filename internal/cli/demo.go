@@ -7,12 +7,15 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/intakehq/intake/connectors"
+	"github.com/intakehq/intake/engine/config"
+	"github.com/intakehq/intake/engine/daemon"
 	"github.com/intakehq/intake/engine/pipeline"
-	"github.com/intakehq/intake/engine/retrieve"
 	"github.com/intakehq/intake/engine/secret"
 	"github.com/intakehq/intake/engine/store"
 	"github.com/intakehq/intake/internal/democrm"
@@ -28,30 +31,33 @@ const (
 func (a *app) demoCmd() *cobra.Command {
 	var (
 		addr     string
+		listen   string
 		interval time.Duration
 		rounds   int
 		seed     int64
 	)
 	cmd := &cobra.Command{
-		Use:   "demo [--addr HOST:PORT] [--interval D] [--rounds N]",
-		Short: "Run the engine against the bundled demo CRM: no setup, no internet",
+		Use:   "demo [--addr HOST:PORT] [--listen HOST:PORT] [--interval D] [--rounds N]",
+		Short: "Run the daemon against the bundled demo CRM: no setup, no internet",
 		Long: `Start the bundled demo CRM (an HTTP API with API-key auth, cursor pagination and an
 updated_since filter) on localhost, register customer "demo"'s integration with it,
-sync its accounts, contacts and support tickets into the database (--db, default
-./intake.db), each ticket linked to its contact and account, then
-keep syncing every --interval while the CRM changes, printing what changed each
-round, until Ctrl-C.
+and run the real daemon (intake run) on the database (--db, default ./intake.db):
+it syncs the CRM's accounts, contacts and support tickets (each ticket linked to its
+contact and account) at once and then every 10 seconds (the connector's sync_every),
+while the CRM changes every --interval, and prints each sync run, until Ctrl-C. The
+admin API listens on --listen; its address and token are printed.
 
 If no secret key exists, one is created at the default key file, because the
 integration's API key is stored encrypted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runDemo(cmd.Context(), addr, interval, rounds, seed)
+			return a.runDemo(cmd.Context(), addr, listen, interval, rounds, seed)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8787", "where the demo CRM listens (another free port is used if this one is taken)")
-	cmd.Flags().DurationVar(&interval, "interval", 10*time.Second, "time between sync rounds")
-	cmd.Flags().IntVar(&rounds, "rounds", 0, "stop after N rounds (0: run until Ctrl-C)")
+	cmd.Flags().StringVar(&listen, "listen", config.DefaultListen, "where the daemon's admin API listens (another free port is used if this one is taken)")
+	cmd.Flags().DurationVar(&interval, "interval", 10*time.Second, "time between changes in the demo CRM")
+	cmd.Flags().IntVar(&rounds, "rounds", 0, "stop once each interaction type has synced N times (0: run until Ctrl-C)")
 	cmd.Flags().Int64Var(&seed, "seed", 1, "seed of the demo data")
 
 	var serveAddr string
@@ -107,7 +113,7 @@ func serveDemo(ctx context.Context, srv *democrm.Server, addr string) (string, f
 	return "http://" + ln.Addr().String(), stop, nil
 }
 
-func (a *app) runDemo(ctx context.Context, addr string, interval time.Duration, rounds int, seed int64) error {
+func (a *app) runDemo(ctx context.Context, addr, listen string, interval time.Duration, rounds int, seed int64) error {
 	out := a.env.Stdout
 	srv := democrm.New(democrm.Options{Seed: seed, APIKey: demoAPIKey})
 	url, stop, err := serveDemo(ctx, srv, addr)
@@ -132,9 +138,87 @@ func (a *app) runDemo(ctx context.Context, addr string, interval time.Duration, 
 	if err != nil {
 		return err
 	}
-	db, err := a.openStore(ctx)
+	held, err := a.registerDemo(ctx, box, url)
 	if err != nil {
 		return err
+	}
+	if held > 0 {
+		fmt.Fprintf(out, "%s already holds %s from an earlier demo: the first syncs ask only for what changed since then\n", a.db, plural(held, "interaction"))
+	}
+
+	// The daemon, zero-config: the global flags, two workers, the admin API on
+	// --listen or any free port.
+	if ln, err := net.Listen("tcp", listen); err != nil {
+		listen = "127.0.0.1:0"
+	} else {
+		ln.Close()
+	}
+	workers := 2
+	flags := config.Flags{Store: &a.db, Connectors: &a.connectors, Customers: &a.customers, Listen: &listen, Workers: &workers,
+		LogLevel: &a.logLevel, LogFormat: &a.logFormat}
+	if a.keyFile != "" {
+		flags.KeyFile = &a.keyFile
+	}
+	cfg, err := config.Load(config.Options{Getenv: a.env.Getenv, Flags: flags})
+	if err != nil {
+		return err
+	}
+	dctx, stopDaemon := context.WithCancel(ctx)
+	defer stopDaemon()
+	var mu sync.Mutex
+	done := map[string]int{}
+	d, err := daemon.New(dctx, daemon.Options{Config: cfg, Flags: flags, Getenv: a.env.Getenv, Bundled: connectors.FS, Logger: a.logger,
+		Stdout: out, OnRun: func(ev daemon.RunEvent) {
+			if ev.IntegrationID != demoIntegration {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			printSummary(out, []pipeline.Result{{Type: ev.Type, Run: ev.Run, Err: ev.Err}})
+			if ev.Run != nil && ev.Run.Status == store.RunSucceeded {
+				done[ev.Type]++
+			}
+			if rounds > 0 && done["accounts"] >= rounds && done["contacts"] >= rounds && done["tickets"] >= rounds {
+				stopDaemon()
+			}
+		}})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "daemon syncing %s every 10s (the connector's sync_every) with %d workers; the demo CRM changes every %s. Ctrl-C to stop.\n", demoIntegration, workers, interval)
+	fmt.Fprintf(out, "  curl -H 'Authorization: Bearer %s' http://%s/v1/runs?limit=5\n\n", d.Token(), d.Addr())
+
+	go func() {
+		rng := rand.New(rand.NewPCG(uint64(seed), 2))
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-dctx.Done():
+				return
+			case <-t.C:
+			}
+			ch := srv.Mutate(3+rng.IntN(6), 1+rng.IntN(4))
+			mu.Lock()
+			fmt.Fprintf(out, "in the demo CRM, %s and %s changed; %s and %s were added; %s opened\n",
+				plural(ch.Updated["accounts"], "account"), plural(ch.Updated["contacts"], "contact"),
+				plural(ch.Created["accounts"], "account"), plural(ch.Created["contacts"], "contact"), plural(ch.Tickets, "ticket"))
+			mu.Unlock()
+		}
+	}()
+	if err := d.Run(dctx); err != nil {
+		return err
+	}
+	a.demoEpilogue()
+	return nil
+}
+
+// registerDemo creates (or points at the demo CRM again) customer demo's
+// integration, and returns how many interactions it already holds.
+func (a *app) registerDemo(ctx context.Context, box *secret.Box, url string) (int, error) {
+	db, err := a.openStore(ctx)
+	if err != nil {
+		return 0, err
 	}
 	defer db.Close()
 	cfg := map[string]any{"api_url": url}
@@ -144,54 +228,17 @@ func (a *app) runDemo(ctx context.Context, addr string, interval time.Duration, 
 		err = db.UpdateIntegration(ctx, demoIntegration, cfg, creds, box)
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
-	fmt.Fprintf(out, "integration %s of customer %s is registered in %s\n\n", demoIntegration, demoCustomer, a.db)
-
-	job, err := pipeline.LoadJob(ctx, db, a.catalog(), box, demoIntegration, retrieve.Options{Logger: a.logger})
-	if err != nil {
-		return err
+	// The CRM may listen on another port than last time: sync it now.
+	if err := db.SetIntegrationStatus(ctx, demoIntegration, store.StatusEnabled, ""); err != nil {
+		return 0, err
 	}
-	held, err := db.CountInteractions(ctx, demoIntegration, "")
-	if err != nil {
-		return err
+	if _, err := db.RequestSync(ctx, demoIntegration, nil); err != nil {
+		return 0, err
 	}
-	rng := rand.New(rand.NewPCG(uint64(seed), 2))
-	for round := 1; rounds == 0 || round <= rounds; round++ {
-		if round == 1 && held == 0 {
-			fmt.Fprintln(out, "round 1: first sync")
-		} else if round == 1 {
-			fmt.Fprintf(out, "round 1: %s already holds %s from an earlier demo, so this sync asks only for what changed since then\n", a.db, plural(held, "interaction"))
-		} else {
-			select {
-			case <-ctx.Done():
-				a.demoEpilogue()
-				return nil
-			case <-time.After(interval):
-			}
-			ch := srv.Mutate(3+rng.IntN(6), 1+rng.IntN(4))
-			fmt.Fprintf(out, "round %d: in the CRM, %s and %s changed; %s and %s were added; %s opened\n", round,
-				plural(ch.Updated["accounts"], "account"), plural(ch.Updated["contacts"], "contact"),
-				plural(ch.Created["accounts"], "account"), plural(ch.Created["contacts"], "contact"), plural(ch.Tickets, "ticket"))
-		}
-		p := a.newProgress()
-		syncer := &pipeline.Syncer{Store: db, Logger: a.logger, OnPage: p.page}
-		results, err := syncer.Sync(ctx, job)
-		p.done()
-		printSummary(out, results)
-		if ctx.Err() != nil {
-			a.demoEpilogue()
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if round == 1 && rounds != 1 {
-			fmt.Fprintf(out, "\nsyncing every %s; the demo CRM changes between rounds. Ctrl-C to stop.\n", interval)
-		}
-	}
-	a.demoEpilogue()
-	return nil
+	fmt.Fprintf(a.env.Stdout, "integration %s of customer %s is registered in %s\n", demoIntegration, demoCustomer, a.db)
+	return db.CountInteractions(ctx, demoIntegration, "")
 }
 
 func (a *app) demoEpilogue() {

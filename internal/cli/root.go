@@ -87,7 +87,8 @@ connectors/; an integration is one customer's connection to a provider; a sync
 retrieves what changed, maps it with jq and stores it exactly once.
 
 Start with the demo:   intake demo
-Write a connector:     docs/tutorial.md`,
+Write a connector:     docs/tutorial.md
+Run the daemon:        intake run (docs/operations.md)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -95,13 +96,13 @@ Write a connector:     docs/tutorial.md`,
 		},
 	}
 	f := root.PersistentFlags()
-	f.StringVar(&a.db, "db", a.envOr("INTAKE_DB", "intake.db"), "SQLite database file (env INTAKE_DB)")
+	f.StringVar(&a.db, "db", a.envOr("INTAKE_DB", "intake.db"), "database: a SQLite file, or a postgres:// URL (env INTAKE_DB)")
 	f.StringVar(&a.connectors, "connectors", a.envOr("INTAKE_CONNECTORS", "connectors"), "directory of connector specs; they replace bundled specs of the same provider (env INTAKE_CONNECTORS)")
 	f.StringVar(&a.customers, "customers", a.envOr("INTAKE_CUSTOMERS", "customers"), "directory of per-customer overrides, CUSTOMER/PROVIDER.yaml (env INTAKE_CUSTOMERS)")
 	f.StringVar(&a.keyFile, "key-file", "", "file holding the key that encrypts credentials (default: env INTAKE_SECRET_KEY, then env INTAKE_SECRET_KEY_FILE, then "+secret.DefaultKeyFile()+")")
 	f.StringVar(&a.logLevel, "log-level", a.envOr("INTAKE_LOG_LEVEL", "warn"), "debug, info, warn or error (env INTAKE_LOG_LEVEL)")
 	f.StringVar(&a.logFormat, "log-format", a.envOr("INTAKE_LOG_FORMAT", "text"), "text or json (env INTAKE_LOG_FORMAT)")
-	root.AddCommand(a.validateCmd(), a.previewCmd(), a.integrationsCmd(), a.syncCmd(), a.interactionsCmd(), a.demoCmd(), a.keyCmd(), a.oauthCmd(), a.explainCmd(), a.changesCmd())
+	root.AddCommand(a.validateCmd(), a.previewCmd(), a.integrationsCmd(), a.syncCmd(), a.runCmd(), a.interactionsCmd(), a.demoCmd(), a.keyCmd(), a.oauthCmd(), a.explainCmd(), a.changesCmd())
 	root.AddCommand(a.alertCommands()...)
 	root.AddCommand(a.entityCommands()...)
 	return root

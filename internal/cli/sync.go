@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -14,6 +16,7 @@ import (
 	"github.com/intakehq/intake/engine/retrieve"
 	"github.com/intakehq/intake/engine/secret"
 	"github.com/intakehq/intake/engine/spec"
+	"github.com/intakehq/intake/engine/store"
 )
 
 func (a *app) syncCmd() *cobra.Command {
@@ -74,8 +77,26 @@ the sync run.`,
 				return err
 			}
 			job.Types = types
+			// A daemon may be syncing this integration: take its lease, as a daemon
+			// would, so that the two never sync it at once.
+			owner := cliOwner()
+			ok, holder, err := db.AcquireLease(ctx, id, owner, syncLease)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("integration %s is being synced by %s right now; wait for it, or ask that daemon to sync again: POST /v1/integrations/%s/sync", id, holder, id)
+			}
+			ctx, stopLease := context.WithCancelCause(ctx)
+			defer stopLease(nil)
+			go keepLease(ctx, db, id, owner, stopLease)
+			defer func() {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer cancel()
+				_ = db.ReleaseLease(rctx, id, owner)
+			}()
 			p := a.newProgress()
-			syncer := &pipeline.Syncer{Store: db, Logger: a.logger, OnPage: p.page, Alerts: policy}
+			syncer := &pipeline.Syncer{Store: store.Leased{Store: db, Owner: owner}, Logger: a.logger, OnPage: p.page, Alerts: policy}
 			results, err := syncer.Sync(ctx, job)
 			p.done()
 			if ferr := policy.Flush(ctx); ferr != nil {
@@ -96,6 +117,32 @@ the sync run.`,
 	cmd.Flags().BoolVar(&trace, "trace", false, "print each request, its status and records per page on stderr")
 	_ = cmd.MarkFlagRequired("integration")
 	return cmd
+}
+
+// syncLease is how long intake sync holds an integration without renewing it.
+const syncLease = 2 * time.Minute
+
+// cliOwner names this process in leases and sync runs.
+func cliOwner() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("intake-sync-%s-%d", host, os.Getpid())
+}
+
+// keepLease renews the lease until ctx ends; losing it stops the sync.
+func keepLease(ctx context.Context, db *store.Store, id, owner string, stop context.CancelCauseFunc) {
+	t := time.NewTicker(syncLease / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if ok, err := db.RenewLease(ctx, id, owner, syncLease); err == nil && !ok {
+			stop(store.ErrLeaseLost)
+			return
+		}
+	}
 }
 
 // printSummary writes one line per interaction type and returns how many failed.

@@ -1,0 +1,354 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The daemon's queue. Integration objects carry when they are due (next_due_at);
+// integrations carry the lease of the daemon syncing them. A daemon claims an
+// integration that has a due object and no live lease, renews the lease by
+// heartbeats while it syncs, and releases it when done; a daemon that dies stops
+// renewing, its leases expire, and another daemon claims the integration and resumes
+// from the last committed cursor. The lease is per integration, not per object, so
+// that one daemon at a time talks to a customer's account and the connector's rate
+// limit holds across all its interaction types.
+
+// ErrLeaseLost means a daemon no longer holds the lease it was syncing under.
+var ErrLeaseLost = errors.New("lease lost: the integration's lease expired and another daemon may hold it")
+
+// Never is the NextDueAt of an object the daemon does not run (its interaction type
+// is no longer in the effective spec).
+var Never = time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)
+
+// Claim is an integration leased to a daemon.
+type Claim struct {
+	IntegrationID string
+	CustomerID    string
+	Provider      string
+	Owner         string
+	ExpiresAt     time.Time
+}
+
+// ClaimRequest says who claims and which integrations it cannot take now.
+type ClaimRequest struct {
+	Owner string
+	TTL   time.Duration // how long the lease lasts unless renewed
+	// SkipProviders are providers this daemon is running as many integrations of
+	// as its per-provider cap allows.
+	SkipProviders []string
+}
+
+// Claim leases to r.Owner the enabled integration that is most overdue, never-synced
+// objects first, among those with a due object (or no objects yet) and no live
+// lease. It returns nil when there is none. On PostgreSQL concurrent claimers skip
+// each other's candidate rows (FOR UPDATE SKIP LOCKED), so N daemons claim N
+// different integrations without waiting; on SQLite the write lock serialises them.
+func (s *Store) Claim(ctx context.Context, r ClaimRequest) (*Claim, error) {
+	if r.Owner == "" || r.TTL <= 0 {
+		return nil, errors.New("claim: an owner and a positive lease duration are required")
+	}
+	now := s.now()
+	nowTS, until := formatTS(now), formatTS(now.Add(r.TTL))
+	args := []any{r.Owner, until, nowTS, StatusEnabled, nowTS, nowTS}
+	skip := ""
+	if len(r.SkipProviders) > 0 {
+		skip = ` AND i.provider NOT IN (?` + strings.Repeat(", ?", len(r.SkipProviders)-1) + `)`
+		for _, p := range r.SkipProviders {
+			args = append(args, p)
+		}
+	}
+	lock := ""
+	if s.dialect == Postgres {
+		lock = ` FOR UPDATE OF i SKIP LOCKED`
+	}
+	args = append(args, nowTS)
+	q := `UPDATE integrations SET lease_owner = ?, lease_expires_at = ?, lease_heartbeat_at = ?
+		WHERE id = (
+			SELECT i.id FROM integrations i LEFT JOIN integration_objects o ON o.integration_id = i.id
+			WHERE i.status = ? AND (i.lease_expires_at IS NULL OR i.lease_expires_at <= ?)
+				AND (o.id IS NULL OR o.next_due_at IS NULL OR o.next_due_at <= ?)` + skip + `
+			ORDER BY CASE WHEN o.id IS NULL OR o.last_synced_at IS NULL THEN 0 ELSE 1 END, COALESCE(o.next_due_at, ''), i.id
+			LIMIT 1` + lock + `)
+		AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+		RETURNING id, customer_id, provider`
+	c := &Claim{Owner: r.Owner, ExpiresAt: roundSlot(now.Add(r.TTL))}
+	err := s.db.QueryRowContext(ctx, q, args...).Scan(&c.IntegrationID, &c.CustomerID, &c.Provider)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim an integration: %w", err)
+	}
+	return c, nil
+}
+
+// AcquireLease takes the lease of one integration for owner (intake sync), when no
+// one else holds a live one. When someone does, ok is false and holder names them.
+func (s *Store) AcquireLease(ctx context.Context, integrationID, owner string, ttl time.Duration) (ok bool, holder string, err error) {
+	now := s.now()
+	res, err := s.db.ExecContext(ctx, `UPDATE integrations SET lease_owner = ?, lease_expires_at = ?, lease_heartbeat_at = ?
+		WHERE id = ? AND (lease_expires_at IS NULL OR lease_expires_at <= ? OR lease_owner = ?)`,
+		owner, formatTS(now.Add(ttl)), formatTS(now), integrationID, formatTS(now), owner)
+	if err != nil {
+		return false, "", fmt.Errorf("lease of %s: %w", integrationID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return true, "", nil
+	}
+	in, err := s.Integration(ctx, integrationID)
+	if err != nil {
+		return false, "", err
+	}
+	return false, in.LeaseOwner, nil
+}
+
+// Leased is the store as a sync under owner's lease writes through it: every
+// integration object it hands out carries the lease, so StartRun, CommitPage and
+// FinishRun check it in their transactions.
+type Leased struct {
+	*Store
+	Owner string
+}
+
+// EnsureObject is Store.EnsureObject with the lease set on the object.
+func (l Leased) EnsureObject(ctx context.Context, integrationID, typ string) (*Object, error) {
+	o, err := l.Store.EnsureObject(ctx, integrationID, typ)
+	if err == nil {
+		o.Lease = l.Owner
+	}
+	return o, err
+}
+
+// RenewLease extends owner's lease of an integration to ttl from now (a heartbeat).
+// It reports false when owner no longer holds it.
+func (s *Store) RenewLease(ctx context.Context, integrationID, owner string, ttl time.Duration) (bool, error) {
+	now := s.now()
+	res, err := s.db.ExecContext(ctx, `UPDATE integrations SET lease_expires_at = ?, lease_heartbeat_at = ? WHERE id = ? AND lease_owner = ?`,
+		formatTS(now.Add(ttl)), formatTS(now), integrationID, owner)
+	if err != nil {
+		return false, fmt.Errorf("renew lease of %s: %w", integrationID, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// ReleaseLease gives up owner's lease of an integration, if owner holds it.
+func (s *Store) ReleaseLease(ctx context.Context, integrationID, owner string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE integrations SET lease_owner = NULL, lease_expires_at = NULL, lease_heartbeat_at = NULL WHERE id = ? AND lease_owner = ?`, integrationID, owner)
+	if err != nil {
+		return fmt.Errorf("release lease of %s: %w", integrationID, err)
+	}
+	return nil
+}
+
+// ReleaseLeases gives up every lease owner holds and returns how many there were.
+func (s *Store) ReleaseLeases(ctx context.Context, owner string) (int, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE integrations SET lease_owner = NULL, lease_expires_at = NULL, lease_heartbeat_at = NULL WHERE lease_owner = ?`, owner)
+	if err != nil {
+		return 0, fmt.Errorf("release leases of %s: %w", owner, err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// fence checks, inside tx, that obj's sync still holds its integration's lease. On
+// PostgreSQL the row is share-locked until tx ends, so no claimer can take the lease
+// over between the check and the commit.
+func (s *Store) fence(ctx context.Context, tx *sql.Tx, obj *Object) error {
+	if obj.Lease == "" {
+		return nil
+	}
+	q := `SELECT 1 FROM integrations WHERE id = ? AND lease_owner = ? AND lease_expires_at > ?`
+	if s.dialect == Postgres {
+		q += ` FOR SHARE`
+	}
+	var one int
+	err := tx.QueryRowContext(ctx, q, obj.IntegrationID, obj.Lease, s.ts()).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("integration %s: %w", obj.IntegrationID, ErrLeaseLost)
+	}
+	return err
+}
+
+// NextWake is the earliest time at which an integration may become claimable by
+// owner: the earliest due time of an object of an enabled integration, or, for an
+// integration another daemon leases, the later of that and the lease's expiry.
+// Integrations of skipProviders and owner's own leases are left out (the daemon is
+// woken when its own work ends). ok is false when nothing is scheduled at all.
+func (s *Store) NextWake(ctx context.Context, owner string, skipProviders []string) (at time.Time, ok bool, err error) {
+	args := []any{StatusEnabled, formatTS(Never), owner}
+	skip := ""
+	if len(skipProviders) > 0 {
+		skip = ` AND i.provider NOT IN (?` + strings.Repeat(", ?", len(skipProviders)-1) + `)`
+		for _, p := range skipProviders {
+			args = append(args, p)
+		}
+	}
+	var next sql.NullString
+	err = s.db.QueryRowContext(ctx, `SELECT MIN(CASE WHEN i.lease_expires_at IS NOT NULL AND i.lease_expires_at > COALESCE(o.next_due_at, '')
+			THEN i.lease_expires_at ELSE COALESCE(o.next_due_at, '') END)
+		FROM integrations i LEFT JOIN integration_objects o ON o.integration_id = i.id
+		WHERE i.status = ? AND (o.id IS NULL OR o.next_due_at IS NULL OR o.next_due_at < ?)
+			AND COALESCE(i.lease_owner, '') <> ?`+skip, args...).Scan(&next)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due time: %w", err)
+	}
+	if !next.Valid {
+		return time.Time{}, false, nil
+	}
+	if next.String == "" {
+		return s.now(), true, nil // not scheduled yet: due now
+	}
+	return parseTS(next), true, nil
+}
+
+// DueBacklog counts the work waiting for a daemon: objects of enabled integrations
+// that are due and not leased, and enabled integrations that have no objects yet.
+func (s *Store) DueBacklog(ctx context.Context) (int, error) {
+	now := s.ts()
+	var objects, fresh int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM integration_objects o JOIN integrations i ON i.id = o.integration_id
+		WHERE i.status = ? AND (o.next_due_at IS NULL OR o.next_due_at <= ?) AND (i.lease_expires_at IS NULL OR i.lease_expires_at <= ?)`,
+		StatusEnabled, now, now).Scan(&objects)
+	if err != nil {
+		return 0, fmt.Errorf("due backlog: %w", err)
+	}
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM integrations i WHERE i.status = ? AND (i.lease_expires_at IS NULL OR i.lease_expires_at <= ?)
+		AND NOT EXISTS (SELECT 1 FROM integration_objects o WHERE o.integration_id = i.id)`, StatusEnabled, now).Scan(&fresh)
+	if err != nil {
+		return 0, fmt.Errorf("due backlog: %w", err)
+	}
+	return objects + fresh, nil
+}
+
+// EnsureObjects creates the missing integration objects of types (not scheduled
+// yet: due at once).
+func (s *Store) EnsureObjects(ctx context.Context, integrationID string, types []string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, t := range types {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO integration_objects (integration_id, interaction_type) VALUES (?, ?) ON CONFLICT (integration_id, interaction_type) DO NOTHING`, integrationID, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("integration objects of %s: %w", integrationID, err)
+	}
+	return nil
+}
+
+// Objects lists an integration's objects, in creation order.
+func (s *Store) Objects(ctx context.Context, integrationID string) ([]*Object, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+objectCols+` FROM integration_objects WHERE integration_id = ? ORDER BY id`, integrationID)
+	if err != nil {
+		return nil, fmt.Errorf("integration objects of %s: %w", integrationID, err)
+	}
+	defer rows.Close()
+	var out []*Object
+	for rows.Next() {
+		o, err := scanObject(rows)
+		if err != nil {
+			return nil, fmt.Errorf("integration objects of %s: %w", integrationID, err)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// SetNextDue moves an object's due time to next if it is still old (zero for "not
+// scheduled"), and reports whether it did: a reschedule computed from a stale read
+// never overwrites what a finishing sync just wrote.
+func (s *Store) SetNextDue(ctx context.Context, objectID int64, old, next time.Time) (bool, error) {
+	oldTS := ""
+	if !old.IsZero() {
+		oldTS = formatTS(old)
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE integration_objects SET next_due_at = ? WHERE id = ? AND COALESCE(next_due_at, '') = ?`, formatTS(next), objectID, oldTS)
+	if err != nil {
+		return false, fmt.Errorf("schedule integration object %d: %w", objectID, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// ScheduleObject sets when an object runs next, after a run that started at
+// runStarted: next, unless a sync was requested during that run, in which case it is
+// due at once. owner must still hold the integration's lease.
+func (s *Store) ScheduleObject(ctx context.Context, objectID int64, owner string, runStarted, next time.Time) error {
+	// A request that arrived during the run stays recorded until a run that started
+	// after it ends, so that a reschedule (a reload) cannot drop it meanwhile.
+	started := formatTS(runStarted)
+	res, err := s.db.ExecContext(ctx, `UPDATE integration_objects
+		SET next_due_at = CASE WHEN sync_requested_at IS NOT NULL AND sync_requested_at > ? THEN ? ELSE ? END,
+			sync_requested_at = CASE WHEN sync_requested_at IS NOT NULL AND sync_requested_at > ? THEN sync_requested_at ELSE NULL END
+		WHERE id = ? AND EXISTS (SELECT 1 FROM integrations i WHERE i.id = integration_objects.integration_id AND i.lease_owner = ?)`,
+		started, s.ts(), formatTS(next), started, objectID, owner)
+	if err != nil {
+		return fmt.Errorf("schedule integration object %d: %w", objectID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("schedule integration object %d: %w", objectID, ErrLeaseLost)
+	}
+	return nil
+}
+
+// RequestSync makes an integration's objects (those of types; all when empty) due
+// now, and, for one running now, due again as soon as that run ends. It returns the
+// types it changed; an integration without objects yet is due anyway.
+func (s *Store) RequestSync(ctx context.Context, integrationID string, types []string) ([]string, error) {
+	in, err := s.Integration(ctx, integrationID)
+	if err != nil {
+		return nil, err
+	}
+	if in.Status != StatusEnabled {
+		return nil, fmt.Errorf("integration %s is %s: enable it first", integrationID, in.Status)
+	}
+	now := s.ts()
+	args := []any{now, now, integrationID, formatTS(Never)}
+	only := ""
+	if len(types) > 0 {
+		only = ` AND interaction_type IN (?` + strings.Repeat(", ?", len(types)-1) + `)`
+		for _, t := range types {
+			args = append(args, t)
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, `UPDATE integration_objects SET next_due_at = ?, sync_requested_at = ?
+		WHERE integration_id = ? AND COALESCE(next_due_at, '') <> ?`+only+` RETURNING interaction_type`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("request sync of %s: %w", integrationID, err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, fmt.Errorf("request sync of %s: %w", integrationID, err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("request sync of %s: %w", integrationID, err)
+	}
+	s.notify(ctx)
+	return out, nil
+}
+
+// DeleteIntegration deletes an integration with its objects, runs, interactions and
+// quarantined records (accounts and contacts, which belong to the customer, stay).
+// A daemon syncing it loses its lease at its next commit.
+func (s *Store) DeleteIntegration(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM integrations WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete integration %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("integration %q: %w", id, ErrNotFound)
+	}
+	return nil
+}
