@@ -254,16 +254,20 @@ func defaultOwner() string {
 
 func (c *Client) renderAuth(ctx context.Context, vars map[string]any) error {
 	a := c.conn.Auth
-	render := func(key string, t *spec.Template) (string, error) {
+	renderMaybeEmpty := func(key string, t *spec.Template) (string, error) {
 		v, err := t.RenderString(ctx, vars)
 		if err != nil {
 			return "", c.redact.Error(fmt.Errorf("render auth.%s: %w", key, err))
 		}
-		if v == "" {
-			return "", fmt.Errorf("auth.%s is empty: supply the credential it reads (%s)", key, t.Src)
-		}
 		c.redact.Add(v)
 		return v, nil
+	}
+	render := func(key string, t *spec.Template) (string, error) {
+		v, err := renderMaybeEmpty(key, t)
+		if err == nil && v == "" {
+			return "", fmt.Errorf("auth.%s is empty: supply the credential it reads (%s)", key, t.Src)
+		}
+		return v, err
 	}
 	switch a.Type {
 	case spec.AuthAPIKey:
@@ -290,7 +294,9 @@ func (c *Client) renderAuth(ctx context.Context, vars map[string]any) error {
 		if err != nil {
 			return err
 		}
-		p, err := render("password", a.Password)
+		// An empty password is legitimate: Stripe's documented form is the secret key
+		// as the user name and nothing after the colon (curl -u sk_test_...:).
+		p, err := renderMaybeEmpty("password", a.Password)
 		if err != nil {
 			return err
 		}

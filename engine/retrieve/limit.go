@@ -136,9 +136,12 @@ func (l *limiter) resetTime(h http.Header) (time.Time, bool) {
 	if v == "" {
 		return time.Time{}, false
 	}
-	if l.spec.ResetFormat == "http_date" {
+	switch l.spec.ResetFormat {
+	case "http_date":
 		t, err := http.ParseTime(v)
 		return t, err == nil
+	case "rfc3339":
+		return parseISOTime(v)
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil {
@@ -152,6 +155,20 @@ func (l *limiter) resetTime(h http.Header) (time.Time, bool) {
 	default:
 		return time.Unix(int64(f), 0), true
 	}
+}
+
+// isoLayouts are the ISO 8601 timestamps a reset header may carry: RFC 3339, an offset
+// without its colon, and minute precision (Jira's X-RateLimit-Reset, 2026-01-15T12:01Z).
+// Fractional seconds are accepted after the seconds.
+var isoLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05Z0700", "2006-01-02T15:04Z07:00", "2006-01-02T15:04Z0700"}
+
+func parseISOTime(v string) (time.Time, bool) {
+	for _, layout := range isoLayouts {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // slot takes a concurrency slot alone, without pacing: for a body that resumes

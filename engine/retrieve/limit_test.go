@@ -232,6 +232,7 @@ func TestLimiterRemainingAndReset(t *testing.T) {
 	}{
 		{"seconds", func() string { return "0.5" }},
 		{"unix_ms", func() string { return strconv.FormatInt(time.Now().Add(500*time.Millisecond).UnixMilli(), 10) }},
+		{"rfc3339", func() string { return time.Now().Add(500 * time.Millisecond).UTC().Format(time.RFC3339Nano) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.format, func(t *testing.T) {
@@ -332,6 +333,15 @@ func TestLimiterPauseSources(t *testing.T) {
 		{"remaining 0 unix_ms", rl("unix_ms"), answerWith(200, "X-Remaining", "0", "X-Reset", strconv.FormatInt(now.Add(1500*time.Millisecond).UnixMilli(), 10)), 1500 * time.Millisecond},
 		{"remaining 0 seconds", rl("seconds"), answerWith(200, "X-Remaining", "0", "X-Reset", "2.5"), 2500 * time.Millisecond},
 		{"remaining 0 http_date", rl("http_date"), answerWith(200, "X-Remaining", "0", "X-Reset", now.Add(6*time.Second).Format(http.TimeFormat)), 6 * time.Second},
+		{"remaining 0 rfc3339", rl("rfc3339"), answerWith(200, "X-Remaining", "0", "X-Reset", now.Add(6*time.Second).Format(time.RFC3339)), 6 * time.Second},
+		{"remaining 0 rfc3339 with ms and an offset", rl("rfc3339"), answerWith(200, "X-Remaining", "0", "X-Reset", "2026-03-01T13:00:01.500+01:00"), 1500 * time.Millisecond},
+		{"remaining 0 rfc3339 offset without a colon", rl("rfc3339"), answerWith(200, "X-Remaining", "0", "X-Reset", "2026-03-01T07:00:04-0500"), 4 * time.Second},
+		// Jira's X-RateLimit-Reset: ISO 8601 to the minute.
+		{"429 reset header rfc3339 minutes", rl("rfc3339"), answerWith(429, "X-Reset", "2026-03-01T12:01Z"), time.Minute},
+		{"429 reset header rfc3339 minutes with an offset", rl("rfc3339"), answerWith(429, "X-Reset", "2026-03-01T23:02+1100"), 2 * time.Minute},
+		{"429 reset header alone", &spec.RateLimit{Requests: 100, Per: spec.Duration(time.Second), Burst: 1, ResetHeader: "X-Reset", ResetFormat: "rfc3339"},
+			answerWith(429, "X-Reset", "2026-03-01T12:00:08Z"), 8 * time.Second},
+		{"remaining 0 rfc3339 unreadable", rl("rfc3339"), answerWith(200, "X-Remaining", "0", "X-Reset", "1772366408"), 0},
 		{"remaining 1", rl("seconds"), answerWith(200, "X-Remaining", "1", "X-Reset", "2.5"), 0},
 		{"remaining 0 without reset", rl("seconds"), answerWith(200, "X-Remaining", "0"), 0},
 		{"remaining unreadable", rl("seconds"), answerWith(200, "X-Remaining", "lots", "X-Reset", "2.5"), 0},

@@ -1089,8 +1089,10 @@ func (v *validator) rateLimit() {
 	if rl.Burst == 0 {
 		rl.Burst = 1
 	}
-	if (rl.RemainingHeader == "") != (rl.ResetHeader == "") {
-		v.fail(at, true, "remaining_header and reset_header go together: at 0 remaining, the engine waits for the reset")
+	// reset_header alone is read after a 429 that carries no Retry-After (Jira's
+	// X-RateLimit-Reset); remaining_header alone would not say how long to wait.
+	if rl.RemainingHeader != "" && rl.ResetHeader == "" {
+		v.fail(at, true, "remaining_header needs reset_header: at 0 remaining, the engine waits for the reset")
 	}
 	if rl.ResetFormat == "" {
 		rl.ResetFormat = "unix"
