@@ -640,6 +640,7 @@ func withRules(ctx context.Context, rules []*spec.ResponseRule) context.Context 
 // says can be judged now: the interaction type's rules, then the connector's.
 func (c *Client) match(ctx context.Context, a *answer, judgeable func(*spec.ResponseRule) bool) *spec.ResponseRule {
 	typeRules, _ := ctx.Value(rulesKey{}).([]*spec.ResponseRule)
+	var vars expr.Vars // built for the first rule with a body expression
 	for _, rules := range [][]*spec.ResponseRule{typeRules, c.conn.ResponseRules} {
 		for _, r := range rules {
 			if len(r.Status) > 0 && !slices.Contains(r.Status, a.status) {
@@ -649,7 +650,10 @@ func (c *Client) match(ctx context.Context, a *answer, judgeable func(*spec.Resp
 				continue
 			}
 			if r.Body != nil {
-				ok, err := r.Body.Truthy(ctx, a.body)
+				if vars == nil {
+					vars = expr.Vars{"$headers": headerVars(a.header), "$status": a.status}
+				}
+				ok, err := r.Body.TruthyVars(ctx, a.body, vars)
 				if err != nil || !ok {
 					continue
 				}

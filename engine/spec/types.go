@@ -364,6 +364,10 @@ const (
 // (lower-cased name -> first value), the page's records and its number.
 var PageVars = []string{"$headers", "$records", "$page"}
 
+// RuleVars are the variables a response rule's body expression may read: the
+// response headers (lower-cased name -> first value) and the HTTP status.
+var RuleVars = []string{"$headers", "$status"}
+
 // Pagination says how to reach the next page.
 type Pagination struct {
 	Type            string `yaml:"type" json:"type"`

@@ -1120,7 +1120,7 @@ func (v *validator) responseRules(rules []*ResponseRule, at []string) {
 		if len(r.Status) == 0 && r.Body == nil {
 			v.fail(rat, false, "a rule needs status, body or both to match")
 		}
-		v.jq(r.Body, append(append([]string(nil), rat...), "body"))
+		v.jqVars(r.Body, append(append([]string(nil), rat...), "body"), RuleVars)
 		if r.Action != ActionFail {
 			if r.Class != "" {
 				v.fail(append(append([]string(nil), rat...), "class"), true, "class applies to action fail only")
