@@ -157,12 +157,19 @@ func (e *providerEnv) quarantined(t *testing.T) []string {
 }
 
 // golden writes the mapped records of a sample (the first three of each type by
-// external id) and the per-type counts.
+// external id), the per-type counts (deleted rows among them), and how each type's
+// references to accounts and contacts resolved.
 func (e *providerEnv) golden(t *testing.T, counts map[string]int) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	for _, typ := range e.conn.InteractionTypes.Keys {
-		fmt.Fprintf(&b, "# %s: %d records, kind %s\n", typ, counts[typ], e.conn.InteractionTypes.Map[typ].Kind)
+		var deleted int
+		require.NoError(t, e.db.DB().QueryRow(`SELECT COUNT(*) FROM interactions i JOIN integration_objects o ON o.id = i.integration_object_id
+			WHERE o.interaction_type = ? AND i.deleted_at IS NOT NULL`, typ).Scan(&deleted))
+		fmt.Fprintf(&b, "# %s: %d records (%d deleted), kind %s\n", typ, counts[typ], deleted, e.conn.InteractionTypes.Map[typ].Kind)
+		for _, l := range e.links(t, typ) {
+			fmt.Fprintf(&b, "#   %s\n", l)
+		}
 		rows, err := e.db.DB().Query(`SELECT i.external_id, i.data FROM interactions i JOIN integration_objects o ON o.id = i.integration_object_id
 			WHERE o.interaction_type = ? ORDER BY i.external_id LIMIT 3`, typ)
 		require.NoError(t, err)
@@ -182,6 +189,26 @@ func (e *providerEnv) golden(t *testing.T, counts map[string]int) []byte {
 		out = strings.ReplaceAll(out, u, "http://mock-"+host)
 	}
 	return []byte(out)
+}
+
+// links summarises how the references of one type's records resolved, by role,
+// origin and outcome: "account ref crosswalk: 412".
+func (e *providerEnv) links(t *testing.T, typ string) []string {
+	t.Helper()
+	rows, err := e.db.DB().Query(`SELECT k.role, k.origin, COALESCE(k.resolved_by, 'unresolved ' || k.reason), COUNT(*)
+		FROM interaction_links k JOIN interactions i ON i.id = k.interaction_id JOIN integration_objects o ON o.id = i.integration_object_id
+		WHERE o.interaction_type = ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, typ)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var role, origin, how string
+		var n int
+		require.NoError(t, rows.Scan(&role, &origin, &how, &n))
+		out = append(out, fmt.Sprintf("%s %s %s: %d", role, origin, how, n))
+	}
+	require.NoError(t, rows.Err())
+	return out
 }
 
 func checkGolden(t *testing.T, name string, got []byte) {
@@ -243,6 +270,7 @@ func testFullThenIncremental(t *testing.T, name string) {
 			assert.Equal(t, counts[typ], got[typ], "round %d %s: records stored", round+2, typ)
 			assert.Equal(t, d.Created, r.RecordsNew, "round %d %s: new records", round+2, typ)
 			assert.Equal(t, d.Updated, r.RecordsUpdated, "round %d %s: updated records", round+2, typ)
+			assert.Equal(t, d.Deleted, r.RecordsDeleted, "round %d %s: deleted records", round+2, typ)
 			if e.conn.InteractionTypes.Map[typ].Incremental != nil {
 				// Only the changes, plus the records that share the cursor's boundary or
 				// fall inside the lookback (a few seeded ones, and the previous round's

@@ -57,9 +57,11 @@ type Mock interface {
 }
 
 // Delta is what an incremental sync must store after Change: records it has not
-// seen and records whose content changed.
+// seen, records whose content changed, and records the provider shows deleted (by a
+// flag, a deleted-records endpoint, or their absence from a full list) that the
+// connector tracks.
 type Delta struct {
-	Created, Updated int
+	Created, Updated, Deleted int
 }
 
 // Stats counts what a mock has seen.
