@@ -42,7 +42,8 @@ type Mock interface {
 	// connector uses against the mock, by the names its spec declares.
 	Values() map[string]any
 	// Counts is how many records a full sync stores per interaction type of the
-	// provider's connector.
+	// provider's connector, plus those Change deleted since: an incremental sync keeps
+	// their rows, with deleted_at.
 	Counts() map[string]int
 	// Change makes n changes per interaction type at the data clock's current time, as
 	// a live account would between two syncs, and returns what an incremental sync
