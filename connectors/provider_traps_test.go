@@ -5,6 +5,7 @@ package connectors_test
 // the connector were written naively.
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
@@ -98,6 +99,39 @@ func TestGitHubUpdatedDuringSync(t *testing.T) {
 	got, want := e.stored(t), m.Counts()
 	for typ, n := range want {
 		assert.Equal(t, n, got[typ], "%s: every record after the next sync", typ)
+	}
+}
+
+// GitHub answers a spent primary limit with 403 (or 429), as it answers a refusal; what
+// tells them apart is x-ratelimit-remaining: 0, which a response rule reads. Another
+// client of the same token has used the window up before the sync starts: the first
+// answer is a 403, the sync waits for x-ratelimit-reset (epoch seconds) and goes on;
+// later it sees remaining reach 0 on a success and waits before the provider has to
+// refuse anything.
+func TestGitHubPrimaryLimitWaitsForReset(t *testing.T) {
+	t.Parallel()
+	clock := providermock.NewClock(clockStart)
+	m := providermock.NewGitHub(providermock.GitHubOptions{Common: providermock.Common{Now: clock.Now, RateLimit: 6, RateWindow: 1500 * time.Millisecond}})
+	e := newEnvWith(t, m, clock, nil)
+	for range 6 {
+		req, err := http.NewRequest(http.MethodGet, e.urls["api"]+"/repos/octocat/Hello-World/issues?per_page=1", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+providermock.DefaultGitHubToken)
+		req.Header.Set("User-Agent", "another-client")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	m.ResetStats()
+	e.sync(t)
+	st := m.Stats()
+	assert.GreaterOrEqual(t, st.RateLimited, 1, "the first request met the spent limit")
+	assert.Equal(t, st.RateLimited, st.Status[http.StatusForbidden], "answered 403")
+	assert.Zero(t, st.EarlyRetries, "no request before x-ratelimit-reset")
+	got, want := e.stored(t), m.Counts()
+	for typ, n := range want {
+		assert.Equal(t, n, got[typ], typ)
 	}
 }
 
