@@ -671,8 +671,28 @@ func TestJira(t *testing.T) {
 		a := search(url.Values{"jql": {"project = ED"}})
 		assert.Equal(t, 429, a.status)
 		assert.NotEmpty(t, a.header.Get("Retry-After"))
-		_, err := time.Parse("2006-01-02T15:04Z", a.header.Get("X-RateLimit-Reset"))
+		reset, err := time.Parse("2006-01-02T15:04Z", a.header.Get("X-RateLimit-Reset"))
 		assert.NoError(t, err, "an ISO timestamp, not epoch")
+		assert.False(t, reset.Before(time.Now()), "to the minute, rounded up")
+	})
+	t.Run("comments page by startAt and maxResults with a total", func(t *testing.T) {
+		is := j.issues[0]
+		for _, x := range j.issues {
+			if len(x.comments) == 130 {
+				is = x
+			}
+		}
+		a := call(t, "GET", fmt.Sprintf("%s/issue/%d/comment?maxResults=500", base, is.id), auth, nil)
+		require.Equal(t, 200, a.status, string(a.raw))
+		assert.Equal(t, float64(100), a.obj()["maxResults"], "silently lowered to 100")
+		assert.Equal(t, float64(130), a.obj()["total"])
+		assert.Len(t, a.obj()["comments"], 100)
+		first := a.obj()["comments"].([]any)[0].(map[string]any)
+		assert.Equal(t, "doc", first["body"].(map[string]any)["type"], "ADF bodies")
+		assert.IsType(t, "", first["id"])
+		a = call(t, "GET", fmt.Sprintf("%s/issue/%s/comment?startAt=100&maxResults=100", base, is.ikey), auth, nil)
+		assert.Len(t, a.obj()["comments"], 30)
+		assert.Equal(t, 404, call(t, "GET", base+"/issue/99999999/comment", auth, nil).status)
 	})
 }
 
