@@ -39,8 +39,9 @@ var clockStart = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
 
 // fastOverride lifts the spec's pacing for the test: the mocks answer at once and some
 // providers' real limits (Zendesk exports: 10 a minute) would make a test take
-// minutes. Only the rate changes; the headers the spec reads stay.
-const fastOverride = "customer: acme\nprovider: %s\nrate_limit: {requests: 200, per: 1s, burst: 20}\n"
+// minutes. Only the rates change (the integration's, and the endpoints' are dropped);
+// the headers the spec reads stay.
+const fastOverride = "customer: acme\nprovider: %s\nrate_limit: {requests: 200, per: 1s, burst: 20, endpoints: null}\n"
 
 // providerEnv is one provider's mock, served, and an integration of its bundled
 // connector in a fresh store.

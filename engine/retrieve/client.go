@@ -387,11 +387,11 @@ func (c *Client) exchange(ctx context.Context, req Request, plan *bodyPlan, deli
 		if err != nil {
 			return err
 		}
-		u, err := c.target(ctx, req, tok)
+		u, basePath, err := c.target(ctx, req, tok)
 		if err != nil {
 			return err
 		}
-		res, err := c.once(ctx, req, u, tok, plan)
+		res, err := c.once(withEndpoint(ctx, endpointPath(u.Path, basePath)), req, u, tok, plan)
 		if err != nil {
 			var be *BodyError
 			if !errors.As(err, &be) || ctx.Err() != nil {
@@ -511,7 +511,7 @@ func (c *Client) tokenError(err error) error {
 
 // target builds the request URL: base URL (rendered per request when it reads .auth),
 // the request's query, and auth carried in the query.
-func (c *Client) target(ctx context.Context, req Request, tok *auth.Token) (*url.URL, error) {
+func (c *Client) target(ctx context.Context, req Request, tok *auth.Token) (*url.URL, string, error) {
 	base, orig := c.base, c.origin
 	if c.dynamic {
 		var vars map[string]any
@@ -520,7 +520,7 @@ func (c *Client) target(ctx context.Context, req Request, tok *auth.Token) (*url
 		}
 		b, err := c.renderBase(ctx, vars)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if b != nil {
 			base, orig = b, origin(b)
@@ -528,7 +528,11 @@ func (c *Client) target(ctx context.Context, req Request, tok *auth.Token) (*url
 	}
 	u, err := resolveAgainst(base, orig, req.URL)
 	if err != nil {
-		return nil, c.redact.Error(err)
+		return nil, "", c.redact.Error(err)
+	}
+	var basePath string
+	if base != nil {
+		basePath = base.Path
 	}
 	q := u.Query()
 	for k, vs := range req.Query {
@@ -542,12 +546,22 @@ func (c *Client) target(ctx context.Context, req Request, tok *auth.Token) (*url
 	if tok != nil && c.conn.Auth.In == "query" {
 		v, err := c.tokenValue(ctx, tok)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		q.Set(c.conn.Auth.Name, v)
 	}
 	u.RawQuery = q.Encode()
-	return u, nil
+	return u, basePath, nil
+}
+
+// endpointPath is a request's path as rate_limit.endpoints patterns name it: relative
+// to base_url's path when under it (next-page URLs included), else in full.
+func endpointPath(path, basePath string) string {
+	basePath = strings.TrimSuffix(basePath, "/")
+	if rel, ok := strings.CutPrefix(path, basePath); ok && basePath != "" && (rel == "" || rel[0] == '/') {
+		return rel
+	}
+	return path
 }
 
 func (c *Client) tokenValue(ctx context.Context, tok *auth.Token) (string, error) {
@@ -965,7 +979,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var release func()
 	if !t.noLimit {
 		var err error
-		if release, err = t.c.limit.wait(req.Context()); err != nil {
+		if release, err = t.c.limit.wait(req.Context(), endpointOf(req.Context())); err != nil {
 			return nil, err
 		}
 	}

@@ -374,7 +374,7 @@ func TestLimiterWaitDuringPause(t *testing.T) {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()
-			if _, err := l.wait(ctx); errors.Is(err, context.DeadlineExceeded) {
+			if _, err := l.wait(ctx, ""); errors.Is(err, context.DeadlineExceeded) {
 				blocked.Add(1)
 			}
 		}()
@@ -439,4 +439,44 @@ func TestLimiterAIMDThroughClient(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.InDelta(t, 1000, float64(c.limit.bucket.Limit()), 1e-9)
+}
+
+// rate_limit.endpoints paces the requests to some endpoints more tightly, wherever
+// their URL came from (a path, an absolute next-page URL), and leaves the others alone.
+func TestLimiterEndpoints(t *testing.T) {
+	api := newLimitAPI(t, func(w http.ResponseWriter, n int) { ok200(w) })
+	c := limitClient(t, api.URL+"/api/v2", "{requests: 1000, per: 1s, burst: 100, endpoints: {/incremental: {requests: 5, per: 1s}}}", 0)
+	ctx := context.Background()
+	do := func(u string) {
+		t.Helper()
+		_, err := c.Do(ctx, Request{URL: u})
+		require.NoError(t, err)
+	}
+	start := time.Now()
+	for range 6 {
+		do("/items")
+	}
+	assert.Less(t, time.Since(start), 150*time.Millisecond, "other endpoints go at the integration's pace")
+
+	start = time.Now()
+	do("/incremental/tickets/cursor.json")
+	do("/incremental/users/cursor.json?cursor=abc")
+	do(api.URL + "/api/v2/incremental/organizations.json?start_time=1")
+	do("/incremental.json")
+	// One at once, then one every 200ms.
+	assert.GreaterOrEqual(t, time.Since(start), 550*time.Millisecond, "every /incremental request waits for the endpoint's pace")
+	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.Equal(t, int32(10), api.calls.Load())
+}
+
+func TestEndpointPath(t *testing.T) {
+	for _, tc := range []struct{ path, base, want string }{
+		{"/api/v2/incremental/tickets.json", "/api/v2", "/incremental/tickets.json"},
+		{"/api/v2/incremental", "/api/v2/", "/incremental"},
+		{"/api/v20/x", "/api/v2", "/api/v20/x"}, // not under the base path
+		{"/items", "", "/items"},
+		{"/other/items", "/api/v2", "/other/items"},
+	} {
+		assert.Equal(t, tc.want, endpointPath(tc.path, tc.base), "%s under %s", tc.path, tc.base)
+	}
 }

@@ -153,6 +153,39 @@ type RateLimit struct {
 	RemainingHeader string   `yaml:"remaining_header" json:"remaining_header,omitempty"`
 	ResetHeader     string   `yaml:"reset_header" json:"reset_header,omitempty"`
 	ResetFormat     string   `yaml:"reset_format" json:"reset_format,omitempty"`
+	// Endpoints are tighter limits of some endpoints within the integration's: path
+	// pattern (relative to base_url; * is one segment; it matches every path below
+	// it) -> pace. A request to such an endpoint waits for both.
+	Endpoints Ordered[*EndpointLimit] `yaml:"endpoints" json:"endpoints,omitempty"`
+}
+
+// EndpointLimit paces the requests to the endpoints a path pattern names.
+type EndpointLimit struct {
+	Requests int      `yaml:"requests" json:"requests"`
+	Per      Duration `yaml:"per" json:"per"`
+	Burst    int      `yaml:"burst" json:"burst,omitempty"`
+}
+
+// MatchEndpoint reports whether a request path (relative to base_url's path) falls
+// under an endpoints pattern: its first segments are the pattern's, where * stands for
+// any one segment. A trailing .json on the last segment compared is ignored, as
+// providers serve both forms.
+func MatchEndpoint(pattern, path string) bool {
+	ps := strings.Split(strings.Trim(pattern, "/"), "/")
+	xs := strings.Split(strings.Trim(path, "/"), "/")
+	if len(xs) < len(ps) {
+		return false
+	}
+	for i, p := range ps {
+		x := xs[i]
+		if i == len(ps)-1 {
+			x = strings.TrimSuffix(x, ".json")
+		}
+		if p != "*" && p != x && p != xs[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Response rule actions.

@@ -1099,6 +1099,26 @@ func (v *validator) rateLimit() {
 	} else if rl.ResetHeader == "" {
 		v.fail(append(at, "reset_format"), true, "reset_format needs reset_header")
 	}
+	for _, k := range rl.Endpoints.Keys {
+		e := rl.Endpoints.Map[k]
+		eat := append(append([]string(nil), at...), "endpoints", k)
+		if e == nil {
+			v.fail(eat, false, "must be a mapping with requests and per")
+			continue
+		}
+		for _, seg := range strings.Split(strings.Trim(k, "/"), "/") {
+			if seg == "" || (strings.Contains(seg, "*") && seg != "*") || strings.ContainsAny(seg, "?#") {
+				v.fail(eat, true, "%q is not a path pattern: segments are names or *, such as /crm/v3/objects/*/search", k)
+				break
+			}
+		}
+		if e.Per <= 0 {
+			v.fail(append(eat, "per"), false, "must be longer than 0")
+		}
+		if e.Burst == 0 {
+			e.Burst = 1
+		}
+	}
 }
 
 func (v *validator) responseRules(rules []*ResponseRule, at []string) {

@@ -217,7 +217,11 @@ func (c *core) Throttle(after, n int) {
 // admit counts an authenticated API request against the rate limit (the caller holds
 // mu). It returns ok, or how long the client should wait. A forced refusal
 // (Throttle) comes first; refused requests do not occupy the window.
-func (c *core) admit() (bool, time.Duration) {
+func (c *core) admit() (bool, time.Duration) { return c.admitWith(&c.limiter) }
+
+// admitWith is admit against another window than the mock's main one (an endpoint
+// with a limit of its own).
+func (c *core) admitWith(w *window) (bool, time.Duration) {
 	real := time.Now()
 	if !c.blockedUntil.IsZero() && real.Before(c.blockedUntil) {
 		c.stats.EarlyRetries++
@@ -229,7 +233,7 @@ func (c *core) admit() (bool, time.Duration) {
 		c.stats.RateLimited++
 		return false, time.Second
 	}
-	ok, wait := c.limiter.admit(real)
+	ok, wait := w.admit(real)
 	if !ok {
 		c.stats.RateLimited++
 	}
