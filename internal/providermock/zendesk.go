@@ -250,7 +250,7 @@ func (z *Zendesk) comment(t *zdRecord, author int64, body string, at time.Time, 
 	t.comments = append(t.comments, map[string]any{
 		"id": id, "type": "Comment", "author_id": author, "body": body, "html_body": "<div class=\"zd-comment\"><p>" + body + "</p></div>",
 		"plain_body": body, "public": public, "attachments": []any{}, "audit_id": id + 500000000,
-		"via": map[string]any{"channel": "web", "source": map[string]any{"from": map[string]any{}, "to": map[string]any{}, "rel": nil}},
+		"via":        map[string]any{"channel": "web", "source": map[string]any{"from": map[string]any{}, "to": map[string]any{}, "rel": nil}},
 		"created_at": zdTime(at), "metadata": map[string]any{"system": map[string]any{}, "custom": map[string]any{}},
 	})
 }
