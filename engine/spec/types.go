@@ -302,7 +302,14 @@ type Deletes struct {
 	Reconcile  bool        `yaml:"reconcile" json:"reconcile,omitempty"`
 
 	endpoint *InteractionType
+	ranged   bool
 }
+
+// Ranged reports whether the deleted-records request reads the range a sync asks for
+// (.cursor or .window), so that it is read after each range. One that reads neither
+// lists every deletion the provider keeps, whatever the range: it is read once per
+// sync.
+func (d *Deletes) Ranged() bool { return d != nil && d.ranged }
 
 // Endpoint returns the deleted-records endpoint as an interaction type that
 // retrieve.Client.Pages can read (its records are the deleted ones; only ID is used),

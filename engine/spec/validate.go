@@ -615,6 +615,44 @@ func (v *validator) reads(r *Request, req []string, root, sub string) []template
 	return out
 }
 
+// readsRange reports whether a request's templates may read .cursor or .window. It
+// errs on the side of yes: a segment that reads its input in a way the analysis does
+// not capture counts.
+func readsRange(r *Request) bool {
+	found := false
+	check := func(t *expr.Template, _ []string) {
+		if t == nil || found {
+			return
+		}
+		for _, seg := range t.Segments() {
+			rd := seg.Query.Reads()
+			if rd.Whole {
+				found = true
+				return
+			}
+			for _, p := range rd.Paths {
+				if len(p) > 0 && (p[0] == "cursor" || p[0] == "window") {
+					found = true
+					return
+				}
+			}
+		}
+	}
+	if r.Path != nil {
+		check(r.Path.Template, nil)
+	}
+	for _, k := range r.Params.Keys {
+		check(r.Params.Map[k].Template, nil)
+	}
+	for _, k := range r.Headers.Keys {
+		check(r.Headers.Map[k].Template, nil)
+	}
+	if r.Body != nil {
+		walkTemplates(r.Body.tree, nil, check)
+	}
+	return found
+}
+
 func walkTemplates(t any, at []string, fn func(*expr.Template, []string)) {
 	switch x := t.(type) {
 	case *expr.Template:
@@ -1069,6 +1107,7 @@ func (v *validator) deletes(it *InteractionType, at []string) {
 		}
 		d.endpoint = &InteractionType{Name: it.Name + ".deletes", Kind: it.Kind, SyncEvery: it.SyncEvery, Request: *d.Request,
 			Records: d.Records, ID: d.ID, Pagination: d.Pagination, ResponseRules: it.ResponseRules, Match: &Match{Entity: EntityNone}}
+		d.ranged = readsRange(d.Request)
 		v.pagination(d.endpoint, key("pagination"), len(v.reads(d.Request, req, "page", "token")) > 0)
 	case "reconcile":
 		if it.Incremental != nil {
