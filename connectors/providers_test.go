@@ -33,9 +33,15 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/providers/*.golden")
 
-// clockStart is the mock providers' data clock in these tests: after every seeded
-// record.
+// clockStart is where the mock providers' data clock starts in these tests: after
+// every seeded record.
 var clockStart = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
+
+// newClock is the data clock of a test's mock provider, which the engine's client reads
+// too: from clockStart at the real clock's pace, moved ahead by Advance. A client on
+// the real clock would see the provider's changes dated before syncs that missed them,
+// which a windowed sync (incremental.step) rightly never reads again.
+func newClock() *providermock.Clock { return providermock.NewRunningClock(clockStart) }
 
 // fastOverride lifts the spec's pacing for the test: the mocks answer at once and some
 // providers' real limits (Zendesk exports: 10 a minute) would make a test take
@@ -59,7 +65,7 @@ type providerEnv struct {
 
 func newProviderEnv(t *testing.T, name string) *providerEnv {
 	t.Helper()
-	clock := providermock.NewClock(clockStart)
+	clock := newClock()
 	m, err := providermock.New(name, providermock.Common{Now: clock.Now, RateLimit: -1})
 	require.NoError(t, err)
 	return newEnvWith(t, m, clock, nil)
@@ -104,7 +110,7 @@ func newEnvWith(t *testing.T, m providermock.Mock, clock *providermock.Clock, ed
 func (e *providerEnv) run(t *testing.T, types ...string) []pipeline.Result {
 	t.Helper()
 	ctx := context.Background()
-	job, err := pipeline.LoadJob(ctx, e.db, e.cat, e.box, e.id, retrieve.Options{RetryWaitMin: 5 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond})
+	job, err := pipeline.LoadJob(ctx, e.db, e.cat, e.box, e.id, retrieve.Options{RetryWaitMin: 5 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond, Now: e.clock.Now})
 	require.NoError(t, err)
 	job.Types = types
 	results, err := (&pipeline.Syncer{Store: e.db}).Sync(ctx, job)

@@ -332,12 +332,13 @@ func (ic *Intercom) serve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		rem, reset = 0, time.Now().Add(wait)
 	}
-	resetAt := reset.Add(time.Second - 1).Unix() // window end, in whole seconds
+	// The window's end on the data clock, in whole seconds, rounded up.
+	resetAt := ic.resetAt(reset).Add(time.Second - time.Nanosecond).Unix()
 	w.Header().Set("X-RateLimit-Limit", strconv.Itoa(limit))
 	w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(max(rem, 0)))
 	w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(resetAt, 10))
 	if !ok {
-		ic.asked(time.Until(time.Unix(resetAt, 0)))
+		ic.asked(time.Until(reset))
 		ic.reply(w, http.StatusTooManyRequests, icErr("rate_limit_exceeded", fmt.Sprintf("Exceeded rate limit of %d in 10_seconds", limit)))
 		return
 	}

@@ -326,8 +326,8 @@ func (j *Jira) gate(w http.ResponseWriter, r *http.Request) (ok, anonymous bool)
 	if ok, wait := j.admit(); !ok {
 		s := retryAfterSeconds(wait)
 		w.Header().Set("Retry-After", strconv.Itoa(s))
-		// To the minute, rounded up: the budget is back by then.
-		reset := time.Now().Add(time.Duration(s) * time.Second).UTC()
+		// On the data clock, to the minute, rounded up: the budget is back by then.
+		reset := j.now().Add(time.Duration(s) * time.Second).UTC()
 		if r := reset.Truncate(time.Minute); r.Before(reset) {
 			reset = r.Add(time.Minute)
 		}

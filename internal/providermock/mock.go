@@ -132,8 +132,8 @@ var Providers = []string{"hubspot", "salesforce", "zendesk", "stripe", "github",
 // Common are the options every mock has.
 type Common struct {
 	// Now is the data clock: record timestamps, changed-since filters, token and
-	// cursor expiry. Nil means time.Now. Rate-limit windows always use the real
-	// clock, because clients wait in real time.
+	// cursor expiry, and the times reset headers name. Nil means time.Now. Rate-limit
+	// windows always count in real time, because clients wait in real time.
 	Now func() time.Time
 	// RateLimit is how many API requests the mock admits per RateWindow (sliding);
 	// 0 means the provider's documented default, negative means unlimited.
@@ -143,18 +143,35 @@ type Common struct {
 
 // Clock is a data clock that tests move by hand. It is safe for concurrent use.
 type Clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu      sync.Mutex
+	t       time.Time
+	running time.Time // when a running clock was at t, on the real clock; zero: stopped
 }
 
 // NewClock returns a clock stopped at t.
 func NewClock(t time.Time) *Clock { return &Clock{t: t} }
 
+// NewRunningClock returns a clock that starts at t and runs at the real clock's pace,
+// and that Advance moves ahead. A client that reads the same clock never sees a record
+// dated after its own now, as with a real provider, and its waits pass in real time.
+func NewRunningClock(t time.Time) *Clock { return &Clock{t: t, running: time.Now()} }
+
 // Now returns the clock's time.
-func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.running.IsZero() {
+		return c.t.Add(time.Since(c.running))
+	}
+	return c.t
+}
 
 // Advance moves the clock forward.
 func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// resetAt is when a rate-limit window that frees up at real time reset does so, on the
+// data clock: what a reset header tells the client, which waits in real time.
+func (c *core) resetAt(reset time.Time) time.Time { return c.now().Add(time.Until(reset)) }
 
 // core is the state every mock shares: the lock, the data clock, the base URLs,
 // counters and the rate limiter. Mocks embed it.

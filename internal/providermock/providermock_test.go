@@ -714,7 +714,7 @@ func TestJira(t *testing.T) {
 		assert.NotEmpty(t, a.header.Get("Retry-After"))
 		reset, err := time.Parse("2006-01-02T15:04Z", a.header.Get("X-RateLimit-Reset"))
 		assert.NoError(t, err, "an ISO timestamp, not epoch")
-		assert.False(t, reset.Before(time.Now()), "to the minute, rounded up")
+		assert.False(t, reset.Before(testClock), "on the data clock, to the minute, rounded up")
 	})
 	t.Run("comments page by startAt and maxResults with a total", func(t *testing.T) {
 		is := j.issues[0]
