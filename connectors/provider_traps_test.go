@@ -5,6 +5,7 @@ package connectors_test
 // the connector were written naively.
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ func TestProvidersRefuseBadCredentials(t *testing.T) {
 	for _, name := range providermock.Providers {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			clock := providermock.NewClock(clockStart)
+			clock := newClock()
 			m, err := providermock.New(name, providermock.Common{Now: clock.Now, RateLimit: -1})
 			require.NoError(t, err)
 			var conn *spec.Connector
@@ -62,7 +63,7 @@ func TestProvidersRefuseBadCredentials(t *testing.T) {
 // 401 INVALID_SESSION_ID, refreshes once (the answer has no new refresh token, the old
 // one stays valid) and goes on where it was.
 func TestSalesforceTokenExpiresMidSync(t *testing.T) {
-	clock := providermock.NewClock(clockStart)
+	clock := newClock()
 	m := providermock.NewSalesforce(providermock.SalesforceOptions{Common: providermock.Common{Now: clock.Now, RateLimit: -1}, TokenUses: 4})
 	e := newEnvWith(t, m, clock, nil)
 	want := m.Counts()
@@ -82,7 +83,7 @@ func TestSalesforceTokenExpiresMidSync(t *testing.T) {
 // cursor). The connector reads newest first: an issue updated mid-sync jumps to page
 // 1, already read, and the next sync's since catches it; nothing is lost.
 func TestGitHubUpdatedDuringSync(t *testing.T) {
-	clock := providermock.NewClock(clockStart)
+	clock := newClock()
 	var m *providermock.GitHub
 	m = providermock.NewGitHub(providermock.GitHubOptions{Common: providermock.Common{Now: clock.Now, RateLimit: -1},
 		BeforeRequest: func(n int) {
@@ -101,24 +102,81 @@ func TestGitHubUpdatedDuringSync(t *testing.T) {
 	}
 }
 
-// HubSpot search never returns more than 10,000 results for one query; asking for
-// the page after gives 400. The connector stops there (the sync succeeds with the
-// cursor of the last page stored) and the next sync carries on from that cursor.
+// GitHub answers a spent primary limit with 403 (or 429), as it answers a refusal; what
+// tells them apart is x-ratelimit-remaining: 0, which a response rule reads. Another
+// client of the same token has used the window up before the sync starts: the first
+// answer is a 403, the sync waits for x-ratelimit-reset (epoch seconds) and goes on;
+// later it sees remaining reach 0 on a success and waits before the provider has to
+// refuse anything.
+func TestGitHubPrimaryLimitWaitsForReset(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	m := providermock.NewGitHub(providermock.GitHubOptions{Common: providermock.Common{Now: clock.Now, RateLimit: 6, RateWindow: 1500 * time.Millisecond}})
+	e := newEnvWith(t, m, clock, nil)
+	for range 6 {
+		req, err := http.NewRequest(http.MethodGet, e.urls["api"]+"/repos/octocat/Hello-World/issues?per_page=1", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+providermock.DefaultGitHubToken)
+		req.Header.Set("User-Agent", "another-client")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	m.ResetStats()
+	e.sync(t)
+	st := m.Stats()
+	assert.GreaterOrEqual(t, st.RateLimited, 1, "the first request met the spent limit")
+	assert.Equal(t, st.RateLimited, st.Status[http.StatusForbidden], "answered 403")
+	assert.Zero(t, st.EarlyRetries, "no request before x-ratelimit-reset")
+	got, want := e.stored(t), m.Counts()
+	for typ, n := range want {
+		assert.Equal(t, n, got[typ], typ)
+	}
+}
+
+// HubSpot search never returns more than 10,000 results for one query; asking for the
+// page past them answers 400. The connector searches in windows of modified date
+// (incremental.step: 30d), so 10,300 contacts modified over two years are read in one
+// sync, every search under the cap. A bulk import of 10,300 contacts in one hour
+// overflows its window: the sync fails (transient) at the 10,000th result with every
+// page before it stored, and the next sync carries on from the last one stored.
 func TestHubSpotSearchCap(t *testing.T) {
 	if testing.Short() {
-		t.Skip("syncs 10,000 records")
+		t.Skip("syncs over 10,000 records")
 	}
-	clock := providermock.NewClock(clockStart)
-	m := providermock.NewHubSpot(providermock.HubSpotOptions{Common: providermock.Common{Now: clock.Now, RateLimit: -1}, Contacts: 10300})
-	e := newEnvWith(t, m, clock, nil)
-	want := m.Counts()["contacts"]
-	require.Greater(t, want, 10000)
-	runs := e.sync(t, "contacts")
-	assert.Equal(t, 10000, runs["contacts"].RecordsNew, "the first sync stops at the 10,000th result")
-	assert.Zero(t, m.Stats().Status[400], "and never asks past it")
-	runs = e.sync(t, "contacts")
-	assert.Equal(t, want-10000, runs["contacts"].RecordsNew, "the next sync carries on from the cursor")
-	assert.Equal(t, want, e.stored(t)["contacts"])
+	t.Run("windows", func(t *testing.T) {
+		t.Parallel()
+		clock := newClock()
+		m := providermock.NewHubSpot(providermock.HubSpotOptions{Common: providermock.Common{Now: clock.Now, RateLimit: -1}, Contacts: 10300})
+		e := newEnvWith(t, m, clock, nil)
+		want := m.Counts()["contacts"]
+		require.Greater(t, want, 10000)
+		runs := e.sync(t, "contacts")
+		assert.Equal(t, want, runs["contacts"].RecordsNew, "one sync reads them all")
+		assert.Zero(t, m.Stats().Status[400], "no search reached the cap")
+		assert.Equal(t, want, e.stored(t)["contacts"])
+	})
+	t.Run("a window over the cap", func(t *testing.T) {
+		t.Parallel()
+		clock := newClock()
+		m := providermock.NewHubSpot(providermock.HubSpotOptions{Common: providermock.Common{Now: clock.Now, RateLimit: -1}, ImportedContacts: 10300})
+		e := newEnvWith(t, m, clock, nil)
+		want := m.Counts()["contacts"]
+		results := e.run(t, "contacts")
+		require.Len(t, results, 1)
+		first := results[0].Run
+		require.Equal(t, store.RunFailed, first.Status)
+		assert.Equal(t, spec.ClassTransient, first.ErrorClass)
+		assert.Contains(t, first.Error, "10,000th result")
+		assert.Equal(t, 1, m.Stats().Status[400], "the page past the cap, once")
+		stored := e.stored(t)["contacts"]
+		assert.Equal(t, first.RecordsNew, stored, "every page before it is kept")
+		assert.Greater(t, stored, 10000)
+		runs := e.sync(t, "contacts")
+		assert.Equal(t, want-stored, runs["contacts"].RecordsNew, "the next sync carries on from the last one stored")
+		assert.Equal(t, want, e.stored(t)["contacts"])
+	})
 }
 
 // Zendesk's exports hold back the last minute: a change is not exported until a
@@ -141,13 +199,14 @@ func TestZendeskHoldsBackTheLastMinute(t *testing.T) {
 // existing ones (a paid invoice, a canceled subscription) arrive as events.
 func TestStripeChangesArriveAsEvents(t *testing.T) {
 	e := newProviderEnv(t, "stripe")
+	start := e.clock.Now().UTC().Truncate(time.Second)
 	e.sync(t)
 	e.clock.Advance(time.Minute)
 	e.mock.Change(2)
 	runs := e.sync(t)
 	assert.Zero(t, runs["invoices"].RecordsUpdated, "the invoices list does not show that two were paid")
 	rows, err := e.db.DB().Query(`SELECT json_extract(i.data, '$.type') FROM interactions i JOIN integration_objects o ON o.id = i.integration_object_id
-		WHERE o.interaction_type = 'events' AND json_extract(i.data, '$.created_at') >= ?`, clockStart.Format(time.RFC3339))
+		WHERE o.interaction_type = 'events' AND json_extract(i.data, '$.created_at') >= ?`, start.Format(time.RFC3339))
 	require.NoError(t, err)
 	defer rows.Close()
 	types := map[string]int{}

@@ -33,14 +33,21 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/providers/*.golden")
 
-// clockStart is the mock providers' data clock in these tests: after every seeded
-// record.
+// clockStart is where the mock providers' data clock starts in these tests: after
+// every seeded record.
 var clockStart = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
+
+// newClock is the data clock of a test's mock provider, which the engine's client reads
+// too: from clockStart at the real clock's pace, moved ahead by Advance. A client on
+// the real clock would see the provider's changes dated before syncs that missed them,
+// which a windowed sync (incremental.step) rightly never reads again.
+func newClock() *providermock.Clock { return providermock.NewRunningClock(clockStart) }
 
 // fastOverride lifts the spec's pacing for the test: the mocks answer at once and some
 // providers' real limits (Zendesk exports: 10 a minute) would make a test take
-// minutes. Only the rate changes; the headers the spec reads stay.
-const fastOverride = "customer: acme\nprovider: %s\nrate_limit: {requests: 200, per: 1s, burst: 20}\n"
+// minutes. Only the rates change (the integration's, and the endpoints' are dropped);
+// the headers the spec reads stay.
+const fastOverride = "customer: acme\nprovider: %s\nrate_limit: {requests: 200, per: 1s, burst: 20, endpoints: null}\n"
 
 // providerEnv is one provider's mock, served, and an integration of its bundled
 // connector in a fresh store.
@@ -58,7 +65,7 @@ type providerEnv struct {
 
 func newProviderEnv(t *testing.T, name string) *providerEnv {
 	t.Helper()
-	clock := providermock.NewClock(clockStart)
+	clock := newClock()
 	m, err := providermock.New(name, providermock.Common{Now: clock.Now, RateLimit: -1})
 	require.NoError(t, err)
 	return newEnvWith(t, m, clock, nil)
@@ -103,7 +110,7 @@ func newEnvWith(t *testing.T, m providermock.Mock, clock *providermock.Clock, ed
 func (e *providerEnv) run(t *testing.T, types ...string) []pipeline.Result {
 	t.Helper()
 	ctx := context.Background()
-	job, err := pipeline.LoadJob(ctx, e.db, e.cat, e.box, e.id, retrieve.Options{RetryWaitMin: 5 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond})
+	job, err := pipeline.LoadJob(ctx, e.db, e.cat, e.box, e.id, retrieve.Options{RetryWaitMin: 5 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond, Now: e.clock.Now})
 	require.NoError(t, err)
 	job.Types = types
 	results, err := (&pipeline.Syncer{Store: e.db}).Sync(ctx, job)
@@ -157,12 +164,19 @@ func (e *providerEnv) quarantined(t *testing.T) []string {
 }
 
 // golden writes the mapped records of a sample (the first three of each type by
-// external id) and the per-type counts.
+// external id), the per-type counts (deleted rows among them), and how each type's
+// references to accounts and contacts resolved.
 func (e *providerEnv) golden(t *testing.T, counts map[string]int) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	for _, typ := range e.conn.InteractionTypes.Keys {
-		fmt.Fprintf(&b, "# %s: %d records, kind %s\n", typ, counts[typ], e.conn.InteractionTypes.Map[typ].Kind)
+		var deleted int
+		require.NoError(t, e.db.DB().QueryRow(`SELECT COUNT(*) FROM interactions i JOIN integration_objects o ON o.id = i.integration_object_id
+			WHERE o.interaction_type = ? AND i.deleted_at IS NOT NULL`, typ).Scan(&deleted))
+		fmt.Fprintf(&b, "# %s: %d records (%d deleted), kind %s\n", typ, counts[typ], deleted, e.conn.InteractionTypes.Map[typ].Kind)
+		for _, l := range e.links(t, typ) {
+			fmt.Fprintf(&b, "#   %s\n", l)
+		}
 		rows, err := e.db.DB().Query(`SELECT i.external_id, i.data FROM interactions i JOIN integration_objects o ON o.id = i.integration_object_id
 			WHERE o.interaction_type = ? ORDER BY i.external_id LIMIT 3`, typ)
 		require.NoError(t, err)
@@ -182,6 +196,26 @@ func (e *providerEnv) golden(t *testing.T, counts map[string]int) []byte {
 		out = strings.ReplaceAll(out, u, "http://mock-"+host)
 	}
 	return []byte(out)
+}
+
+// links summarises how the references of one type's records resolved, by role,
+// origin and outcome: "account ref crosswalk: 412".
+func (e *providerEnv) links(t *testing.T, typ string) []string {
+	t.Helper()
+	rows, err := e.db.DB().Query(`SELECT k.role, k.origin, COALESCE(k.resolved_by, 'unresolved ' || k.reason), COUNT(*)
+		FROM interaction_links k JOIN interactions i ON i.id = k.interaction_id JOIN integration_objects o ON o.id = i.integration_object_id
+		WHERE o.interaction_type = ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, typ)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var role, origin, how string
+		var n int
+		require.NoError(t, rows.Scan(&role, &origin, &how, &n))
+		out = append(out, fmt.Sprintf("%s %s %s: %d", role, origin, how, n))
+	}
+	require.NoError(t, rows.Err())
+	return out
 }
 
 func checkGolden(t *testing.T, name string, got []byte) {
@@ -243,6 +277,7 @@ func testFullThenIncremental(t *testing.T, name string) {
 			assert.Equal(t, counts[typ], got[typ], "round %d %s: records stored", round+2, typ)
 			assert.Equal(t, d.Created, r.RecordsNew, "round %d %s: new records", round+2, typ)
 			assert.Equal(t, d.Updated, r.RecordsUpdated, "round %d %s: updated records", round+2, typ)
+			assert.Equal(t, d.Deleted, r.RecordsDeleted, "round %d %s: deleted records", round+2, typ)
 			if e.conn.InteractionTypes.Map[typ].Incremental != nil {
 				// Only the changes, plus the records that share the cursor's boundary or
 				// fall inside the lookback (a few seeded ones, and the previous round's
@@ -250,7 +285,12 @@ func testFullThenIncremental(t *testing.T, name string) {
 				// of another type that shares the endpoint, filtered out.
 				slack := 8 + previous[typ].Created + previous[typ].Updated
 				assert.LessOrEqual(t, r.RecordsUnchanged, slack, "round %d %s: records re-read", round+2, typ)
-				assert.Equal(t, 1, r.Pages, "round %d %s: pages of the incremental sync", round+2, typ)
+				// One page, and one of deleted records where an endpoint lists them.
+				pages := 1
+				if e.conn.InteractionTypes.Map[typ].Deletes.Endpoint() != nil {
+					pages = 2
+				}
+				assert.Equal(t, pages, r.Pages, "round %d %s: pages of the incremental sync", round+2, typ)
 			}
 		}
 		previous = delta

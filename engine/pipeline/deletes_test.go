@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/intakehq/intake/engine/spec"
 	"github.com/intakehq/intake/engine/store"
 )
 
@@ -139,6 +140,55 @@ func TestDeletesEndpoint(t *testing.T) {
 	// Listed again: nothing new to mark.
 	run = fx.sync(t, context.Background(), nil)
 	assert.Equal(t, 0, run.RecordsDeleted)
+}
+
+// A deleted-records endpoint that reads neither .cursor nor .window (HubSpot's list of
+// archived records) lists every deletion whatever the range: it is read once per
+// sync, after the last window, and a sorted feed's cursor does not wait for it.
+func TestDeletesEndpointWithoutRange(t *testing.T) {
+	feed := &incFeed{size: 3, order: "asc", filter: ">="}
+	for i := range 8 {
+		feed.add(incRecord{ID: i, Updated: t0.Add(time.Duration(i) * 20 * time.Minute)})
+	}
+	dels := &deletedFeed{deleted: map[int]time.Time{}}
+	mux := http.NewServeMux()
+	mux.Handle("/items", feed)
+	mux.Handle("/deleted", dels)
+	now := t0.Add(4 * time.Hour)
+	fx := newIncFixture(t, mux, incSpec("{cursor: .updated_at, param: since, end_param: until, sorted: true, start: '"+t0.Format(time.RFC3339)+"', step: 1h}", `    deletes:
+      request: {path: /deleted}
+      records: .deleted[]
+      id: .id`), now)
+	require.False(t, fx.conn.InteractionTypes.Map["items"].Deletes.Ranged())
+	run := fx.sync(t, context.Background(), nil)
+	require.Equal(t, store.RunSucceeded, run.Status, run.Error)
+	assert.Len(t, feed.queries, 4, "four windows")
+	assert.Equal(t, []string{""}, dels.requests, "the deletions once, not per window")
+
+	dels.deleted[2] = now
+	feed.add(incRecord{ID: 8, Updated: now.Add(-time.Minute)})
+	dels.fail = true
+	run = fx.sync(t, context.Background(), nil)
+	require.Equal(t, store.RunFailed, run.Status)
+	assert.Equal(t, 1, run.RecordsNew)
+	assert.Equal(t, now.Add(-time.Minute).Format(time.RFC3339Nano), fx.cursor(t, "items"), "the sorted feed's cursor committed with its page")
+
+	dels.fail = false
+	run = fx.sync(t, context.Background(), nil)
+	require.Equal(t, store.RunSucceeded, run.Status, run.Error)
+	assert.Equal(t, 1, run.RecordsDeleted)
+	assert.NotEmpty(t, fx.deletedAt(t)["2"])
+
+	// Reading .window or .cursor anywhere makes the request ranged.
+	for _, req := range []string{
+		`{path: /deleted, params: {since: '${ .cursor }'}}`,
+		`{path: '/deleted/${ .window.start }'}`,
+		`{path: /deleted, headers: {X-Since: '${ . | .cursor }'}}`,
+	} {
+		c, err := spec.Load("feed.yaml", []byte(incSpec("{cursor: .updated_at, param: since}", "    deletes:\n      request: "+req+"\n      records: .deleted[]\n      id: .id")))
+		require.NoError(t, err, req)
+		assert.True(t, c.InteractionTypes.Map["items"].Deletes.Ranged(), req)
+	}
 }
 
 // deletes: {reconcile: true}: a full refresh marks what it did not see, but only after

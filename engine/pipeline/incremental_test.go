@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/intakehq/intake/engine/process"
 	"github.com/intakehq/intake/engine/retrieve"
 	"github.com/intakehq/intake/engine/spec"
 	"github.com/intakehq/intake/engine/store"
@@ -586,4 +587,27 @@ func TestStoredCursorOfAnotherFormat(t *testing.T) {
 	require.NoError(t, err)
 	_, err = (&Syncer{Store: fx.db}).SyncType(context.Background(), fx.job, fx.conn.InteractionTypes.Map["items"])
 	assert.ErrorContains(t, err, `acme-feed/items: stored cursor "2026-01-01T00:00:00Z" is not an integer (the cursor has format integer)`)
+}
+
+// A preview reads the windows a first sync would, newest first, so that a limit is met
+// by recent records without paging through years of empty windows.
+func TestPreviewReadsNewestWindowFirst(t *testing.T) {
+	feed := &incFeed{size: 5, order: "asc", filter: ">="}
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := time.Date(2026, 4, 15, 6, 0, 0, 0, time.UTC)
+	for i := range 30 {
+		feed.add(incRecord{ID: i, Updated: start.Add(24*time.Hour + time.Duration(i)*84*time.Hour)})
+	}
+	fx := newIncFixture(t, feed, incSpec("{cursor: .updated_at, param: since, end_param: until, start: 2026-01-01, step: 30d}", ""), now)
+	var ids []string
+	err := Preview(context.Background(), fx.job.Client, fx.conn.InteractionTypes.Map["items"], 3, func(m *process.Mapped, err error) error {
+		require.NoError(t, err)
+		ids = append(ids, m.ExternalID)
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []rng{{"2026-04-01T00:00:00Z", "2026-04-15T06:00:00Z"}}, feed.firstQueries(), "the last window alone holds enough")
+	assert.Equal(t, []string{"26", "27", "28"}, ids)
+	total, _ := fx.rows(t)
+	assert.Zero(t, total, "nothing stored")
 }

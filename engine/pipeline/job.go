@@ -71,7 +71,10 @@ func NewClient(ctx context.Context, src retrieve.Source, opts retrieve.Options) 
 // Preview retrieves and maps records of one interaction type without storing anything,
 // calling fn with each mapped record (or the record's mapping error) until limit
 // records have been seen (0: no limit). It reads what a first sync would: from
-// incremental.start (or initial_window), window by window with step. A child type
+// incremental.start (or initial_window), window by window with step, but the newest
+// window first, so that a preview with a limit shows recent records at once instead
+// of paging through years of empty windows (nothing is committed, so the order of the
+// windows does not matter). A child type
 // fetches its parent's records from the provider (nothing is stored to read them
 // from) and the children of each in turn.
 //
@@ -161,8 +164,8 @@ func previewRecords(ctx context.Context, client Client, it *spec.InteractionType
 		return err
 	}
 	r := &run{it: it}
-	for _, sp := range spans {
-		if err := client.Pages(ctx, req, r.query(sp), func(pg retrieve.Page) error { return fn(pg, nil, &source.Batch{}) }); err != nil {
+	for i := len(spans) - 1; i >= 0; i-- {
+		if err := client.Pages(ctx, req, r.query(spans[i]), func(pg retrieve.Page) error { return fn(pg, nil, &source.Batch{}) }); err != nil {
 			return err
 		}
 	}

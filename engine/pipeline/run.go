@@ -43,12 +43,16 @@ type span struct {
 	final bool           // the last span; the others are windows that checkpoint their end
 }
 
-// plain reads the type's own request, span by span, then reconciles deletions.
+// plain reads the type's own request, span by span, then reconciles deletions, or
+// reads a deleted-records endpoint that lists every deletion whatever the range.
 func (r *run) plain(ctx context.Context, spans []span) error {
 	for _, sp := range spans {
 		if err := r.readSpan(ctx, sp); err != nil {
 			return err
 		}
+	}
+	if r.it.Deletes.Endpoint() != nil && !r.it.Deletes.Ranged() {
+		return r.readDeletes(ctx, r.query(spans[len(spans)-1]))
 	}
 	if r.it.Deletes != nil && r.it.Deletes.Reconcile {
 		return r.reconcile(ctx)
@@ -69,9 +73,11 @@ func (r *run) readSpan(ctx context.Context, sp span) error {
 	// A page of a feed sorted oldest first covers everything up to its highest cursor,
 	// so the cursor can commit with it. Otherwise a later page may hold older records,
 	// and the cursor waits for the span to end: for the run to succeed, or for the
-	// window to complete. With a deleted-records endpoint it waits too, until the
-	// deletions of the span are read.
-	perPage := inc != nil && inc.Sorted && inc.Order != spec.OrderDesc && r.it.Deletes.Endpoint() == nil
+	// window to complete. With a deleted-records endpoint that takes the span's range
+	// it waits too, until the deletions of the span are read; one that lists every
+	// deletion is read once, after the last span (see plain).
+	rangedDeletes := r.it.Deletes.Endpoint() != nil && r.it.Deletes.Ranged()
+	perPage := inc != nil && inc.Sorted && inc.Order != spec.OrderDesc && !rangedDeletes
 	q := r.query(sp)
 	err := r.job.Client.Pages(ctx, r.req, q, func(pg retrieve.Page) error {
 		out, err := r.page(ctx, pg, sp.from, nil, nil)
@@ -109,7 +115,7 @@ func (r *run) readSpan(ctx context.Context, sp span) error {
 	if err != nil {
 		return err
 	}
-	if r.it.Deletes.Endpoint() != nil {
+	if rangedDeletes {
 		if err := r.readDeletes(ctx, q); err != nil {
 			return err
 		}

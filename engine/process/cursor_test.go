@@ -79,6 +79,14 @@ func TestCursorParseAndCompare(t *testing.T) {
 	_, err = ParseCursor("42", "rfc3339")
 	assert.ErrorContains(t, err, "is not a timestamp")
 
+	// Salesforce's SystemModstamp and Jira's updated carry an offset without a colon.
+	sf, err := ParseCursorValue("2024-01-15T10:00:00.000+0000", "rfc3339")
+	require.NoError(t, err)
+	assert.Equal(t, "2024-01-15T10:00:00Z", sf.String())
+	jira, err := ParseCursorValue("2024-01-15T20:30:41.015+1000", "unix_ms")
+	require.NoError(t, err)
+	assert.Equal(t, TimeCursor(time.Date(2024, 1, 15, 10, 30, 41, 15_000_000, time.UTC)), jira)
+
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	tc, err := ParseCursor(TimeCursor(at).String(), "unix")
 	require.NoError(t, err)

@@ -254,16 +254,20 @@ func defaultOwner() string {
 
 func (c *Client) renderAuth(ctx context.Context, vars map[string]any) error {
 	a := c.conn.Auth
-	render := func(key string, t *spec.Template) (string, error) {
+	renderMaybeEmpty := func(key string, t *spec.Template) (string, error) {
 		v, err := t.RenderString(ctx, vars)
 		if err != nil {
 			return "", c.redact.Error(fmt.Errorf("render auth.%s: %w", key, err))
 		}
-		if v == "" {
-			return "", fmt.Errorf("auth.%s is empty: supply the credential it reads (%s)", key, t.Src)
-		}
 		c.redact.Add(v)
 		return v, nil
+	}
+	render := func(key string, t *spec.Template) (string, error) {
+		v, err := renderMaybeEmpty(key, t)
+		if err == nil && v == "" {
+			return "", fmt.Errorf("auth.%s is empty: supply the credential it reads (%s)", key, t.Src)
+		}
+		return v, err
 	}
 	switch a.Type {
 	case spec.AuthAPIKey:
@@ -290,7 +294,9 @@ func (c *Client) renderAuth(ctx context.Context, vars map[string]any) error {
 		if err != nil {
 			return err
 		}
-		p, err := render("password", a.Password)
+		// An empty password is legitimate: Stripe's documented form is the secret key
+		// as the user name and nothing after the colon (curl -u sk_test_...:).
+		p, err := renderMaybeEmpty("password", a.Password)
 		if err != nil {
 			return err
 		}
@@ -381,11 +387,11 @@ func (c *Client) exchange(ctx context.Context, req Request, plan *bodyPlan, deli
 		if err != nil {
 			return err
 		}
-		u, err := c.target(ctx, req, tok)
+		u, basePath, err := c.target(ctx, req, tok)
 		if err != nil {
 			return err
 		}
-		res, err := c.once(ctx, req, u, tok, plan)
+		res, err := c.once(withEndpoint(ctx, endpointPath(u.Path, basePath)), req, u, tok, plan)
 		if err != nil {
 			var be *BodyError
 			if !errors.As(err, &be) || ctx.Err() != nil {
@@ -505,7 +511,7 @@ func (c *Client) tokenError(err error) error {
 
 // target builds the request URL: base URL (rendered per request when it reads .auth),
 // the request's query, and auth carried in the query.
-func (c *Client) target(ctx context.Context, req Request, tok *auth.Token) (*url.URL, error) {
+func (c *Client) target(ctx context.Context, req Request, tok *auth.Token) (*url.URL, string, error) {
 	base, orig := c.base, c.origin
 	if c.dynamic {
 		var vars map[string]any
@@ -514,7 +520,7 @@ func (c *Client) target(ctx context.Context, req Request, tok *auth.Token) (*url
 		}
 		b, err := c.renderBase(ctx, vars)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if b != nil {
 			base, orig = b, origin(b)
@@ -522,7 +528,11 @@ func (c *Client) target(ctx context.Context, req Request, tok *auth.Token) (*url
 	}
 	u, err := resolveAgainst(base, orig, req.URL)
 	if err != nil {
-		return nil, c.redact.Error(err)
+		return nil, "", c.redact.Error(err)
+	}
+	var basePath string
+	if base != nil {
+		basePath = base.Path
 	}
 	q := u.Query()
 	for k, vs := range req.Query {
@@ -536,12 +546,22 @@ func (c *Client) target(ctx context.Context, req Request, tok *auth.Token) (*url
 	if tok != nil && c.conn.Auth.In == "query" {
 		v, err := c.tokenValue(ctx, tok)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		q.Set(c.conn.Auth.Name, v)
 	}
 	u.RawQuery = q.Encode()
-	return u, nil
+	return u, basePath, nil
+}
+
+// endpointPath is a request's path as rate_limit.endpoints patterns name it: relative
+// to base_url's path when under it (next-page URLs included), else in full.
+func endpointPath(path, basePath string) string {
+	basePath = strings.TrimSuffix(basePath, "/")
+	if rel, ok := strings.CutPrefix(path, basePath); ok && basePath != "" && (rel == "" || rel[0] == '/') {
+		return rel
+	}
+	return path
 }
 
 func (c *Client) tokenValue(ctx context.Context, tok *auth.Token) (string, error) {
@@ -634,6 +654,7 @@ func withRules(ctx context.Context, rules []*spec.ResponseRule) context.Context 
 // says can be judged now: the interaction type's rules, then the connector's.
 func (c *Client) match(ctx context.Context, a *answer, judgeable func(*spec.ResponseRule) bool) *spec.ResponseRule {
 	typeRules, _ := ctx.Value(rulesKey{}).([]*spec.ResponseRule)
+	var vars expr.Vars // built for the first rule with a body expression
 	for _, rules := range [][]*spec.ResponseRule{typeRules, c.conn.ResponseRules} {
 		for _, r := range rules {
 			if len(r.Status) > 0 && !slices.Contains(r.Status, a.status) {
@@ -643,7 +664,10 @@ func (c *Client) match(ctx context.Context, a *answer, judgeable func(*spec.Resp
 				continue
 			}
 			if r.Body != nil {
-				ok, err := r.Body.Truthy(ctx, a.body)
+				if vars == nil {
+					vars = expr.Vars{"$headers": headerVars(a.header), "$status": a.status}
+				}
+				ok, err := r.Body.TruthyVars(ctx, a.body, vars)
 				if err != nil || !ok {
 					continue
 				}
@@ -955,7 +979,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var release func()
 	if !t.noLimit {
 		var err error
-		if release, err = t.c.limit.wait(req.Context()); err != nil {
+		if release, err = t.c.limit.wait(req.Context(), endpointOf(req.Context())); err != nil {
 			return nil, err
 		}
 	}

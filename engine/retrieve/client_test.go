@@ -51,6 +51,16 @@ func TestClientAuth(t *testing.T) {
 		{"bearer", "{type: bearer}", map[string]any{"token": token}, wantBearer},
 		{"basic", "{type: basic}", map[string]any{"username": username, "password": password}, wantBasic},
 		{
+			// Stripe's documented form: the key as the user name, nothing after the colon.
+			"basic with an empty password", "{type: basic, username: '${ .credentials.api_key }', password: ''}", nil,
+			func(r *http.Request) string {
+				if got := r.Header.Get("Authorization"); got != "Basic "+base64.StdEncoding.EncodeToString([]byte(apiKey+":")) {
+					return fmt.Sprintf("Authorization = %q", got)
+				}
+				return ""
+			},
+		},
+		{
 			"none", "{type: none}", map[string]any{},
 			func(r *http.Request) string {
 				if r.Header.Get("Authorization") != "" || r.Header.Get("X-API-Key") != "" || r.URL.RawQuery != "" {
@@ -79,6 +89,14 @@ func TestClientAuthMissingCredential(t *testing.T) {
 	_, err := retrieve.NewClient(testCtx(t), retrieve.Source{Connector: c, Config: map[string]any{"url": "http://127.0.0.1:1"}}, retrieve.Options{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "auth.token is empty")
+
+	// A basic password may be empty; a basic user name may not.
+	c, _ = load(t, specOpts{Auth: "{type: basic}"})
+	_, err = retrieve.NewClient(testCtx(t), retrieve.Source{Connector: c, Config: map[string]any{"url": "http://127.0.0.1:1"}, Credentials: map[string]any{"password": password}}, retrieve.Options{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "auth.username is empty")
+	_, err = retrieve.NewClient(testCtx(t), retrieve.Source{Connector: c, Config: map[string]any{"url": "http://127.0.0.1:1"}, Credentials: map[string]any{"username": username}}, retrieve.Options{})
+	require.NoError(t, err)
 }
 
 func TestClientQueryKeyOnNextPages(t *testing.T) {
@@ -407,6 +425,8 @@ func secretForms(creds map[string]any) []string {
 	for _, v := range creds {
 		s := v.(string)
 		out = append(out, s, url.QueryEscape(s), base64.StdEncoding.EncodeToString([]byte(s)))
+		// The Authorization header of a key sent as a basic user name (empty password).
+		out = append(out, base64.StdEncoding.EncodeToString([]byte(s+":")))
 	}
 	if u, ok := creds["username"].(string); ok {
 		out = append(out, base64.StdEncoding.EncodeToString([]byte(u+":"+creds["password"].(string))))
@@ -438,6 +458,15 @@ func TestClientSecretsNeverLeak(t *testing.T) {
 		},
 		{"bearer", "{type: bearer}", map[string]any{"token": token}, wantBearer, ""},
 		{"basic", "{type: basic}", map[string]any{"username": username, "password": password}, wantBasic, ""},
+		{
+			"basic with an empty password", "{type: basic, username: '${ .credentials.api_key }', password: ''}", map[string]any{"api_key": apiKey},
+			func(r *http.Request) string {
+				if u, p, ok := r.BasicAuth(); !ok || u != apiKey || p != "" {
+					return fmt.Sprintf("basic auth = %q, %q, %v", u, p, ok)
+				}
+				return ""
+			}, "",
+		},
 	}
 	// echo answers like a careless API: it repeats what it received, credentials and all.
 	echo := func(r *http.Request) map[string]any {

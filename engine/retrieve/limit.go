@@ -25,6 +25,8 @@ type limiter struct {
 	target rate.Limit
 	sem    chan struct{} // nil: no concurrency cap
 	spec   *spec.RateLimit
+	// endpoints pace the requests to some endpoints more tightly (rate_limit.endpoints).
+	endpoints []endpointBucket
 
 	mu          sync.Mutex
 	pausedUntil time.Time
@@ -40,11 +42,46 @@ func newLimiter(rl *spec.RateLimit, now func() time.Time) *limiter {
 	if rl.Concurrency > 0 {
 		l.sem = make(chan struct{}, rl.Concurrency)
 	}
+	for _, k := range rl.Endpoints.Keys {
+		e := rl.Endpoints.Map[k]
+		l.endpoints = append(l.endpoints, endpointBucket{pattern: k, bucket: rate.NewLimiter(rate.Limit(float64(e.Requests)/e.Per.D().Seconds()), e.Burst)})
+	}
 	return l
 }
 
-// wait blocks until a request may go; release must be called when it is done.
-func (l *limiter) wait(ctx context.Context) (func(), error) {
+// endpointBucket is one rate_limit.endpoints entry.
+type endpointBucket struct {
+	pattern string
+	bucket  *rate.Limiter
+}
+
+type endpointKey struct{}
+
+// withEndpoint carries a request's path, relative to base_url, to the limiter.
+func withEndpoint(ctx context.Context, path string) context.Context {
+	return context.WithValue(ctx, endpointKey{}, path)
+}
+
+func endpointOf(ctx context.Context) string {
+	p, _ := ctx.Value(endpointKey{}).(string)
+	return p
+}
+
+// wait blocks until a request to path (relative to base_url) may go; release must be
+// called when it is done. The endpoint's own limits are waited for first, so that
+// the integration's pace is not spent on a request that still has to wait.
+func (l *limiter) wait(ctx context.Context, path string) (func(), error) {
+	for _, e := range l.endpoints {
+		if path == "" || !spec.MatchEndpoint(e.pattern, path) {
+			continue
+		}
+		if err := e.bucket.Wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, err
+		}
+	}
 	for {
 		l.mu.Lock()
 		d := l.pausedUntil.Sub(l.now())
@@ -136,9 +173,12 @@ func (l *limiter) resetTime(h http.Header) (time.Time, bool) {
 	if v == "" {
 		return time.Time{}, false
 	}
-	if l.spec.ResetFormat == "http_date" {
+	switch l.spec.ResetFormat {
+	case "http_date":
 		t, err := http.ParseTime(v)
 		return t, err == nil
+	case "rfc3339":
+		return parseISOTime(v)
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil {
@@ -152,6 +192,20 @@ func (l *limiter) resetTime(h http.Header) (time.Time, bool) {
 	default:
 		return time.Unix(int64(f), 0), true
 	}
+}
+
+// isoLayouts are the ISO 8601 timestamps a reset header may carry: RFC 3339, an offset
+// without its colon, and minute precision (Jira's X-RateLimit-Reset, 2026-01-15T12:01Z).
+// Fractional seconds are accepted after the seconds.
+var isoLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05Z0700", "2006-01-02T15:04Z07:00", "2006-01-02T15:04Z0700"}
+
+func parseISOTime(v string) (time.Time, bool) {
+	for _, layout := range isoLayouts {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // slot takes a concurrency slot alone, without pacing: for a body that resumes

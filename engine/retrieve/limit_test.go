@@ -232,6 +232,7 @@ func TestLimiterRemainingAndReset(t *testing.T) {
 	}{
 		{"seconds", func() string { return "0.5" }},
 		{"unix_ms", func() string { return strconv.FormatInt(time.Now().Add(500*time.Millisecond).UnixMilli(), 10) }},
+		{"rfc3339", func() string { return time.Now().Add(500 * time.Millisecond).UTC().Format(time.RFC3339Nano) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.format, func(t *testing.T) {
@@ -332,6 +333,15 @@ func TestLimiterPauseSources(t *testing.T) {
 		{"remaining 0 unix_ms", rl("unix_ms"), answerWith(200, "X-Remaining", "0", "X-Reset", strconv.FormatInt(now.Add(1500*time.Millisecond).UnixMilli(), 10)), 1500 * time.Millisecond},
 		{"remaining 0 seconds", rl("seconds"), answerWith(200, "X-Remaining", "0", "X-Reset", "2.5"), 2500 * time.Millisecond},
 		{"remaining 0 http_date", rl("http_date"), answerWith(200, "X-Remaining", "0", "X-Reset", now.Add(6*time.Second).Format(http.TimeFormat)), 6 * time.Second},
+		{"remaining 0 rfc3339", rl("rfc3339"), answerWith(200, "X-Remaining", "0", "X-Reset", now.Add(6*time.Second).Format(time.RFC3339)), 6 * time.Second},
+		{"remaining 0 rfc3339 with ms and an offset", rl("rfc3339"), answerWith(200, "X-Remaining", "0", "X-Reset", "2026-03-01T13:00:01.500+01:00"), 1500 * time.Millisecond},
+		{"remaining 0 rfc3339 offset without a colon", rl("rfc3339"), answerWith(200, "X-Remaining", "0", "X-Reset", "2026-03-01T07:00:04-0500"), 4 * time.Second},
+		// Jira's X-RateLimit-Reset: ISO 8601 to the minute.
+		{"429 reset header rfc3339 minutes", rl("rfc3339"), answerWith(429, "X-Reset", "2026-03-01T12:01Z"), time.Minute},
+		{"429 reset header rfc3339 minutes with an offset", rl("rfc3339"), answerWith(429, "X-Reset", "2026-03-01T23:02+1100"), 2 * time.Minute},
+		{"429 reset header alone", &spec.RateLimit{Requests: 100, Per: spec.Duration(time.Second), Burst: 1, ResetHeader: "X-Reset", ResetFormat: "rfc3339"},
+			answerWith(429, "X-Reset", "2026-03-01T12:00:08Z"), 8 * time.Second},
+		{"remaining 0 rfc3339 unreadable", rl("rfc3339"), answerWith(200, "X-Remaining", "0", "X-Reset", "1772366408"), 0},
 		{"remaining 1", rl("seconds"), answerWith(200, "X-Remaining", "1", "X-Reset", "2.5"), 0},
 		{"remaining 0 without reset", rl("seconds"), answerWith(200, "X-Remaining", "0"), 0},
 		{"remaining unreadable", rl("seconds"), answerWith(200, "X-Remaining", "lots", "X-Reset", "2.5"), 0},
@@ -364,7 +374,7 @@ func TestLimiterWaitDuringPause(t *testing.T) {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()
-			if _, err := l.wait(ctx); errors.Is(err, context.DeadlineExceeded) {
+			if _, err := l.wait(ctx, ""); errors.Is(err, context.DeadlineExceeded) {
 				blocked.Add(1)
 			}
 		}()
@@ -429,4 +439,44 @@ func TestLimiterAIMDThroughClient(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.InDelta(t, 1000, float64(c.limit.bucket.Limit()), 1e-9)
+}
+
+// rate_limit.endpoints paces the requests to some endpoints more tightly, wherever
+// their URL came from (a path, an absolute next-page URL), and leaves the others alone.
+func TestLimiterEndpoints(t *testing.T) {
+	api := newLimitAPI(t, func(w http.ResponseWriter, n int) { ok200(w) })
+	c := limitClient(t, api.URL+"/api/v2", "{requests: 1000, per: 1s, burst: 100, endpoints: {/incremental: {requests: 5, per: 1s}}}", 0)
+	ctx := context.Background()
+	do := func(u string) {
+		t.Helper()
+		_, err := c.Do(ctx, Request{URL: u})
+		require.NoError(t, err)
+	}
+	start := time.Now()
+	for range 6 {
+		do("/items")
+	}
+	assert.Less(t, time.Since(start), 150*time.Millisecond, "other endpoints go at the integration's pace")
+
+	start = time.Now()
+	do("/incremental/tickets/cursor.json")
+	do("/incremental/users/cursor.json?cursor=abc")
+	do(api.URL + "/api/v2/incremental/organizations.json?start_time=1")
+	do("/incremental.json")
+	// One at once, then one every 200ms.
+	assert.GreaterOrEqual(t, time.Since(start), 550*time.Millisecond, "every /incremental request waits for the endpoint's pace")
+	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.Equal(t, int32(10), api.calls.Load())
+}
+
+func TestEndpointPath(t *testing.T) {
+	for _, tc := range []struct{ path, base, want string }{
+		{"/api/v2/incremental/tickets.json", "/api/v2", "/incremental/tickets.json"},
+		{"/api/v2/incremental", "/api/v2/", "/incremental"},
+		{"/api/v20/x", "/api/v2", "/api/v20/x"}, // not under the base path
+		{"/items", "", "/items"},
+		{"/other/items", "/api/v2", "/other/items"},
+	} {
+		assert.Equal(t, tc.want, endpointPath(tc.path, tc.base), "%s under %s", tc.path, tc.base)
+	}
 }

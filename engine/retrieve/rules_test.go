@@ -170,6 +170,86 @@ func TestRuleRateLimited(t *testing.T) {
 	})
 }
 
+// A rule's body expression reads the answer's headers and status as $headers and
+// $status: GitHub's 403 is a spent rate limit when x-ratelimit-remaining is 0, and a
+// refusal otherwise, whatever its message says.
+func TestRuleReadsHeadersAndStatus(t *testing.T) {
+	const rl = `rate_limit: {requests: 1000, per: 1s, burst: 10, remaining_header: x-ratelimit-remaining, reset_header: x-ratelimit-reset, reset_format: unix}`
+	rules := `[{status: [403, 429], body: '$headers["x-ratelimit-remaining"] == "0"', action: rate_limited},
+	  {body: '$status >= 400 and $headers["x-maintenance"] == "1"', action: fail, class: transient, message: the provider is down for maintenance}]`
+	forbidden := func(w http.ResponseWriter, remaining string) {
+		w.Header().Set("X-RateLimit-Remaining", remaining)
+		w.Header().Set("X-RateLimit-Reset", fmt.Sprint(time.Now().Add(time.Second).Unix()))
+		writeJSON(w, http.StatusForbidden, map[string]any{"message": "Resource not accessible by integration"})
+	}
+	t.Run("remaining 0: paused until the reset, then retried", func(t *testing.T) {
+		var mu sync.Mutex
+		var at []time.Time
+		api := newAPI(t, wantBearer, func(w http.ResponseWriter, r *http.Request, n int) {
+			mu.Lock()
+			at = append(at, time.Now())
+			mu.Unlock()
+			if n == 1 {
+				forbidden(w, "0")
+				return
+			}
+			page(w, ids(2), "")
+		})
+		c, it := rulesSpec{connRules: rules, extra: rl, retries: 2}.load(t)
+		got, _, err := collect(t, bearerClient(t, c, api.URL), it, nil)
+		require.NoError(t, err)
+		assert.Equal(t, ids(2), got)
+		require.Equal(t, 2, api.Count())
+		assert.GreaterOrEqual(t, at[1].Unix(), at[0].Unix()+1, "the retry waited for x-ratelimit-reset")
+	})
+	t.Run("remaining left: a refusal", func(t *testing.T) {
+		api := newAPI(t, wantBearer, func(w http.ResponseWriter, r *http.Request, n int) { forbidden(w, "4999") })
+		c, it := rulesSpec{connRules: rules, extra: rl, retries: 2}.load(t)
+		_, _, err := collect(t, bearerClient(t, c, api.URL), it, nil)
+		require.Error(t, err)
+		assert.Equal(t, 1, api.Count())
+		assert.Equal(t, spec.ClassPermanent, retrieve.Classify(err))
+	})
+	t.Run("$status", func(t *testing.T) {
+		api := newAPI(t, wantBearer, func(w http.ResponseWriter, r *http.Request, n int) {
+			w.Header().Set("X-Maintenance", "1")
+			writeJSON(w, http.StatusConflict, map[string]any{})
+		})
+		c, it := rulesSpec{connRules: rules, extra: rl, retries: 2}.load(t)
+		_, _, err := collect(t, bearerClient(t, c, api.URL), it, nil)
+		require.Error(t, err)
+		assert.Equal(t, 1, api.Count())
+		assert.Equal(t, spec.ClassTransient, retrieve.Classify(err))
+		assert.Contains(t, err.Error(), "the provider is down for maintenance")
+	})
+	t.Run("streamed body: judged before any record", func(t *testing.T) {
+		api := newAPI(t, wantBearer, func(w http.ResponseWriter, r *http.Request, n int) {
+			if n == 1 {
+				w.Header().Set("X-RateLimit-Remaining", "0")
+				w.Header().Set("X-RateLimit-Reset", fmt.Sprint(time.Now().Unix()))
+			}
+			page(w, ids(3), "")
+		})
+		c, it := rulesSpec{connRules: `[{status: 200, body: '$headers["x-ratelimit-remaining"] == "0"', action: retry}]`, retries: 2}.load(t)
+		got, pages, err := collect(t, bearerClient(t, c, api.URL), it, nil)
+		require.NoError(t, err)
+		assert.Equal(t, ids(3), got, "the first answer's records were never handed over")
+		assert.Len(t, pages, 1)
+		assert.Equal(t, 2, api.Count())
+	})
+	t.Run("another variable is refused at load", func(t *testing.T) {
+		_, err := spec.Load("r.yaml", []byte(`provider: r
+base_url: https://r.example
+response_rules: [{body: '$page > 3', action: fail}]
+interaction_types:
+  items: {kind: item, request: {path: /items}, records: '.[]', id: .id}
+`))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "response_rules[0].body")
+		assert.Contains(t, err.Error(), "available here: $headers, $status")
+	})
+}
+
 // An ignored answer is an empty page that ends the paging, not a failure.
 func TestRuleIgnore(t *testing.T) {
 	handler := func(w http.ResponseWriter, r *http.Request, n int) {

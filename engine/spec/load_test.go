@@ -310,6 +310,14 @@ var badSpecs = []struct {
 		`testdata/specs/bad/inc_window_typo.bad.yaml:15:14: interaction_types.tickets.request.params.to: ${ .window.stop }: window.stop is not declared (declared: start, end)`},
 	{"inc_window_without_incremental.bad.yaml",
 		`testdata/specs/bad/inc_window_without_incremental.bad.yaml:14:17: interaction_types.tickets.request.params.until: ${ .window.end }: .window is the range an incremental sync asks for, but the interaction type has no incremental section`},
+
+	// Engine gaps found by the bundled providers (G).
+	{"gap_remaining_without_reset.bad.yaml",
+		`testdata/specs/bad/gap_remaining_without_reset.bad.yaml:4:1: rate_limit: remaining_header needs reset_header: at 0 remaining, the engine waits for the reset`},
+	{"gap_endpoint_pattern.bad.yaml",
+		`testdata/specs/bad/gap_endpoint_pattern.bad.yaml:8:5: rate_limit.endpoints./exports/tickets*: "/exports/tickets*" is not a path pattern: segments are names or *, such as /crm/v3/objects/*/search`},
+	{"gap_reset_format_unknown.bad.yaml",
+		`testdata/specs/bad/gap_reset_format_unknown.bad.yaml:7:17: rate_limit.reset_format: "iso8601" is not one of: unix, unix_ms, seconds, http_date, rfc3339`},
 }
 
 func loadBad(t *testing.T, file string) (string, error) {

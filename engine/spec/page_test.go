@@ -144,3 +144,26 @@ interaction_types:
 		t.Error("an override changed response.format, which the provider does not allow")
 	}
 }
+
+func TestMatchEndpoint(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, path string
+		want          bool
+	}{
+		{"/incremental", "/incremental/tickets/cursor.json", true},
+		{"/incremental", "/incremental.json", true},
+		{"/incremental", "/incremental", true},
+		{"/incremental/", "/incremental/users", true},
+		{"/incremental", "/tickets/1/comments.json", false},
+		{"/incremental", "/incrementals/x", false},
+		{"/crm/v3/objects/*/search", "/crm/v3/objects/contacts/search", true},
+		{"/crm/v3/objects/*/search", "/crm/v3/objects/contacts", false},
+		{"/crm/v3/objects/*/search", "/crm/v3/objects/deals/search/more", true},
+		{"/tickets/*/comments", "/tickets/42/comments.json", true},
+		{"/a/b", "/a", false},
+	} {
+		if got := spec.MatchEndpoint(tc.pattern, tc.path); got != tc.want {
+			t.Errorf("MatchEndpoint(%q, %q) = %v, want %v", tc.pattern, tc.path, got, tc.want)
+		}
+	}
+}

@@ -12,7 +12,8 @@ import (
 
 // ParseTime reads a cursor value written by a provider in the given format (rfc3339,
 // unix, unix_ms or a Go layout). RFC 3339 and plain dates are accepted whatever the
-// format, because start dates in specs are written that way.
+// format, because start dates in specs are written that way, and so is an ISO 8601
+// offset without its colon (+0000), as Salesforce and Jira write it.
 //
 // For unix and unix_ms the value is a decimal written -?digits(.digits)? (no
 // exponent, no NaN or Inf), read exactly: "1709634030.123" is 123ms past the second,
@@ -32,13 +33,18 @@ func ParseTime(s string, format string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
+	for _, layout := range timeLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC(), nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("cannot read %q as a time in format %s", s, format)
 }
+
+// timeLayouts are read whatever the format. The one without a colon in the offset
+// (2024-01-02T03:04:05.000+0000) is how Salesforce and Jira write datetimes; fractional
+// seconds are accepted after the seconds even though the layouts do not name them.
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05-0700", "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"}
 
 var (
 	// decimalRe is how a unix time is written as a string.

@@ -149,6 +149,11 @@ func TestParseTime(t *testing.T) {
 		{"2024-03-05 10:20:30", "rfc3339", refTime},
 		{"2024-03-05T10:20:30", "unix", refTime},
 		{"2024-03-05T10:20:30.123Z", "unix_ms", refTimeMs},
+		// ISO 8601 offsets without a colon: Salesforce and Jira.
+		{"2024-03-05T10:20:30.000+0000", "rfc3339", refTime},
+		{"2024-03-05T11:20:30.123+0100", "rfc3339", refTimeMs},
+		{"2024-03-05T05:20:30-0500", "rfc3339", refTime},
+		{"2024-03-05T21:20:30.123+1100", "unix_ms", refTimeMs},
 	}
 	for _, tc := range tests {
 		got, err := spec.ParseTime(tc.in, tc.format)
@@ -164,6 +169,9 @@ func TestParseTime(t *testing.T) {
 		{"2024-13-45", "unix_ms"},
 		{"05/03/2024", "2006-01-02 15:04"},
 		{"", "rfc3339"},
+		{"2024-03-05T10:20:30+00", "rfc3339"},
+		{"2024-03-05T10:20:30+000", "rfc3339"},
+		{"2024-03-05T10:20:30 +0000", "rfc3339"},
 		// A unix time is -?digits(.digits)?: no exponent, NaN, Inf or other forms.
 		{"", "unix"},
 		{"", "unix_ms"},

@@ -153,6 +153,39 @@ type RateLimit struct {
 	RemainingHeader string   `yaml:"remaining_header" json:"remaining_header,omitempty"`
 	ResetHeader     string   `yaml:"reset_header" json:"reset_header,omitempty"`
 	ResetFormat     string   `yaml:"reset_format" json:"reset_format,omitempty"`
+	// Endpoints are tighter limits of some endpoints within the integration's: path
+	// pattern (relative to base_url; * is one segment; it matches every path below
+	// it) -> pace. A request to such an endpoint waits for both.
+	Endpoints Ordered[*EndpointLimit] `yaml:"endpoints" json:"endpoints,omitempty"`
+}
+
+// EndpointLimit paces the requests to the endpoints a path pattern names.
+type EndpointLimit struct {
+	Requests int      `yaml:"requests" json:"requests"`
+	Per      Duration `yaml:"per" json:"per"`
+	Burst    int      `yaml:"burst" json:"burst,omitempty"`
+}
+
+// MatchEndpoint reports whether a request path (relative to base_url's path) falls
+// under an endpoints pattern: its first segments are the pattern's, where * stands for
+// any one segment. A trailing .json on the last segment compared is ignored, as
+// providers serve both forms.
+func MatchEndpoint(pattern, path string) bool {
+	ps := strings.Split(strings.Trim(pattern, "/"), "/")
+	xs := strings.Split(strings.Trim(path, "/"), "/")
+	if len(xs) < len(ps) {
+		return false
+	}
+	for i, p := range ps {
+		x := xs[i]
+		if i == len(ps)-1 {
+			x = strings.TrimSuffix(x, ".json")
+		}
+		if p != "*" && p != x && p != xs[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Response rule actions.
@@ -274,7 +307,14 @@ type Deletes struct {
 	Reconcile  bool        `yaml:"reconcile" json:"reconcile,omitempty"`
 
 	endpoint *InteractionType
+	ranged   bool
 }
+
+// Ranged reports whether the deleted-records request reads the range a sync asks for
+// (.cursor or .window), so that it is read after each range. One that reads neither
+// lists every deletion the provider keeps, whatever the range: it is read once per
+// sync.
+func (d *Deletes) Ranged() bool { return d != nil && d.ranged }
 
 // Endpoint returns the deleted-records endpoint as an interaction type that
 // retrieve.Client.Pages can read (its records are the deleted ones; only ID is used),
@@ -368,6 +408,10 @@ const (
 // PageVars are the variables pagination expressions may read: the response headers
 // (lower-cased name -> first value), the page's records and its number.
 var PageVars = []string{"$headers", "$records", "$page"}
+
+// RuleVars are the variables a response rule's body expression may read: the
+// response headers (lower-cased name -> first value) and the HTTP status.
+var RuleVars = []string{"$headers", "$status"}
 
 // Pagination says how to reach the next page.
 type Pagination struct {

@@ -619,6 +619,44 @@ func (v *validator) reads(r *Request, req []string, root, sub string) []template
 	return out
 }
 
+// readsRange reports whether a request's templates may read .cursor or .window. It
+// errs on the side of yes: a segment that reads its input in a way the analysis does
+// not capture counts.
+func readsRange(r *Request) bool {
+	found := false
+	check := func(t *expr.Template, _ []string) {
+		if t == nil || found {
+			return
+		}
+		for _, seg := range t.Segments() {
+			rd := seg.Query.Reads()
+			if rd.Whole {
+				found = true
+				return
+			}
+			for _, p := range rd.Paths {
+				if len(p) > 0 && (p[0] == "cursor" || p[0] == "window") {
+					found = true
+					return
+				}
+			}
+		}
+	}
+	if r.Path != nil {
+		check(r.Path.Template, nil)
+	}
+	for _, k := range r.Params.Keys {
+		check(r.Params.Map[k].Template, nil)
+	}
+	for _, k := range r.Headers.Keys {
+		check(r.Headers.Map[k].Template, nil)
+	}
+	if r.Body != nil {
+		walkTemplates(r.Body.tree, nil, check)
+	}
+	return found
+}
+
 func walkTemplates(t any, at []string, fn func(*expr.Template, []string)) {
 	switch x := t.(type) {
 	case *expr.Template:
@@ -1071,6 +1109,7 @@ func (v *validator) deletes(it *InteractionType, at []string) {
 		}
 		d.endpoint = &InteractionType{Name: it.Name + ".deletes", Kind: it.Kind, SyncEvery: it.SyncEvery, Request: *d.Request,
 			Records: d.Records, ID: d.ID, Pagination: d.Pagination, ResponseRules: it.ResponseRules, Match: &Match{Entity: EntityNone}}
+		d.ranged = readsRange(d.Request)
 		v.pagination(d.endpoint, key("pagination"), len(v.reads(d.Request, req, "page", "token")) > 0)
 	case "reconcile":
 		if it.Incremental != nil {
@@ -1091,13 +1130,35 @@ func (v *validator) rateLimit() {
 	if rl.Burst == 0 {
 		rl.Burst = 1
 	}
-	if (rl.RemainingHeader == "") != (rl.ResetHeader == "") {
-		v.fail(at, true, "remaining_header and reset_header go together: at 0 remaining, the engine waits for the reset")
+	// reset_header alone is read after a 429 that carries no Retry-After (Jira's
+	// X-RateLimit-Reset); remaining_header alone would not say how long to wait.
+	if rl.RemainingHeader != "" && rl.ResetHeader == "" {
+		v.fail(at, true, "remaining_header needs reset_header: at 0 remaining, the engine waits for the reset")
 	}
 	if rl.ResetFormat == "" {
 		rl.ResetFormat = "unix"
 	} else if rl.ResetHeader == "" {
 		v.fail(append(at, "reset_format"), true, "reset_format needs reset_header")
+	}
+	for _, k := range rl.Endpoints.Keys {
+		e := rl.Endpoints.Map[k]
+		eat := append(append([]string(nil), at...), "endpoints", k)
+		if e == nil {
+			v.fail(eat, false, "must be a mapping with requests and per")
+			continue
+		}
+		for _, seg := range strings.Split(strings.Trim(k, "/"), "/") {
+			if seg == "" || (strings.Contains(seg, "*") && seg != "*") || strings.ContainsAny(seg, "?#") {
+				v.fail(eat, true, "%q is not a path pattern: segments are names or *, such as /crm/v3/objects/*/search", k)
+				break
+			}
+		}
+		if e.Per <= 0 {
+			v.fail(append(eat, "per"), false, "must be longer than 0")
+		}
+		if e.Burst == 0 {
+			e.Burst = 1
+		}
 	}
 }
 
@@ -1120,7 +1181,7 @@ func (v *validator) responseRules(rules []*ResponseRule, at []string) {
 		if len(r.Status) == 0 && r.Body == nil {
 			v.fail(rat, false, "a rule needs status, body or both to match")
 		}
-		v.jq(r.Body, append(append([]string(nil), rat...), "body"))
+		v.jqVars(r.Body, append(append([]string(nil), rat...), "body"), RuleVars)
 		if r.Action != ActionFail {
 			if r.Class != "" {
 				v.fail(append(append([]string(nil), rat...), "class"), true, "class applies to action fail only")

@@ -318,7 +318,7 @@ func (g *GitHub) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_, reset := g.limiter.remaining(time.Now())
-		g.asked(time.Until(time.Unix(reset.Unix(), 0)))
+		g.asked(time.Until(reset))
 		g.rateHeaders(w)
 		w.Header().Set("x-ratelimit-remaining", "0")
 		g.reply(w, g.opts.PrimaryStatus, ghErr("API rate limit exceeded for user ID 1.", "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api", g.opts.PrimaryStatus))
@@ -350,8 +350,8 @@ func (g *GitHub) rateHeaders(w http.ResponseWriter) {
 	h.Set("x-ratelimit-limit", strconv.Itoa(limit))
 	h.Set("x-ratelimit-remaining", strconv.Itoa(max(rem, 0)))
 	h.Set("x-ratelimit-used", strconv.Itoa(limit-max(rem, 0)))
-	// Epoch seconds, rounded up so that waiting until then is enough.
-	h.Set("x-ratelimit-reset", strconv.FormatInt(reset.Add(time.Second-1).Unix(), 10))
+	// Epoch seconds on the data clock, rounded up so that waiting until then is enough.
+	h.Set("x-ratelimit-reset", strconv.FormatInt(g.resetAt(reset).Add(time.Second-time.Nanosecond).Unix(), 10))
 	h.Set("x-ratelimit-resource", "core")
 }
 

@@ -41,6 +41,9 @@ type HubSpotOptions struct {
 	Common
 	Token                      string // valid private-app token; "" means DefaultHubSpotToken
 	Companies, Contacts, Deals int    // seeded records per object; 0 means 450, 650, 420
+	// ImportedContacts are contacts added on top of Contacts by one bulk import: all
+	// modified within the same hour, late in 2025.
+	ImportedContacts int
 	// SearchRateLimit is the search requests admitted per second (0: 5; negative:
 	// unlimited; unlimited too when Common.RateLimit is negative). Common.RateLimit is
 	// the ten-secondly limit (default 100 per 10s).
@@ -87,7 +90,9 @@ type hsObject struct {
 	modified   time.Time
 	archived   bool
 	archivedAt time.Time
-	companyID  int // contacts: the primary company; 0: none
+	companyID  int // contacts and deals: the primary company; 0: none
+	// archivedByChange: archived by Change, after a sync could see it.
+	archivedByChange bool
 }
 
 func (o *hsObject) stamp() time.Time { return o.modified }
@@ -191,10 +196,23 @@ func (h *HubSpot) seed() {
 		o.archivedAt = o.modified.Add(time.Hour)
 		h.types["contacts"].objs = append(h.types["contacts"].objs, o)
 	}
+	// A bulk import: contacts modified a few hundred milliseconds apart within one hour.
+	imported := time.Date(2025, 11, 3, 9, 0, 0, 0, time.UTC)
+	for k := 0; k < h.opts.ImportedContacts; k++ {
+		first, last := person(k + 3)
+		at := imported.Add(time.Duration(k) * time.Hour / time.Duration(max(h.opts.ImportedContacts, 1))).Truncate(time.Millisecond)
+		o := &hsObject{id: 5000001 + k, created: at, modified: at}
+		o.props = map[string]any{"email": strings.ToLower(fmt.Sprintf("%s.%s.import%d@import.example", first, last, k)), "firstname": first, "lastname": last,
+			"lifecyclestage": "subscriber", "hs_email_optout": "false"}
+		h.types["contacts"].objs = append(h.types["contacts"].objs, o)
+	}
 	times = spread(h.opts.Deals, 11)
 	for i := 0; i < h.opts.Deals; i++ {
 		name, _ := company(i % h.opts.Companies)
-		o := &hsObject{id: 7700001 + i, created: times[i].Add(-5 * 24 * time.Hour), modified: times[i].Add(20 * time.Millisecond)}
+		o := &hsObject{id: 7700001 + i, created: times[i].Add(-5 * 24 * time.Hour), modified: times[i].Add(20 * time.Millisecond), companyID: 9001 + i%h.opts.Companies}
+		if i%19 == 11 {
+			o.companyID = 0 // a deal with no company
+		}
 		stage := pick([]string{"appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "contractsent", "closedwon", "closedlost"}, i)
 		o.props = map[string]any{
 			"dealname": name + " - " + pick([]string{"New business", "Renewal", "Upsell"}, i), "amount": fmt.Sprintf("%d.%02d", 1000+i*97%50000, i%100),
@@ -238,14 +256,15 @@ func (h *HubSpot) Values() map[string]any {
 	return map[string]any{"api_url": h.url("api"), "access_token": h.opts.Token}
 }
 
-// Counts implements Mock: search never returns archived records.
+// Counts implements Mock: neither search nor a list without archived=true returns
+// archived records, so the seeded ones are never stored; those Change archived were.
 func (h *HubSpot) Counts() map[string]int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	out := map[string]int{}
 	for name, t := range h.types {
 		for _, o := range t.objs {
-			if !o.archived {
+			if !o.archived || o.archivedByChange {
 				out[name]++
 			}
 		}
@@ -253,8 +272,8 @@ func (h *HubSpot) Counts() map[string]int {
 	return out
 }
 
-// Change implements Mock: per object, n records change a property and one is created,
-// all at the data clock's time.
+// Change implements Mock: per object, n records change a property, one is created
+// and one is archived (deleted), all at the data clock's time.
 func (h *HubSpot) Change(n int) map[string]Delta {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -269,8 +288,10 @@ func (h *HubSpot) Change(n int) map[string]Delta {
 			}
 		}
 		d := Delta{}
+		changed := map[*hsObject]bool{}
 		for k := 0; k < n && k < len(live); k++ {
 			o := live[(k*len(live)/max(n, 1)+3)%len(live)]
+			changed[o] = true
 			switch name {
 			case "companies":
 				o.props["industry"] = "Changed " + fmt.Sprint(o.id)
@@ -298,6 +319,15 @@ func (h *HubSpot) Change(n int) map[string]Delta {
 		t.objs = append(t.objs, o)
 		h.created[name]++
 		d.Created++
+		// Archive the first live record that did not just change. Archiving does not
+		// move its modified date; only lists with archived=true show it now.
+		for _, a := range live {
+			if !changed[a] {
+				a.archived, a.archivedByChange, a.archivedAt = true, true, now
+				d.Deleted++
+				break
+			}
+		}
 		out[name] = d
 	}
 	return out
@@ -455,11 +485,12 @@ func (h *HubSpot) serveList(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		rec := h.render(t, o, props)
-		if strings.Contains(q.Get("associations"), "companies") && t.name == "contacts" && o.companyID != 0 {
-			id := fmt.Sprint(o.companyID)
+		if strings.Contains(q.Get("associations"), "companies") && t.name != "companies" && o.companyID != 0 {
+			// The same company once per label: the primary, and the plain association.
+			id, from := fmt.Sprint(o.companyID), strings.TrimSuffix(t.name, "s")
 			rec["associations"] = map[string]any{"companies": map[string]any{"results": []any{
-				map[string]any{"id": id, "type": "contact_to_company"},
-				map[string]any{"id": id, "type": "contact_to_company_unlabeled"},
+				map[string]any{"id": id, "type": from + "_to_company"},
+				map[string]any{"id": id, "type": from + "_to_company_unlabeled"},
 			}}}
 		}
 		page = append(page, rec)
@@ -569,6 +600,17 @@ func (h *HubSpot) serveSearch(w http.ResponseWriter, r *http.Request) {
 		invalid(fmt.Sprintf("Search results are limited to %d; the requested page starts at %d.", hubspotSearchCap, offset))
 		return
 	}
+	// Filters are checked and their values normalised once, before any record.
+	for _, g := range s.FilterGroups {
+		for i, f := range g.Filters {
+			nf, msg := h.prepareFilter(t, f)
+			if msg != "" {
+				invalid(msg)
+				return
+			}
+			g.Filters[i] = nf
+		}
+	}
 	now := h.now()
 	var matches []*hsObject
 	for _, o := range t.objs {
@@ -579,12 +621,7 @@ func (h *HubSpot) serveSearch(w http.ResponseWriter, r *http.Request) {
 		for _, g := range s.FilterGroups {
 			all := true
 			for _, f := range g.Filters {
-				m, msg := h.matchFilter(t, o, f)
-				if msg != "" {
-					invalid(msg)
-					return
-				}
-				all = all && m
+				all = all && matchFilter(o, f)
 			}
 			if all {
 				keep = true // groups are OR-ed, filters in a group AND-ed
@@ -630,24 +667,27 @@ func (h *HubSpot) serveSearch(w http.ResponseWriter, r *http.Request) {
 	h.reply(w, http.StatusOK, body)
 }
 
-// matchFilter evaluates one search filter; a non-empty message is a validation error.
-func (h *HubSpot) matchFilter(t *hsType, o *hsObject, f hsFilter) (bool, string) {
+var hsOperators = map[string]bool{"EQ": true, "NEQ": true, "GT": true, "GTE": true, "LT": true, "LTE": true, "HAS_PROPERTY": true, "NOT_HAS_PROPERTY": true}
+
+// prepareFilter checks one search filter and normalises its value to a string in the
+// property's own form (a datetime as the property writes it); a non-empty message is
+// a validation error.
+func (h *HubSpot) prepareFilter(t *hsType, f hsFilter) (hsFilter, string) {
 	if !t.known[f.PropertyName] {
-		return false, fmt.Sprintf("Property %q does not exist on %s", f.PropertyName, t.name)
+		return f, fmt.Sprintf("Property %q does not exist on %s", f.PropertyName, t.name)
 	}
-	v := o.props[f.PropertyName]
-	switch f.Operator {
-	case "HAS_PROPERTY":
-		return v != nil, ""
-	case "NOT_HAS_PROPERTY":
-		return v == nil, ""
+	if !hsOperators[f.Operator] {
+		return f, fmt.Sprintf("Unsupported operator %q", f.Operator)
+	}
+	if f.Operator == "HAS_PROPERTY" || f.Operator == "NOT_HAS_PROPERTY" {
+		return f, ""
 	}
 	want, ok := f.Value.(string)
 	if !ok {
 		if num, isNum := f.Value.(float64); isNum {
 			want = strconv.FormatFloat(num, 'f', -1, 64)
 		} else {
-			return false, fmt.Sprintf("Invalid value for filter on %s", f.PropertyName)
+			return f, fmt.Sprintf("Invalid value for filter on %s", f.PropertyName)
 		}
 	}
 	if hsDateProps[f.PropertyName] {
@@ -655,31 +695,42 @@ func (h *HubSpot) matchFilter(t *hsType, o *hsObject, f hsFilter) (bool, string)
 		if err != nil {
 			ts, perr := time.Parse(time.RFC3339Nano, want)
 			if perr != nil || !h.opts.AcceptISOFilter {
-				return false, fmt.Sprintf("%s is not a valid value for %s: datetime filters take epoch milliseconds", want, f.PropertyName)
+				return f, fmt.Sprintf("%s is not a valid value for %s: datetime filters take epoch milliseconds", want, f.PropertyName)
 			}
 			ms = ts.UnixMilli()
 		}
 		want = hsTime(time.UnixMilli(ms))
 	}
-	if v == nil {
-		return f.Operator == "NEQ", ""
+	f.Value = want
+	return f, ""
+}
+
+// matchFilter evaluates one prepared search filter.
+func matchFilter(o *hsObject, f hsFilter) bool {
+	v := o.props[f.PropertyName]
+	switch f.Operator {
+	case "HAS_PROPERTY":
+		return v != nil
+	case "NOT_HAS_PROPERTY":
+		return v == nil
 	}
-	c := hsCompare(f.PropertyName, v, want)
+	if v == nil {
+		return f.Operator == "NEQ"
+	}
+	c := hsCompare(f.PropertyName, v, f.Value)
 	switch f.Operator {
 	case "EQ":
-		return c == 0, ""
+		return c == 0
 	case "NEQ":
-		return c != 0, ""
+		return c != 0
 	case "GT":
-		return c > 0, ""
+		return c > 0
 	case "GTE":
-		return c >= 0, ""
+		return c >= 0
 	case "LT":
-		return c < 0, ""
-	case "LTE":
-		return c <= 0, ""
+		return c < 0
 	}
-	return false, fmt.Sprintf("Unsupported operator %q", f.Operator)
+	return c <= 0 // LTE
 }
 
 // hsCompare orders two property values: dates by time, numbers by value, else text;
@@ -696,9 +747,9 @@ func hsCompare(prop string, a, b any) int {
 		return 1
 	}
 	if hsDateProps[prop] {
-		ta, _ := time.Parse(time.RFC3339Nano, as)
-		tb, _ := time.Parse(time.RFC3339Nano, bs)
-		return ta.Compare(tb)
+		// Datetimes are written one way (hsTime: fixed width, UTC), so their text
+		// sorts as their time does.
+		return strings.Compare(as, bs)
 	}
 	fa, ea := strconv.ParseFloat(as, 64)
 	fb, eb := strconv.ParseFloat(bs, 64)

@@ -70,6 +70,7 @@ type icItem struct {
 	created int64
 	updated int64
 	data    map[string]any
+	deleted bool // companies deleted by Change: gone from the scroll
 }
 
 func (c *icItem) stamp() time.Time { return time.Unix(c.created, 0) }
@@ -221,8 +222,9 @@ func (ic *Intercom) Counts() map[string]int {
 	return map[string]int{"contacts": len(ic.contacts), "companies": len(ic.companies), "conversations": len(ic.conversations)}
 }
 
-// Change implements Mock: n contacts, companies and conversations change, and one of
-// each is created.
+// Change implements Mock: n contacts, companies and conversations change, one of each
+// is created, and one company (without contacts of its own) is deleted: the scroll no
+// longer shows it.
 func (ic *Intercom) Change(n int) map[string]Delta {
 	ic.mu.Lock()
 	defer ic.mu.Unlock()
@@ -261,7 +263,33 @@ func (ic *Intercom) Change(n int) map[string]Delta {
 		d.Created = 1
 		out[k] = d
 	}
+	for i := len(ic.companies) - 1; i >= 0; i-- {
+		co := ic.companies[i]
+		if co.deleted || co.updated == now || ic.hasContacts(co.id) {
+			continue
+		}
+		co.deleted = true
+		d := out["companies"]
+		d.Deleted++
+		out["companies"] = d
+		break
+	}
 	return out
+}
+
+// hasContacts reports whether a contact belongs to the company (the caller holds mu).
+func (ic *Intercom) hasContacts(company string) bool {
+	for _, c := range ic.contacts {
+		if cs, ok := c.data["companies"].(map[string]any); ok {
+			list, _ := cs["data"].([]any)
+			for _, x := range list {
+				if m, ok := x.(map[string]any); ok && m["id"] == company {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // Handler implements Mock.
@@ -304,12 +332,13 @@ func (ic *Intercom) serve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		rem, reset = 0, time.Now().Add(wait)
 	}
-	resetAt := reset.Add(time.Second - 1).Unix() // window end, in whole seconds
+	// The window's end on the data clock, in whole seconds, rounded up.
+	resetAt := ic.resetAt(reset).Add(time.Second - time.Nanosecond).Unix()
 	w.Header().Set("X-RateLimit-Limit", strconv.Itoa(limit))
 	w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(max(rem, 0)))
 	w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(resetAt, 10))
 	if !ok {
-		ic.asked(time.Until(time.Unix(resetAt, 0)))
+		ic.asked(time.Until(reset))
 		ic.reply(w, http.StatusTooManyRequests, icErr("rate_limit_exceeded", fmt.Sprintf("Exceeded rate limit of %d in 10_seconds", limit)))
 		return
 	}
@@ -565,9 +594,15 @@ func (ic *Intercom) serveScroll(w http.ResponseWriter, r *http.Request) {
 	}
 	sc := ic.scroll
 	sc.used = now
-	end := min(sc.offset+intercomScrollPage, len(ic.companies))
+	var live []*icItem
+	for _, c := range ic.companies {
+		if !c.deleted {
+			live = append(live, c)
+		}
+	}
+	end := min(sc.offset+intercomScrollPage, len(live))
 	page := make([]map[string]any, 0, end-sc.offset)
-	for _, c := range ic.companies[sc.offset:end] {
+	for _, c := range live[min(sc.offset, end):end] {
 		page = append(page, copyMap(c.data))
 	}
 	sc.offset = end

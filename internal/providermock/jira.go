@@ -21,6 +21,10 @@ import (
 //	                                               (default id only), expand, ...
 //	POST     /rest/api/3/search/approximate-count  {"count": N}
 //	GET      /rest/api/3/myself                    the user, with timeZone
+//	GET      /rest/api/3/issue/{idOrKey}/comment   an issue's comments: startAt,
+//	                                               maxResults (default 50, at most 100,
+//	                                               silently lowered), orderBy created;
+//	                                               {startAt, maxResults, total, comments}
 //	*        /rest/api/{2,3,latest}/search         410 Gone: removed
 //
 // The next page repeats the request with nextPageToken; the last page has isLast
@@ -32,7 +36,9 @@ import (
 // timestamps are in the system's default zone as 2024-01-15T10:30:41.015+1100.
 // Auth is HTTP Basic with e-mail and API token; no credentials at all is anonymous
 // (200 with no issues), wrong ones 401. A 429 carries Retry-After and an ISO-8601
-// X-RateLimit-Reset.
+// X-RateLimit-Reset to the minute (yyyy-MM-ddTHH:mmZ). Comment bodies are Atlassian
+// Document Format; adding, editing or deleting a comment moves its issue's updated.
+// The comments of an issue that does not exist (or was deleted) are a 404.
 
 // Jira defaults.
 const (
@@ -50,26 +56,38 @@ type JiraOptions struct {
 	// Australia/Sydney. SystemZone is the zone of response timestamps; nil means
 	// Europe/Berlin.
 	UserZone, SystemZone *time.Location
-	// Issues seeded; 0 means 520.
+	// Issues seeded; 0 means 520. Their comments: i%4 for the i-th issue, and 130 on
+	// the sixth, which spans two pages.
 	Issues int
 }
 
 // Jira is the Jira mock. It is safe for concurrent use.
 type Jira struct {
 	core
-	opts   JiraOptions
-	issues []*jiraIssue
-	seq    int
-	pages  int
+	opts      JiraOptions
+	issues    []*jiraIssue
+	seq       int
+	commentID int
+	pages     int
 }
 
 type jiraIssue struct {
+	id       int
+	ikey     string // ED-12
+	n        int    // 12
+	created  time.Time
+	updated  time.Time
+	fields   map[string]any
+	comments []*jiraComment // oldest first
+}
+
+type jiraComment struct {
 	id      int
-	ikey    string // ED-12
-	n       int    // 12
+	author  map[string]any
+	text    string
 	created time.Time
 	updated time.Time
-	fields  map[string]any
+	deleted bool // by Change: no longer listed
 }
 
 func (j *jiraIssue) stamp() time.Time { return j.updated }
@@ -129,13 +147,32 @@ func adf(text string) map[string]any {
 }
 
 func (j *Jira) seed() {
+	j.commentID = 10000
 	times := spread(j.opts.Issues, 19)
 	for i := 0; i < j.opts.Issues; i++ {
 		// Sub-second precision, several issues in one minute.
 		up := times[i].Add(time.Duration(i%1000) * time.Millisecond)
-		j.issues = append(j.issues, j.newIssue(i, up.Add(-time.Duration(1+i%20)*24*time.Hour), up))
+		is := j.newIssue(i, up.Add(-time.Duration(1+i%20)*24*time.Hour), up)
+		n := i % 4
+		if i == 5 {
+			n = 130
+		}
+		for k := 0; k < n; k++ {
+			// Between the issue's creation and its last update, the last one at it.
+			at := is.updated.Add(-time.Duration(n-1-k) * time.Minute)
+			j.addComment(is, i+k, "Comment "+fmt.Sprint(k+1)+" on "+is.ikey+": "+strings.ToLower(pick(subjects, i+k))+".", at)
+		}
+		j.issues = append(j.issues, is)
 	}
 	sortByStamp(j.issues)
+}
+
+// addComment adds a comment by the i-th user at t.
+func (j *Jira) addComment(is *jiraIssue, i int, text string, t time.Time) *jiraComment {
+	j.commentID++
+	c := &jiraComment{id: j.commentID, author: jiraUser(i + 3), text: text, created: t, updated: t}
+	is.comments = append(is.comments, c)
+	return c
 }
 
 func (j *Jira) newIssue(i int, created, updated time.Time) *jiraIssue {
@@ -182,30 +219,74 @@ func (j *Jira) Values() map[string]any {
 	return map[string]any{"site_url": j.url("api"), "email": j.opts.Email, "api_token": j.opts.APIToken}
 }
 
-// Counts implements Mock.
+// Counts implements Mock: comments Change deleted included.
 func (j *Jira) Counts() map[string]int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return map[string]int{"issues": len(j.issues)}
+	out := map[string]int{"issues": len(j.issues)}
+	for _, is := range j.issues {
+		out["comments"] += len(is.comments)
+	}
+	return out
 }
 
-// Change implements Mock: n issues change status and one is created.
+// Change implements Mock: n issues change status and one is created; on three issues
+// with comments, a comment is added, one edited and one deleted (each moves its
+// issue's updated).
 func (j *Jira) Change(n int) map[string]Delta {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	now := j.now().UTC().Truncate(time.Millisecond)
-	d := Delta{}
+	touched := map[*jiraIssue]bool{}
 	for k := 0; k < n && k < len(j.issues); k++ {
 		is := j.issues[(k*len(j.issues)/max(n, 1)+7)%len(j.issues)]
 		is.fields["status"] = jiraStatuses[2]
 		is.fields["resolutiondate"] = now
 		is.updated = now
-		d.Updated++
+		touched[is] = true
+	}
+	var withComments []*jiraIssue
+	for _, is := range j.issues {
+		live := 0
+		for _, c := range is.comments {
+			if !c.deleted {
+				live++
+			}
+		}
+		if live >= 2 && !touched[is] {
+			withComments = append(withComments, is)
+		}
+	}
+	dc := Delta{}
+	for k, is := range withComments[:min(3, len(withComments))] {
+		switch k {
+		case 0:
+			j.addComment(is, k, "A new comment on "+is.ikey+".", now)
+			dc.Created++
+		case 1:
+			for _, c := range is.comments {
+				if !c.deleted {
+					c.text += " (edited)"
+					c.updated = now
+					break
+				}
+			}
+			dc.Updated++
+		case 2:
+			for _, c := range is.comments {
+				if !c.deleted {
+					c.deleted = true
+					break
+				}
+			}
+			dc.Deleted++
+		}
+		is.updated = now
+		touched[is] = true
 	}
 	j.issues = append(j.issues, j.newIssue(j.seq, now, now))
-	d.Created++
 	sortByStamp(j.issues)
-	return map[string]Delta{"issues": d}
+	return map[string]Delta{"issues": {Created: 1, Updated: len(touched)}, "comments": dc}
 }
 
 // Handler implements Mock.
@@ -214,6 +295,7 @@ func (j *Jira) Handler(string) http.Handler {
 	mux.HandleFunc("/rest/api/3/search/jql", j.serveSearch)
 	mux.HandleFunc("POST /rest/api/3/search/approximate-count", j.serveCount)
 	mux.HandleFunc("GET /rest/api/3/myself", j.serveMyself)
+	mux.HandleFunc("GET /rest/api/3/issue/{issue}/comment", j.serveComments)
 	for _, v := range []string{"2", "3", "latest"} {
 		mux.HandleFunc("/rest/api/"+v+"/search", j.serveGone)
 	}
@@ -244,7 +326,14 @@ func (j *Jira) gate(w http.ResponseWriter, r *http.Request) (ok, anonymous bool)
 	if ok, wait := j.admit(); !ok {
 		s := retryAfterSeconds(wait)
 		w.Header().Set("Retry-After", strconv.Itoa(s))
-		w.Header().Set("X-RateLimit-Reset", time.Now().Add(time.Duration(s)*time.Second).UTC().Format("2006-01-02T15:04Z"))
+		// On the data clock, to the minute, rounded up: the budget is back by then.
+		reset := j.now().Add(time.Duration(s) * time.Second).UTC()
+		if r := reset.Truncate(time.Minute); r.Before(reset) {
+			reset = r.Add(time.Minute)
+		}
+		w.Header().Set("X-RateLimit-Reset", reset.Format("2006-01-02T15:04Z"))
+		w.Header().Set("X-RateLimit-Limit", strconv.Itoa(max(j.limiter.limit, 0)))
+		w.Header().Set("X-RateLimit-Remaining", "0")
 		w.Header().Set("RateLimit-Reason", "jira-burst-based")
 		j.asked(time.Duration(s) * time.Second)
 		j.reply(w, http.StatusTooManyRequests, jiraErr("Rate limit exceeded."))
@@ -597,6 +686,56 @@ func (j *Jira) fieldList(v any) []string {
 		return []string{"id"}
 	}
 	return out
+}
+
+func (j *Jira) serveComments(w http.ResponseWriter, r *http.Request) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	ok, anon := j.gate(w, r)
+	if !ok {
+		return
+	}
+	ref := r.PathValue("issue")
+	var is *jiraIssue
+	for _, x := range j.issues {
+		if strconv.Itoa(x.id) == ref || x.ikey == ref {
+			is = x
+		}
+	}
+	if is == nil || anon {
+		j.reply(w, http.StatusNotFound, jiraErr("Issue does not exist or you do not have permission to see it."))
+		return
+	}
+	startAt, ok1 := intParam(r, "startAt", 0)
+	maxResults, ok2 := intParam(r, "maxResults", 50)
+	if !ok1 || !ok2 || startAt < 0 || maxResults < 0 {
+		j.reply(w, http.StatusBadRequest, jiraErr("The startAt and maxResults parameters must be numbers."))
+		return
+	}
+	maxResults = min(maxResults, 100) // silently lowered, as the response's maxResults says
+	var live []*jiraComment
+	for _, c := range is.comments {
+		if !c.deleted {
+			live = append(live, c)
+		}
+	}
+	if r.URL.Query().Get("orderBy") == "-created" {
+		for a, b := 0, len(live)-1; a < b; a, b = a+1, b-1 {
+			live[a], live[b] = live[b], live[a]
+		}
+	}
+	start := min(startAt, len(live))
+	end := min(start+maxResults, len(live))
+	out := make([]map[string]any, 0, end-start)
+	for _, c := range live[start:end] {
+		out = append(out, map[string]any{
+			"self": fmt.Sprintf("%s/rest/api/3/issue/%d/comment/%d", j.url("api"), is.id, c.id), "id": strconv.Itoa(c.id),
+			"author": c.author, "updateAuthor": c.author, "body": adf(c.text),
+			"created": j.jiraTime(c.created), "updated": j.jiraTime(c.updated), "jsdPublic": true,
+		})
+	}
+	j.stats.Records += len(out)
+	j.reply(w, http.StatusOK, map[string]any{"startAt": startAt, "maxResults": maxResults, "total": len(live), "comments": out})
 }
 
 func (j *Jira) jiraTime(t time.Time) string {

@@ -42,7 +42,8 @@ type Mock interface {
 	// connector uses against the mock, by the names its spec declares.
 	Values() map[string]any
 	// Counts is how many records a full sync stores per interaction type of the
-	// provider's connector.
+	// provider's connector, plus those Change deleted since: an incremental sync keeps
+	// their rows, with deleted_at.
 	Counts() map[string]int
 	// Change makes n changes per interaction type at the data clock's current time, as
 	// a live account would between two syncs, and returns what an incremental sync
@@ -57,9 +58,11 @@ type Mock interface {
 }
 
 // Delta is what an incremental sync must store after Change: records it has not
-// seen and records whose content changed.
+// seen, records whose content changed, and records the provider shows deleted (by a
+// flag, a deleted-records endpoint, or their absence from a full list) that the
+// connector tracks.
 type Delta struct {
-	Created, Updated int
+	Created, Updated, Deleted int
 }
 
 // Stats counts what a mock has seen.
@@ -129,8 +132,8 @@ var Providers = []string{"hubspot", "salesforce", "zendesk", "stripe", "github",
 // Common are the options every mock has.
 type Common struct {
 	// Now is the data clock: record timestamps, changed-since filters, token and
-	// cursor expiry. Nil means time.Now. Rate-limit windows always use the real
-	// clock, because clients wait in real time.
+	// cursor expiry, and the times reset headers name. Nil means time.Now. Rate-limit
+	// windows always count in real time, because clients wait in real time.
 	Now func() time.Time
 	// RateLimit is how many API requests the mock admits per RateWindow (sliding);
 	// 0 means the provider's documented default, negative means unlimited.
@@ -140,18 +143,35 @@ type Common struct {
 
 // Clock is a data clock that tests move by hand. It is safe for concurrent use.
 type Clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu      sync.Mutex
+	t       time.Time
+	running time.Time // when a running clock was at t, on the real clock; zero: stopped
 }
 
 // NewClock returns a clock stopped at t.
 func NewClock(t time.Time) *Clock { return &Clock{t: t} }
 
+// NewRunningClock returns a clock that starts at t and runs at the real clock's pace,
+// and that Advance moves ahead. A client that reads the same clock never sees a record
+// dated after its own now, as with a real provider, and its waits pass in real time.
+func NewRunningClock(t time.Time) *Clock { return &Clock{t: t, running: time.Now()} }
+
 // Now returns the clock's time.
-func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.running.IsZero() {
+		return c.t.Add(time.Since(c.running))
+	}
+	return c.t
+}
 
 // Advance moves the clock forward.
 func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// resetAt is when a rate-limit window that frees up at real time reset does so, on the
+// data clock: what a reset header tells the client, which waits in real time.
+func (c *core) resetAt(reset time.Time) time.Time { return c.now().Add(time.Until(reset)) }
 
 // core is the state every mock shares: the lock, the data clock, the base URLs,
 // counters and the rate limiter. Mocks embed it.
@@ -214,7 +234,11 @@ func (c *core) Throttle(after, n int) {
 // admit counts an authenticated API request against the rate limit (the caller holds
 // mu). It returns ok, or how long the client should wait. A forced refusal
 // (Throttle) comes first; refused requests do not occupy the window.
-func (c *core) admit() (bool, time.Duration) {
+func (c *core) admit() (bool, time.Duration) { return c.admitWith(&c.limiter) }
+
+// admitWith is admit against another window than the mock's main one (an endpoint
+// with a limit of its own).
+func (c *core) admitWith(w *window) (bool, time.Duration) {
 	real := time.Now()
 	if !c.blockedUntil.IsZero() && real.Before(c.blockedUntil) {
 		c.stats.EarlyRetries++
@@ -226,7 +250,7 @@ func (c *core) admit() (bool, time.Duration) {
 		c.stats.RateLimited++
 		return false, time.Second
 	}
-	ok, wait := c.limiter.admit(real)
+	ok, wait := w.admit(real)
 	if !ok {
 		c.stats.RateLimited++
 	}

@@ -301,7 +301,7 @@ func TestZendesk(t *testing.T) {
 		assert.Empty(t, b.obj()["tickets"], "the last minute is held back")
 		clock.Advance(2 * time.Minute)
 		b = get("/incremental/tickets/cursor.json?cursor=" + url.QueryEscape(last))
-		assert.Len(t, b.obj()["tickets"], 3)
+		assert.Len(t, b.obj()["tickets"], 4, "two changed, one deleted, one created")
 		assert.Equal(t, true, b.obj()["end_of_stream"])
 	})
 	t.Run("start_time", func(t *testing.T) {
@@ -344,6 +344,41 @@ func TestZendesk(t *testing.T) {
 		}
 		assert.Equal(t, 429, last.status)
 		assert.NotEmpty(t, last.header.Get("Retry-After"))
+		// The other endpoints count against the plan's limit, not the exports'.
+		assert.Equal(t, 200, call(t, "GET", fmt.Sprintf("%s/tickets/%d/comments.json", b, z2.tickets[0].id), auth, nil).status)
+	})
+	t.Run("comments: cursor pages with side-loaded authors; a deleted ticket is a 404", func(t *testing.T) {
+		var long, gone *zdRecord
+		for _, tk := range z.tickets {
+			if len(tk.comments) == 130 {
+				long = tk
+			}
+			if tk.fields["status"] == "deleted" {
+				gone = tk
+			}
+		}
+		require.NotNil(t, long)
+		a := get(fmt.Sprintf("/tickets/%d/comments.json?page[size]=100&include=users", long.id))
+		require.Equal(t, 200, a.status, string(a.raw))
+		assert.Len(t, a.obj()["comments"], 100)
+		meta := a.obj()["meta"].(map[string]any)
+		assert.Equal(t, true, meta["has_more"])
+		assert.NotEmpty(t, a.obj()["users"], "the authors")
+		next := a.obj()["links"].(map[string]any)["next"].(string)
+		b := call(t, "GET", next, auth, nil)
+		assert.Len(t, b.obj()["comments"], 30)
+		assert.Equal(t, false, b.obj()["meta"].(map[string]any)["has_more"])
+		assert.Nil(t, b.obj()["links"].(map[string]any)["next"])
+		c := get(fmt.Sprintf("/tickets/%d/comments?page[size]=100&page[after]=%s", long.id, url.QueryEscape(meta["after_cursor"].(string))))
+		assert.Equal(t, b.obj()["comments"], c.obj()["comments"], "page[after] and links.next say the same")
+		first := a.obj()["comments"].([]any)[0].(map[string]any)
+		assert.Equal(t, long.fields["description"], first["body"], "the first comment is the description")
+		assert.Equal(t, 400, get(fmt.Sprintf("/tickets/%d/comments?page[size]=101", long.id)).status)
+		o := get(fmt.Sprintf("/tickets/%d/comments", long.id))
+		assert.Equal(t, float64(130), o.obj()["count"], "offset pages without page[size]")
+		assert.NotNil(t, o.obj()["next_page"])
+		require.NotNil(t, gone)
+		assert.Equal(t, 404, get(fmt.Sprintf("/tickets/%d/comments.json", gone.id)).status)
 	})
 }
 
@@ -586,7 +621,13 @@ func TestIntercom(t *testing.T) {
 			}
 			n += len(a.obj()["data"].([]any))
 		}
-		assert.Equal(t, ic.Counts()["companies"], n)
+		live := 0
+		for _, c := range ic.companies {
+			if !c.deleted {
+				live++
+			}
+		}
+		assert.Equal(t, live, n, "every company not deleted")
 		assert.Equal(t, 404, call(t, "GET", base+"/companies/scroll?scroll_param="+param, auth, nil).status, "dead after the end")
 		a = call(t, "GET", base+"/companies/scroll", auth, nil)
 		clock.Advance(2 * time.Minute)
@@ -671,8 +712,28 @@ func TestJira(t *testing.T) {
 		a := search(url.Values{"jql": {"project = ED"}})
 		assert.Equal(t, 429, a.status)
 		assert.NotEmpty(t, a.header.Get("Retry-After"))
-		_, err := time.Parse("2006-01-02T15:04Z", a.header.Get("X-RateLimit-Reset"))
+		reset, err := time.Parse("2006-01-02T15:04Z", a.header.Get("X-RateLimit-Reset"))
 		assert.NoError(t, err, "an ISO timestamp, not epoch")
+		assert.False(t, reset.Before(testClock), "on the data clock, to the minute, rounded up")
+	})
+	t.Run("comments page by startAt and maxResults with a total", func(t *testing.T) {
+		is := j.issues[0]
+		for _, x := range j.issues {
+			if len(x.comments) == 130 {
+				is = x
+			}
+		}
+		a := call(t, "GET", fmt.Sprintf("%s/issue/%d/comment?maxResults=500", base, is.id), auth, nil)
+		require.Equal(t, 200, a.status, string(a.raw))
+		assert.Equal(t, float64(100), a.obj()["maxResults"], "silently lowered to 100")
+		assert.Equal(t, float64(130), a.obj()["total"])
+		assert.Len(t, a.obj()["comments"], 100)
+		first := a.obj()["comments"].([]any)[0].(map[string]any)
+		assert.Equal(t, "doc", first["body"].(map[string]any)["type"], "ADF bodies")
+		assert.IsType(t, "", first["id"])
+		a = call(t, "GET", fmt.Sprintf("%s/issue/%s/comment?startAt=100&maxResults=100", base, is.ikey), auth, nil)
+		assert.Len(t, a.obj()["comments"], 30)
+		assert.Equal(t, 404, call(t, "GET", base+"/issue/99999999/comment", auth, nil).status)
 	})
 }
 

@@ -323,7 +323,8 @@ func (s *Salesforce) Counts() map[string]int {
 }
 
 // Change implements Mock: per object n records are edited and one is created; for
-// accounts one of the edits is a deletion (queryAll shows it with IsDeleted).
+// every object but User (users are deactivated, never deleted) the first edit is a
+// deletion, which queryAll shows with IsDeleted true and a new SystemModstamp.
 func (s *Salesforce) Change(n int) map[string]Delta {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -334,12 +335,13 @@ func (s *Salesforce) Change(n int) map[string]Delta {
 		d := Delta{}
 		for k := 0; k < n && k < len(o.records); k++ {
 			r := o.records[(k*len(o.records)/max(n, 1)+5)%len(o.records)]
+			if k == 0 && obj != "User" && r.values["IsDeleted"] != true {
+				r.values["IsDeleted"] = true
+				d.Deleted++
+			}
 			switch obj {
 			case "Account":
 				r.values["Industry"] = "Biotechnology"
-				if k == 0 {
-					r.values["IsDeleted"] = true
-				}
 			case "Contact":
 				r.values["Title"] = "Director " + r.id
 			case "Opportunity":

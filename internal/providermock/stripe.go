@@ -53,7 +53,7 @@ type stObject struct {
 	id      string
 	created int64
 	data    map[string]any
-	deleted bool
+	deleted bool // by Change: gone from the list, announced by a *.deleted event
 }
 
 func (o *stObject) stamp() time.Time { return time.Unix(o.created, 0) }
@@ -253,14 +253,15 @@ func (s *Stripe) Values() map[string]any {
 	return map[string]any{"api_url": s.url("api"), "secret_key": s.opts.SecretKey}
 }
 
-// Counts implements Mock: events only as far back as Stripe keeps them.
+// Counts implements Mock: events only as far back as Stripe keeps them; deleted
+// objects (all deleted by Change, after a sync could see them) included.
 func (s *Stripe) Counts() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]int{}
 	for name, l := range s.lists {
 		for _, o := range l {
-			if !o.deleted && (name != "events" || s.retained(o)) {
+			if name != "events" || s.retained(o) {
 				out[name]++
 			}
 		}
@@ -273,7 +274,9 @@ func (s *Stripe) retained(o *stObject) bool { return o.created >= s.now().Add(-s
 // Change implements Mock. Stripe objects carry no update time, so the lists'
 // created[gte] filter sees only new objects: per list, one is created and n existing
 // ones change (customers are edited, invoices paid, subscriptions canceled), which
-// only the events list shows.
+// only the events list shows. One customer and one draft invoice are deleted: they
+// vanish from their lists, and customer.deleted and invoice.deleted events carry
+// their final state.
 func (s *Stripe) Change(n int) map[string]Delta {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -301,6 +304,24 @@ func (s *Stripe) Change(n int) map[string]Delta {
 		s.event("customer.subscription.deleted", now, o, nil)
 		events++
 	})
+	// Deletions: the oldest live customer, and the oldest live draft invoice.
+	deleted := map[string]int{}
+	for _, name := range []string{"customers", "invoices"} {
+		for _, o := range s.lists[name] {
+			if o.deleted || (name == "invoices" && o.data["status"] != "draft") {
+				continue
+			}
+			o.deleted = true
+			final := copyMap(o.data)
+			if name == "customers" {
+				final["deleted"] = true
+			}
+			s.event(strings.TrimSuffix(name, "s")+".deleted", now, &stObject{id: o.id, created: o.created, data: final}, nil)
+			events++
+			deleted[name]++
+			break
+		}
+	}
 	c := s.newCustomer(len(s.lists["customers"])+1000, now)
 	c.data["name"], c.data["email"] = "Newco", "billing@newco.example"
 	s.lists["customers"] = append(s.lists["customers"], c)
@@ -318,7 +339,8 @@ func (s *Stripe) Change(n int) map[string]Delta {
 	for _, l := range s.lists {
 		sortByStamp(l)
 	}
-	return map[string]Delta{"customers": {Created: 1}, "subscriptions": {Created: 1}, "invoices": {Created: 1}, "charges": {Created: 1}, "events": {Created: events}}
+	return map[string]Delta{"customers": {Created: 1, Deleted: deleted["customers"]}, "subscriptions": {Created: 1}, "invoices": {Created: 1, Deleted: deleted["invoices"]},
+		"charges": {Created: 1}, "events": {Created: events}}
 }
 
 // Handler implements Mock.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,14 +25,22 @@ import (
 //	GET /api/v2/incremental/organizations    the last page; items at end_time come
 //	                                         again on the next page
 //
+//	GET /api/v2/tickets/{id}/comments        a ticket's comments, oldest first: cursor
+//	                                         pagination with page[size] (at most 100)
+//	                                         and page[after], answering meta.has_more,
+//	                                         meta.after_cursor and links.next; without
+//	                                         page[size], offset pages (per_page, page,
+//	                                         next_page); include=users side-loads the
+//	                                         authors; a deleted ticket is a 404
+//
 // per_page is at most 1000 (the default); include=users,organizations side-loads.
 // Tickets are ordered and filtered by generated_timestamp (which also moves on
 // system updates), users and organizations by updated_at; anything changed in the
 // last minute is held back. Deleted tickets stay in the stream with status
 // "deleted" unless exclude_deleted=true. Ids are integers. Auth is HTTP Basic with
 // "{email}/token" and the API token, or an OAuth bearer token; a bad one gets 401
-// {"error":"Couldn't authenticate you"}. The exports allow 10 requests a minute:
-// 429 with Retry-After.
+// {"error":"Couldn't authenticate you"}. The exports allow 10 requests a minute, the
+// other endpoints the plan's limit (700 a minute): 429 with Retry-After.
 
 // Zendesk defaults.
 const (
@@ -50,7 +59,12 @@ type ZendeskOptions struct {
 	NotAdmin bool
 	// HoldBack hides changes younger than this; 0 means one minute.
 	HoldBack time.Duration
-	// Records; 0 means 150 organizations, 420 users and 650 tickets.
+	// PlanRateLimit is the requests a minute of the endpoints other than the exports
+	// (the plan's limit): 0 means 700 (Enterprise), negative unlimited (and so does a
+	// negative Common.RateLimit).
+	PlanRateLimit int
+	// Records; 0 means 150 organizations, 420 users and 650 tickets. Ticket i has a
+	// first comment (its description) and i%3 replies; the eleventh has 130 comments.
 	Organizations, Users, Tickets int
 }
 
@@ -58,6 +72,7 @@ type ZendeskOptions struct {
 type Zendesk struct {
 	core
 	opts    ZendeskOptions
+	plan    window // the limit of the endpoints other than the exports
 	orgs    []*zdRecord
 	users   []*zdRecord
 	tickets []*zdRecord
@@ -66,9 +81,12 @@ type Zendesk struct {
 
 // zdRecord is one exported item; ts is what the export orders and filters it by.
 type zdRecord struct {
-	id     int64
-	ts     int64
-	fields map[string]any
+	id       int64
+	ts       int64
+	fields   map[string]any
+	comments []map[string]any // tickets: oldest first
+	// deletedByChange: a ticket Change deleted, after a sync could see it.
+	deletedByChange bool
 }
 
 func (r *zdRecord) stamp() time.Time { return time.Unix(r.ts, 0) }
@@ -96,7 +114,13 @@ func NewZendesk(opts ZendeskOptions) *Zendesk {
 	def(&opts.Organizations, 150)
 	def(&opts.Users, 420)
 	def(&opts.Tickets, 650)
-	z := &Zendesk{core: newCore(opts.Common, 10, time.Minute), opts: opts}
+	if opts.PlanRateLimit == 0 {
+		opts.PlanRateLimit = 700
+		if opts.RateLimit < 0 {
+			opts.PlanRateLimit = -1
+		}
+	}
+	z := &Zendesk{core: newCore(opts.Common, 10, time.Minute), opts: opts, plan: window{limit: opts.PlanRateLimit, per: time.Minute}}
 	z.seed()
 	return z
 }
@@ -196,12 +220,39 @@ func (z *Zendesk) seed() {
 		if i%29 == 17 {
 			r.fields["status"] = "deleted"
 		}
+		// The description is the first comment, by the requester; replies alternate
+		// between an agent and the requester, the last one at the ticket's update.
+		replies := i % 3
+		if i == 10 {
+			replies = 129
+		}
+		created := times[i].Add(-2 * time.Hour)
+		z.comment(r, req.id, r.fields["description"].(string), created, true)
+		for k := 0; k < replies; k++ {
+			author := req.id
+			if k%2 == 0 {
+				author = agents[(i+k)%len(agents)].id
+			}
+			at := times[i].Add(-time.Duration(replies-1-k) * time.Second)
+			z.comment(r, author, pick([]string{"Thanks, looking into it.", "Any news?", "Fixed on our side.", "Still broken here."}, i+k), at, k%5 != 3)
+		}
 		z.tickets = append(z.tickets, r)
 	}
 	sortByStamp(z.orgs)
 	sortByStamp(z.users)
 	sortByStamp(z.tickets)
 	z.nextID = 90000000
+}
+
+// comment adds a comment to a ticket.
+func (z *Zendesk) comment(t *zdRecord, author int64, body string, at time.Time, public bool) {
+	id := t.id*1000 + int64(len(t.comments)) + 1
+	t.comments = append(t.comments, map[string]any{
+		"id": id, "type": "Comment", "author_id": author, "body": body, "html_body": "<div class=\"zd-comment\"><p>" + body + "</p></div>",
+		"plain_body": body, "public": public, "attachments": []any{}, "audit_id": id + 500000000,
+		"via":        map[string]any{"channel": "web", "source": map[string]any{"from": map[string]any{}, "to": map[string]any{}, "rel": nil}},
+		"created_at": zdTime(at), "metadata": map[string]any{"system": map[string]any{}, "custom": map[string]any{}},
+	})
 }
 
 // Provider implements Mock.
@@ -219,11 +270,17 @@ func (z *Zendesk) Values() map[string]any {
 }
 
 // Counts implements Mock. The connector's contacts are the end users and its agents
-// everyone else.
+// everyone else; comments are those of tickets that are not deleted, plus those of
+// tickets Change deleted (a sync stored them before).
 func (z *Zendesk) Counts() map[string]int {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	out := map[string]int{"organizations": len(z.orgs), "tickets": len(z.tickets)}
+	for _, t := range z.tickets {
+		if t.fields["status"] != "deleted" || t.deletedByChange {
+			out["comments"] += len(t.comments)
+		}
+	}
 	for _, u := range z.users {
 		if u.fields["role"] == "end-user" {
 			out["contacts"]++
@@ -234,8 +291,9 @@ func (z *Zendesk) Counts() map[string]int {
 	return out
 }
 
-// Change implements Mock: n organizations, end users, agents and tickets change, and
-// one organization, end user and ticket are created.
+// Change implements Mock: n organizations, end users, agents and tickets change, one
+// organization, end user and ticket are created, a changed ticket gets a reply, and
+// one ticket is deleted (status "deleted" in the export; its comments go with it).
 func (z *Zendesk) Change(n int) map[string]Delta {
 	z.mu.Lock()
 	defer z.mu.Unlock()
@@ -268,7 +326,34 @@ func (z *Zendesk) Change(n int) map[string]Delta {
 	out["organizations"] = Delta{Updated: every(z.orgs, all, func(r *zdRecord) { r.fields["notes"] = "renewal due" })}
 	out["contacts"] = Delta{Updated: every(z.users, func(r *zdRecord) bool { return r.fields["role"] == "end-user" }, func(r *zdRecord) { r.fields["phone"] = "+1 206 555 0199" })}
 	out["agents"] = Delta{Updated: every(z.users, func(r *zdRecord) bool { return r.fields["role"] != "end-user" }, func(r *zdRecord) { r.fields["active"] = false })}
-	out["tickets"] = Delta{Updated: every(z.tickets, func(r *zdRecord) bool { return r.fields["status"] != "deleted" }, func(r *zdRecord) { r.fields["status"] = "solved" })}
+	var replied *zdRecord
+	out["tickets"] = Delta{Updated: every(z.tickets, func(r *zdRecord) bool { return r.fields["status"] != "deleted" }, func(r *zdRecord) {
+		r.fields["status"] = "solved"
+		if replied == nil {
+			replied = r
+		}
+	})}
+	if replied != nil {
+		z.comment(replied, replied.fields["requester_id"].(int64), "Thanks, that solved it.", now, true)
+		out["comments"] = Delta{Created: 1}
+	}
+	// The oldest live ticket with comments that did not just change is deleted.
+	for _, t := range z.tickets {
+		if t.fields["status"] == "deleted" || t.ts == now.Unix() || len(t.comments) == 0 {
+			continue
+		}
+		t.fields["status"] = "deleted"
+		t.deletedByChange = true
+		touch(t)
+		d := out["tickets"]
+		d.Updated++
+		d.Deleted++
+		out["tickets"] = d
+		c := out["comments"]
+		c.Deleted += len(t.comments)
+		out["comments"] = c
+		break
+	}
 
 	z.nextID++
 	org := &zdRecord{id: z.nextID, ts: now.Unix(), fields: map[string]any{"id": z.nextID, "name": "Newco", "domain_names": []any{"newco.example"},
@@ -279,11 +364,13 @@ func (z *Zendesk) Change(n int) map[string]Delta {
 		"role": "end-user", "organization_id": org.id, "created_at": zdTime(now), "updated_at": zdTime(now), "tags": []any{}, "active": true, "phone": nil}}
 	z.users = append(z.users, user)
 	z.nextID++
-	z.tickets = append(z.tickets, &zdRecord{id: z.nextID, ts: now.Unix(), fields: map[string]any{"id": z.nextID, "subject": "Brand new", "description": "Hi",
+	fresh := &zdRecord{id: z.nextID, ts: now.Unix(), fields: map[string]any{"id": z.nextID, "subject": "Brand new", "description": "Hi",
 		"status": "new", "priority": nil, "type": nil, "requester_id": user.id, "submitter_id": user.id, "assignee_id": nil, "organization_id": org.id,
 		"group_id": nil, "tags": []any{}, "via": map[string]any{"channel": "email"}, "created_at": zdTime(now), "updated_at": zdTime(now), "due_at": nil,
-		"generated_timestamp": now.Unix()}})
-	for _, k := range []string{"organizations", "contacts", "tickets"} {
+		"generated_timestamp": now.Unix()}}
+	z.comment(fresh, user.id, "Hi", now, true)
+	z.tickets = append(z.tickets, fresh)
+	for _, k := range []string{"organizations", "contacts", "tickets", "comments"} {
 		d := out[k]
 		d.Created++
 		out[k] = d
@@ -304,8 +391,17 @@ func (z *Zendesk) serve(w http.ResponseWriter, r *http.Request) {
 	defer z.mu.Unlock()
 	z.stats.Requests++
 	path := strings.TrimSuffix(r.URL.Path, ".json")
-	rest, ok := strings.CutPrefix(path, "/api/v2/incremental/")
-	if !ok || r.Method != http.MethodGet {
+	rest, export := strings.CutPrefix(path, "/api/v2/incremental/")
+	var ticketID int64
+	if !export {
+		var err error
+		id, ok := strings.CutPrefix(path, "/api/v2/tickets/")
+		id, ok2 := strings.CutSuffix(id, "/comments")
+		if ticketID, err = strconv.ParseInt(id, 10, 64); !ok || !ok2 || err != nil {
+			ticketID = 0
+		}
+	}
+	if (!export && ticketID == 0) || r.Method != http.MethodGet {
 		z.reply(w, http.StatusNotFound, map[string]any{"error": "InvalidEndpoint", "description": "Not found"})
 		return
 	}
@@ -314,11 +410,16 @@ func (z *Zendesk) serve(w http.ResponseWriter, r *http.Request) {
 		z.reply(w, http.StatusUnauthorized, map[string]any{"error": "Couldn't authenticate you"})
 		return
 	}
-	if z.opts.NotAdmin {
+	if z.opts.NotAdmin && export {
 		z.reply(w, http.StatusForbidden, map[string]any{"error": "Forbidden", "description": "You do not have access to this page. Please contact the account owner of this help desk for further help."})
 		return
 	}
-	if ok, wait := z.admit(); !ok {
+	// The exports have a limit of their own; everything else counts against the plan's.
+	lim := &z.limiter
+	if !export {
+		lim = &z.plan
+	}
+	if ok, wait := z.admitWith(lim); !ok {
 		s := retryAfterSeconds(wait)
 		w.Header().Set("Retry-After", strconv.Itoa(s))
 		z.asked(time.Duration(s) * time.Second)
@@ -327,6 +428,10 @@ func (z *Zendesk) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Rate-Limit", "700")
 	w.Header().Set("X-Rate-Limit-Remaining", "699")
+	if !export {
+		z.serveComments(w, r, ticketID)
+		return
+	}
 	resource, cursor := strings.CutSuffix(rest, "/cursor")
 	var items []*zdRecord
 	switch resource {
@@ -368,6 +473,91 @@ func (z *Zendesk) serve(w http.ResponseWriter, r *http.Request) {
 	} else {
 		z.timeExport(w, r, resource, items, perPage, horizon)
 	}
+}
+
+// serveComments answers a ticket's comments (the caller holds mu).
+func (z *Zendesk) serveComments(w http.ResponseWriter, r *http.Request, id int64) {
+	var t *zdRecord
+	for _, x := range z.tickets {
+		if x.id == id && x.fields["status"] != "deleted" {
+			t = x
+		}
+	}
+	if t == nil {
+		z.reply(w, http.StatusNotFound, map[string]any{"error": "RecordNotFound", "description": "Not found"})
+		return
+	}
+	q := r.URL.Query()
+	var page []map[string]any
+	body := map[string]any{}
+	if q.Has("page[size]") {
+		size, err := strconv.Atoi(q.Get("page[size]"))
+		if err != nil || size < 1 || size > 100 {
+			z.reply(w, http.StatusBadRequest, map[string]any{"error": "InvalidPaginationParameter", "description": "page[size] must be between 1 and 100"})
+			return
+		}
+		start := 0
+		if after := q.Get("page[after]"); after != "" {
+			raw, err := base64.RawURLEncoding.DecodeString(after)
+			n, err2 := strconv.Atoi(strings.TrimPrefix(string(raw), "c:"))
+			if err != nil || err2 != nil || !strings.HasPrefix(string(raw), "c:") {
+				z.reply(w, http.StatusBadRequest, map[string]any{"error": "InvalidPaginationParameter", "description": "page[after] is not a valid cursor"})
+				return
+			}
+			start = min(n, len(t.comments))
+		}
+		end := min(start+size, len(t.comments))
+		page = t.comments[start:end]
+		more := end < len(t.comments)
+		var after, next any
+		if len(page) > 0 {
+			cur := base64.RawURLEncoding.EncodeToString([]byte("c:" + strconv.Itoa(end)))
+			after = cur
+			if more {
+				nq := url.Values{"page[size]": {strconv.Itoa(size)}, "page[after]": {cur}}
+				if q.Has("include") {
+					nq.Set("include", q.Get("include"))
+				}
+				next = z.url("api") + fmt.Sprintf("/api/v2/tickets/%d/comments.json?", id) + nq.Encode()
+			}
+		}
+		body["meta"] = map[string]any{"has_more": more, "after_cursor": after, "before_cursor": nil}
+		body["links"] = map[string]any{"next": next, "prev": nil}
+	} else {
+		perPage, ok := intParam(r, "per_page", 100)
+		pageNo, ok2 := intParam(r, "page", 1)
+		if !ok || !ok2 || perPage < 1 || pageNo < 1 {
+			z.reply(w, http.StatusBadRequest, map[string]any{"error": "InvalidPaginationParameter", "description": "per_page and page must be positive integers"})
+			return
+		}
+		perPage = min(perPage, 100)
+		start := min((pageNo-1)*perPage, len(t.comments))
+		end := min(start+perPage, len(t.comments))
+		page = t.comments[start:end]
+		var next any
+		if end < len(t.comments) {
+			next = z.url("api") + fmt.Sprintf("/api/v2/tickets/%d/comments.json?page=%d&per_page=%d", id, pageNo+1, perPage)
+		}
+		body["next_page"], body["previous_page"], body["count"] = next, nil, len(t.comments)
+	}
+	out := make([]map[string]any, 0, len(page))
+	authors := map[int64]bool{}
+	for _, c := range page {
+		out = append(out, copyMap(c))
+		authors[c["author_id"].(int64)] = true
+	}
+	body["comments"] = out
+	if slices.Contains(strings.Split(q.Get("include"), ","), "users") {
+		var users []*zdRecord
+		for _, u := range z.users {
+			if authors[u.id] {
+				users = append(users, u)
+			}
+		}
+		body["users"] = z.render(users)
+	}
+	z.stats.Records += len(out)
+	z.reply(w, http.StatusOK, body)
 }
 
 func (z *Zendesk) authorized(r *http.Request) bool {
