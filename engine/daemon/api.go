@@ -67,6 +67,11 @@ func (d *Daemon) handler() http.Handler {
 	route("/v1/integrations/{id}/sync", map[string]http.HandlerFunc{"POST": d.syncIntegration})
 	route("/v1/runs", map[string]http.HandlerFunc{"GET": d.listRuns})
 	route("/v1/changes", map[string]http.HandlerFunc{"GET": d.listChanges})
+	route("/v1/accounts", map[string]http.HandlerFunc{"GET": d.listAccounts})
+	route("/v1/accounts/{id}", map[string]http.HandlerFunc{"GET": d.getAccount})
+	route("/v1/contacts", map[string]http.HandlerFunc{"GET": d.listContacts})
+	route("/v1/contacts/{id}", map[string]http.HandlerFunc{"GET": d.getContact})
+	route("/v1/links/unresolved", map[string]http.HandlerFunc{"GET": d.listUnresolved})
 	route("/v1/reload", map[string]http.HandlerFunc{"POST": d.reload})
 	mux.HandleFunc("/oauth/", func(w http.ResponseWriter, r *http.Request) {
 		d.runtime().oauth.ServeHTTP(w, r)

@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/intakehq/intake/engine/match"
 	"github.com/intakehq/intake/engine/store"
+	"github.com/intakehq/intake/engine/view"
 )
 
 // entityCommands are the root-level commands that look at what the processor made of
@@ -24,12 +24,7 @@ func (a *app) entityCommands() []*cobra.Command {
 }
 
 // entityTime is how the processor commands print times, in tables and JSON.
-func entityTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
+func entityTime(t time.Time) string { return view.Time(t) }
 
 // parseEntityID reads the ID argument of accounts show and contacts show.
 func parseEntityID(what, arg string) (int64, error) {
@@ -58,50 +53,17 @@ func valueCell(v json.RawMessage, n int) string {
 }
 
 // flagDomain and flagEmail put a flag value in the form the store keeps.
-func flagDomain(s string) string {
-	if d := match.Domain(s); d != "" {
-		return d
-	}
-	return strings.ToLower(strings.TrimSpace(s))
-}
+func flagDomain(s string) string { return view.Domain(s) }
 
-func flagEmail(s string) string {
-	if e := match.Email(s); e != "" {
-		return e
-	}
-	return strings.ToLower(strings.TrimSpace(s))
-}
+func flagEmail(s string) string { return view.Email(s) }
 
-type linkJSON struct {
-	Provider    string `json:"provider"`
-	Integration string `json:"integration"`
-	ExternalID  string `json:"external_id"`
-	MatchedBy   string `json:"matched_by"`
-	CreatedAt   string `json:"created_at"`
-}
-
-func linksJSON(ls []store.EntityLink) []linkJSON {
-	out := make([]linkJSON, 0, len(ls))
-	for _, l := range ls {
-		out = append(out, linkJSON{l.Provider, l.IntegrationID, l.ExternalID, l.MatchedBy, entityTime(l.CreatedAt)})
-	}
-	return out
-}
-
-type sourceJSON struct {
-	Provider string `json:"provider"`
-	At       string `json:"at"`
-}
-
-func sourcesJSON(as []store.Attribute) map[string]sourceJSON {
-	out := make(map[string]sourceJSON, len(as))
-	for _, at := range as {
-		if at.Provider != "" || !at.At.IsZero() {
-			out[at.Name] = sourceJSON{at.Provider, entityTime(at.At)}
-		}
-	}
-	return out
-}
+// The JSON shapes these commands print are engine/view's, shared with the admin API.
+type (
+	accountJSON       = view.Account
+	accountDetailJSON = view.AccountDetail
+	contactJSON       = view.Contact
+	contactDetailJSON = view.ContactDetail
+)
 
 func printAttributes(w io.Writer, as []store.Attribute) error {
 	if len(as) == 0 {
@@ -132,50 +94,6 @@ func printLinks(w io.Writer, ls []store.EntityLink) error {
 }
 
 // ---- accounts
-
-type accountJSON struct {
-	ID        int64    `json:"id"`
-	Customer  string   `json:"customer"`
-	Domain    string   `json:"domain"`
-	Name      string   `json:"name"`
-	Contacts  int      `json:"contacts"`
-	Links     int      `json:"links"`
-	Providers []string `json:"providers"`
-	CreatedAt string   `json:"created_at"`
-	UpdatedAt string   `json:"updated_at"`
-}
-
-func accountSummaryJSON(s *store.AccountSummary) accountJSON {
-	return accountJSON{s.ID, s.CustomerID, s.Domain, s.Name, s.ContactCount, s.LinkCount, s.Providers, entityTime(s.CreatedAt), entityTime(s.UpdatedAt)}
-}
-
-type contactRefJSON struct {
-	ID    int64  `json:"id"`
-	Email string `json:"email"`
-	Name  string `json:"name"`
-}
-
-type linkedInteractionJSON struct {
-	Provider string `json:"provider"`
-	Via      string `json:"via"`
-	store.Interaction
-}
-
-func linkedInteractionsJSON(its []store.LinkedInteraction) []linkedInteractionJSON {
-	out := make([]linkedInteractionJSON, 0, len(its))
-	for _, it := range its {
-		out = append(out, linkedInteractionJSON{it.Provider, it.Via, it.Interaction})
-	}
-	return out
-}
-
-func typeCountsJSON(cs []store.TypeCount) map[string]int {
-	out := make(map[string]int, len(cs))
-	for _, c := range cs {
-		out[c.Type] = c.Count
-	}
-	return out
-}
 
 // perTypeFlag is --per-type of accounts show and contacts show.
 func perTypeFlag(cmd *cobra.Command, n *int) {
@@ -219,26 +137,6 @@ func printInteractions(w io.Writer, its []store.LinkedInteraction, counts []stor
 		fmt.Fprintln(w, "  more: --per-type N, or intake interactions list")
 	}
 	return nil
-}
-
-// accountDetailJSON is `intake accounts show --json`: the account's columns, then
-// lists where accounts list has counts.
-type accountDetailJSON struct {
-	ID            int64                   `json:"id"`
-	Customer      string                  `json:"customer"`
-	Domain        string                  `json:"domain"`
-	Name          string                  `json:"name"`
-	Providers     []string                `json:"providers"`
-	CreatedAt     string                  `json:"created_at"`
-	UpdatedAt     string                  `json:"updated_at"`
-	Data          json.RawMessage         `json:"data"`
-	Sources       map[string]sourceJSON   `json:"sources"`
-	Links         []linkJSON              `json:"links"`
-	ContactsTotal int                     `json:"contacts_total"`
-	Contacts      []contactRefJSON        `json:"contacts"`
-	Interactions  []linkedInteractionJSON `json:"interactions"`
-	// InteractionCounts is how many interactions of each type it has in all.
-	InteractionCounts map[string]int `json:"interaction_counts"`
 }
 
 func (a *app) accountsCmd() *cobra.Command {
@@ -288,7 +186,7 @@ PROVIDERS.
 			if asJSON {
 				out := make([]accountJSON, 0, len(rows))
 				for _, r := range rows {
-					out = append(out, accountSummaryJSON(r))
+					out = append(out, view.AccountOf(r))
 				}
 				return writeJSONLines(a.env.Stdout, out)
 			}
@@ -350,14 +248,7 @@ account (VIA contact).`, store.AccountContactsShown, store.LatestPerType),
 				return entityNotFound(err, "account", id)
 			}
 			if asJSON {
-				out := accountDetailJSON{ID: d.ID, Customer: d.CustomerID, Domain: d.Domain, Name: d.Name, Providers: d.Providers,
-					CreatedAt: entityTime(d.CreatedAt), UpdatedAt: entityTime(d.UpdatedAt), Data: d.Data, Sources: sourcesJSON(d.Attributes),
-					Links: linksJSON(d.Links), ContactsTotal: d.ContactCount, Contacts: []contactRefJSON{},
-					Interactions: linkedInteractionsJSON(d.Interactions), InteractionCounts: typeCountsJSON(d.InteractionCounts)}
-				for _, c := range d.Contacts {
-					out.Contacts = append(out.Contacts, contactRefJSON{c.ID, c.Email, c.Name})
-				}
-				return writeJSONLines(a.env.Stdout, []accountDetailJSON{out})
+				return writeJSONLines(a.env.Stdout, []accountDetailJSON{view.AccountDetailOf(d)})
 			}
 			return printAccount(a.env.Stdout, d, perType)
 		},
@@ -400,45 +291,6 @@ func printAccount(w io.Writer, d *store.AccountDetail, perType int) error {
 }
 
 // ---- contacts
-
-type contactJSON struct {
-	ID            int64    `json:"id"`
-	Customer      string   `json:"customer"`
-	Email         string   `json:"email"`
-	Name          string   `json:"name"`
-	AccountID     int64    `json:"account_id"`
-	AccountDomain string   `json:"account_domain"`
-	AccountName   string   `json:"account_name"`
-	Links         int      `json:"links"`
-	Providers     []string `json:"providers"`
-	CreatedAt     string   `json:"created_at"`
-	UpdatedAt     string   `json:"updated_at"`
-}
-
-func contactSummaryJSON(s *store.ContactSummary) contactJSON {
-	return contactJSON{s.ID, s.CustomerID, s.Email, s.Name, s.AccountID, s.AccountDomain, s.AccountName, s.LinkCount, s.Providers,
-		entityTime(s.CreatedAt), entityTime(s.UpdatedAt)}
-}
-
-// contactDetailJSON is `intake contacts show --json`.
-type contactDetailJSON struct {
-	ID            int64                 `json:"id"`
-	Customer      string                `json:"customer"`
-	Email         string                `json:"email"`
-	Name          string                `json:"name"`
-	AccountID     int64                 `json:"account_id"`
-	AccountDomain string                `json:"account_domain"`
-	AccountName   string                `json:"account_name"`
-	Providers     []string              `json:"providers"`
-	CreatedAt     string                `json:"created_at"`
-	UpdatedAt     string                `json:"updated_at"`
-	Data          json.RawMessage       `json:"data"`
-	Sources       map[string]sourceJSON `json:"sources"`
-	Links         []linkJSON            `json:"links"`
-	// Interactions and InteractionCounts are as for accounts show.
-	Interactions      []linkedInteractionJSON `json:"interactions"`
-	InteractionCounts map[string]int          `json:"interaction_counts"`
-}
 
 func (a *app) contactsCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -494,7 +346,7 @@ part of the name or the address, ignoring (ASCII) letter case.`,
 			if asJSON {
 				out := make([]contactJSON, 0, len(rows))
 				for _, r := range rows {
-					out = append(out, contactSummaryJSON(r))
+					out = append(out, view.ContactOf(r))
 				}
 				return writeJSONLines(a.env.Stdout, out)
 			}
@@ -568,10 +420,7 @@ records (VIA record) and the records that name it, such as the tickets it asked
 				return entityNotFound(err, "contact", id)
 			}
 			if asJSON {
-				return writeJSONLines(a.env.Stdout, []contactDetailJSON{{ID: d.ID, Customer: d.CustomerID, Email: d.Email, Name: d.Name,
-					AccountID: d.AccountID, AccountDomain: d.AccountDomain, AccountName: d.AccountName, Providers: d.Providers,
-					CreatedAt: entityTime(d.CreatedAt), UpdatedAt: entityTime(d.UpdatedAt), Data: d.Data, Sources: sourcesJSON(d.Attributes),
-					Links: linksJSON(d.Links), Interactions: linkedInteractionsJSON(d.Interactions), InteractionCounts: typeCountsJSON(d.InteractionCounts)}})
+				return writeJSONLines(a.env.Stdout, []contactDetailJSON{view.ContactDetailOf(d)})
 			}
 			w := a.env.Stdout
 			fmt.Fprintf(w, "contact:   %d\n", d.ID)

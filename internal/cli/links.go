@@ -8,37 +8,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/intakehq/intake/engine/store"
+	"github.com/intakehq/intake/engine/view"
 )
 
-type unresolvedRefJSON struct {
-	Type   string `json:"type,omitempty"`
-	ID     string `json:"id,omitempty"`
-	Email  string `json:"email,omitempty"`
-	Domain string `json:"domain,omitempty"`
-	Name   string `json:"name,omitempty"`
-}
-
-// unresolvedJSON is one line of `intake links unresolved --json`.
-type unresolvedJSON struct {
-	ID            int64             `json:"id"`
-	Customer      string            `json:"customer"`
-	Integration   string            `json:"integration"`
-	Provider      string            `json:"provider"`
-	Type          string            `json:"interaction_type"`
-	InteractionID int64             `json:"interaction_id"`
-	ExternalID    string            `json:"external_id"`
-	Role          string            `json:"role"`
-	Origin        string            `json:"origin"`
-	Ref           unresolvedRefJSON `json:"ref"`
-	Reason        string            `json:"reason"`
-	Detail        string            `json:"detail"`
-	UpdatedAt     string            `json:"updated_at"`
-}
-
-type reasonCountJSON struct {
-	Reason string `json:"reason"`
-	Count  int    `json:"count"`
-}
+// The JSON shapes of links unresolved are engine/view's, shared with the admin API.
+type (
+	unresolvedJSON  = view.Unresolved
+	reasonCountJSON = view.ReasonCount
+)
 
 func (a *app) linksCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -89,11 +66,7 @@ Reasons:
 			}
 			if byReason {
 				if asJSON {
-					out := make([]reasonCountJSON, 0, len(counts))
-					for _, c := range counts {
-						out = append(out, reasonCountJSON{c.Reason, c.Count})
-					}
-					return writeJSONLines(a.env.Stdout, out)
+					return writeJSONLines(a.env.Stdout, view.ReasonCounts(counts))
 				}
 				return printReasonCounts(a, counts)
 			}
@@ -104,10 +77,7 @@ Reasons:
 			if asJSON {
 				out := make([]unresolvedJSON, 0, len(rows))
 				for _, u := range rows {
-					out = append(out, unresolvedJSON{ID: u.ID, Customer: u.CustomerID, Integration: u.IntegrationID, Provider: u.Provider, Type: u.Type,
-						InteractionID: u.InteractionID, ExternalID: u.ExternalID, Role: u.Role, Origin: u.Origin,
-						Ref:    unresolvedRefJSON{Type: u.RefType, ID: u.RefID, Email: u.RefEmail, Domain: u.RefDomain, Name: u.RefName},
-						Reason: u.Reason, Detail: u.Detail, UpdatedAt: entityTime(u.UpdatedAt)})
+					out = append(out, view.UnresolvedOf(u))
 				}
 				return writeJSONLines(a.env.Stdout, out)
 			}
