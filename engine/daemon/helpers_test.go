@@ -159,8 +159,8 @@ connectors: connectors
 customers: customers
 workers: 3
 lease:
-  duration: 3s
-  heartbeat: 500ms
+  duration: 6s
+  heartbeat: 1s
 schedule:
   retry_min: 1s
   retry_max: 2s
