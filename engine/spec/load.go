@@ -305,7 +305,77 @@ func parseYAML(file string, data []byte, kind fileKind) (*yaml.Node, Errors) {
 	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
+	if e := checkAliases(file, n); e != nil {
+		return nil, Errors{e}
+	}
 	return n, nil
+}
+
+// maxAliasValues bounds how many values aliases may add to a file once expanded. The
+// loader expands every alias (into the checked JSON value, and into copies when
+// overrides are layered), so a few hundred bytes of nested aliases ("billion laughs")
+// would otherwise hold it for hours and exhaust memory. Sharing a block between types
+// stays far below it.
+const maxAliasValues = 10000
+
+// checkAliases refuses an alias inside the value it names (the tree would be
+// infinite) and aliases that add more than maxAliasValues values. It runs in time
+// linear in the file: each anchored value's expanded size is computed once.
+func checkAliases(file string, root *yaml.Node) *Error {
+	size := map[*yaml.Node]int{} // expanded size of a value, once known
+	open := map[*yaml.Node]bool{}
+	var cycle *yaml.Node // the alias found inside its own value
+	var expanded func(n *yaml.Node) int
+	expanded = func(n *yaml.Node) int {
+		if n.Kind == yaml.AliasNode {
+			if n.Alias == nil {
+				return 1
+			}
+			if open[n.Alias] {
+				cycle = n
+				return 0
+			}
+			n = n.Alias
+		}
+		if s, ok := size[n]; ok {
+			return s
+		}
+		open[n] = true
+		s := 1
+		for _, c := range n.Content {
+			s += expanded(c)
+			if cycle != nil {
+				return 0
+			}
+			s = min(s, maxAliasValues+1) // saturate: nesting doubles it at each level
+		}
+		delete(open, n)
+		size[n] = s
+		return s
+	}
+	added := 0
+	var bad *Error
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		for _, c := range n.Content {
+			if bad != nil {
+				return
+			}
+			if c.Kind != yaml.AliasNode {
+				walk(c)
+				continue
+			}
+			added += expanded(c) - 1
+			switch {
+			case cycle != nil:
+				bad = &Error{File: file, Line: cycle.Line, Col: cycle.Column, Msg: fmt.Sprintf("alias *%s is inside the value it names (&%s, line %d); a value cannot contain itself", cycle.Value, cycle.Value, cycle.Alias.Line)}
+			case added > maxAliasValues:
+				bad = &Error{File: file, Line: c.Line, Col: c.Column, Msg: fmt.Sprintf("aliases add more than %d values to the file once expanded (nested aliases multiply); share fewer values", maxAliasValues)}
+			}
+		}
+	}
+	walk(root)
+	return bad
 }
 
 func newDocument(file string, root *yaml.Node, o *origins) (*document, Errors) {
