@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/intakehq/intake/engine/spec"
 	"github.com/intakehq/intake/internal/fuzzseed"
@@ -63,7 +64,7 @@ func FuzzLoadSpec(f *testing.F) {
 		c, err := bounded(t, "Load", load)
 		c2, err2 := bounded(t, "Load", load)
 		if err != nil {
-			checkRefusal(t, err, map[string]int{name: lineCount(data)})
+			checkRefusal(t, err, map[string][]string{name: splitLines(data)})
 			if err2 == nil || err2.Error() != err.Error() {
 				t.Fatalf("loading the same bytes twice gave different errors:\n%v\n---\n%v", err, err2)
 			}
@@ -105,12 +106,17 @@ const overrideSep = "\n#--- next override ---\n"
 // changes nothing (unless it creates types with extends, which may happen once).
 func FuzzOverrideLayering(f *testing.F) {
 	bases := make([]*spec.Connector, len(overrideBases))
+	baseLines := make([][]string, len(overrideBases))
 	for i, p := range overrideBases {
-		c, err := spec.LoadFile(filepath.Join(repoRoot, p))
+		data, err := os.ReadFile(filepath.Join(repoRoot, p))
 		if err != nil {
 			f.Fatal(err)
 		}
-		bases[i] = c
+		c, err := spec.Load(p, data)
+		if err != nil {
+			f.Fatal(err)
+		}
+		bases[i], baseLines[i] = c, splitLines(data)
 	}
 	empty := func(provider string) *spec.Override {
 		o, err := spec.ParseOverride("empty.yaml", []byte("customer: acme\nprovider: "+provider+"\n"))
@@ -121,11 +127,11 @@ func FuzzOverrideLayering(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
 		base := bases[int(which)%len(bases)]
-		files := map[string]int{base.File: -1} // the base's errors are not checked against its lines
+		files := map[string][]string{base.File: baseLines[int(which)%len(bases)]}
 		var ovs []*spec.Override
 		for i, part := range strings.Split(string(data), overrideSep) {
 			name := "override-" + string(rune('1'+i)) + ".yaml"
-			files[name] = lineCount([]byte(part))
+			files[name] = splitLines([]byte(part))
 			o, err := bounded(t, "ParseOverride", func() (*spec.Override, error) { return spec.ParseOverride(name, []byte(part)) })
 			if err != nil {
 				checkRefusal(t, err, files)
@@ -213,50 +219,69 @@ func TestEmptyOverrideIsIdentity(t *testing.T) {
 	}
 }
 
-// checkRefusal checks a refusal: an Errors list whose every message starts with one of
-// the files, at a line inside it (lines < 0: any line).
-func checkRefusal(t *testing.T, err error, lines map[string]int) {
+// checkRefusal checks a refusal: an Errors list whose every message starts with one
+// of the files, at a line and column inside it (files without lines: anywhere).
+// Columns count characters, as YAML positions do.
+func checkRefusal(t *testing.T, err error, files map[string][]string) {
 	t.Helper()
 	var es spec.Errors
 	if !errors.As(err, &es) || len(es) == 0 {
 		t.Fatalf("error is %T, not spec.Errors: %v", err, err)
 	}
 	for _, e := range es {
-		n, ok := lines[e.File]
+		lines, ok := files[e.File]
 		if !ok {
-			t.Fatalf("error names file %q, not one of %v: %v", e.File, keys(lines), e)
+			t.Fatalf("error names file %q, not one of the files: %v", e.File, e)
 		}
 		if !strings.HasPrefix(e.Error(), e.File+":") || e.Msg == "" {
 			t.Fatalf("error does not start with FILE: or has no message: %q", e.Error())
 		}
-		if e.Line < 0 || (n >= 0 && e.Line > n) || (e.Line > 0 && e.Col < 1) {
-			t.Fatalf("error at line %d, column %d of a file of %d lines: %v", e.Line, e.Col, n, e)
+		if e.Line < 0 || (e.Line > 0 && e.Col < 1) {
+			t.Fatalf("error at line %d, column %d: %v", e.Line, e.Col, e)
+		}
+		if lines == nil || e.Line == 0 {
+			continue
+		}
+		if e.Line > len(lines) {
+			t.Fatalf("error at line %d of a file of %d lines: %v", e.Line, len(lines), e)
+		}
+		if n := utf8.RuneCountInString(lines[e.Line-1]); e.Col > n+1 {
+			t.Fatalf("error at column %d of line %d, %q (%d characters): %v", e.Col, e.Line, lines[e.Line-1], n, e)
 		}
 	}
 }
 
-// lineCount is the number of lines of data as YAML counts them: a line ends at LF,
-// CR LF, a lone CR, NEL, LS or PS. A final break starts an empty last line, where an
-// error about a missing value may point.
-func lineCount(data []byte) int {
-	n := 1
+// splitLines splits data into lines as YAML counts them: a line ends at LF, CR LF, a
+// lone CR, NEL, LS or PS. A final break starts an empty last line, where an error
+// about a missing value may point.
+func splitLines(data []byte) []string {
+	var lines []string
+	start := 0
 	for i := 0; i < len(data); i++ {
+		n := 0
 		switch {
 		case data[i] == '\n':
-			n++
+			n = 1
 		case data[i] == '\r':
-			n++
+			n = 1
 			if i+1 < len(data) && data[i+1] == '\n' {
-				i++
+				n = 2
 			}
-		case bytes.HasPrefix(data[i:], []byte("\u0085")), bytes.HasPrefix(data[i:], []byte("\u2028")), bytes.HasPrefix(data[i:], []byte("\u2029")):
-			n++
+		case bytes.HasPrefix(data[i:], []byte("\u0085")):
+			n = 2
+		case bytes.HasPrefix(data[i:], []byte("\u2028")), bytes.HasPrefix(data[i:], []byte("\u2029")):
+			n = 3
+		}
+		if n > 0 {
+			lines = append(lines, string(data[start:i]))
+			i += n - 1
+			start = i + 1
 		}
 	}
-	return n
+	return append(lines, string(data[start:]))
 }
 
-func keys(m map[string]int) []string {
+func keys(m map[string][]string) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	gyaml "github.com/goccy/go-yaml"
 	gyamlparser "github.com/goccy/go-yaml/parser"
@@ -90,7 +91,52 @@ type origins struct {
 }
 
 func newOrigins(file string, data []byte) *origins {
-	return &origins{main: file, file: map[*yaml.Node]string{}, lines: map[string][]string{file: strings.Split(string(data), "\n")}, replaced: map[string]string{}}
+	return &origins{main: file, file: map[*yaml.Node]string{}, lines: map[string][]string{file: yamlLines(data)}, replaced: map[string]string{}}
+}
+
+// yamlLines splits a file into lines as YAML numbers them: a line ends at LF, CR LF,
+// a lone CR, NEL, LS or PS.
+func yamlLines(data []byte) []string {
+	var lines []string
+	start := 0
+	for i := 0; i < len(data); i++ {
+		n := 0
+		switch {
+		case data[i] == '\n':
+			n = 1
+		case data[i] == '\r':
+			n = 1
+			if i+1 < len(data) && data[i+1] == '\n' {
+				n = 2
+			}
+		case bytes.HasPrefix(data[i:], []byte("\u0085")):
+			n = 2
+		case bytes.HasPrefix(data[i:], []byte("\u2028")), bytes.HasPrefix(data[i:], []byte("\u2029")):
+			n = 3
+		}
+		if n > 0 {
+			lines = append(lines, string(data[start:i]))
+			i += n - 1
+			start = i + 1
+		}
+	}
+	return append(lines, string(data[start:]))
+}
+
+// inLine moves a position that is past the end of its line (or its file) to that
+// end. Columns count characters, as YAML positions do.
+func inLine(lines []string, line, col int) (int, int) {
+	if line < 1 || len(lines) == 0 {
+		return line, col
+	}
+	if line > len(lines) {
+		line = len(lines)
+		col = utf8.RuneCountInString(lines[line-1]) + 1
+	}
+	if n := utf8.RuneCountInString(lines[line-1]); col > n+1 {
+		col = n + 1
+	}
+	return line, max(col, 1)
 }
 
 func (o *origins) of(n *yaml.Node) string {
@@ -151,7 +197,15 @@ func (d *document) errAtOffset(segs []string, offset int, format string, args ..
 	raw := lines[p.line-1]
 	switch p.style {
 	case 0, yaml.FlowStyle:
-		e.Col = p.col + offset
+		// offset counts bytes of the text, columns characters.
+		text := d.scalarText(segs)
+		if offset > len(text) {
+			break
+		}
+		col := p.col + utf8.RuneCountInString(text[:offset])
+		if col <= utf8.RuneCountInString(raw)+1 { // else the scalar goes on below
+			e.Col = col
+		}
 	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
 		if c, ok := quotedColumn(raw, p.col, offset, p.style == yaml.DoubleQuotedStyle); ok {
 			e.Col = c
@@ -164,26 +218,57 @@ func (d *document) errAtOffset(segs []string, offset int, format string, args ..
 	return e
 }
 
-// quotedColumn maps an offset into a quoted scalar's decoded text to a 1-based column
-// of the raw line, whose opening quote is at column col.
+// quotedColumn maps a byte offset into a quoted scalar's decoded text to a 1-based
+// column (in characters) of the raw line, whose opening quote is at column col.
 func quotedColumn(raw string, col, offset int, double bool) (int, bool) {
-	i := col // byte index just after the opening quote (col is 1-based)
-	for decoded := 0; i < len(raw); decoded++ {
+	i := 0 // byte index just after the opening quote
+	for c := 1; c <= col; c++ {
+		if i >= len(raw) {
+			return 0, false
+		}
+		_, size := utf8.DecodeRuneInString(raw[i:])
+		i += size
+	}
+	for decoded := 0; i < len(raw) && decoded <= offset; {
 		if decoded == offset {
-			return i + 1, true
+			return utf8.RuneCountInString(raw[:i]) + 1, true
 		}
 		switch {
 		case double && raw[i] == '\\':
-			i += escapeLen(raw[i:])
+			n := escapeLen(raw[i:])
+			decoded += escapeDecodedLen(raw[i : i+n])
+			i += n
 		case !double && raw[i] == '\'' && i+1 < len(raw) && raw[i+1] == '\'':
 			i += 2
+			decoded++
 		case (double && raw[i] == '"') || (!double && raw[i] == '\''):
 			return 0, false // the scalar ends before the offset: it spans lines
 		default:
 			i++
+			decoded++
 		}
 	}
 	return 0, false
+}
+
+// escapeDecodedLen is how many bytes a YAML double-quoted escape decodes to.
+func escapeDecodedLen(esc string) int {
+	if len(esc) < 2 {
+		return len(esc)
+	}
+	switch esc[1] {
+	case 'x', 'u', 'U':
+		n, err := strconv.ParseUint(esc[2:], 16, 32)
+		if err != nil || n > utf8.MaxRune {
+			return 1
+		}
+		return max(utf8.RuneLen(rune(n)), 1)
+	case 'N', '_': // U+0085, U+00A0
+		return 2
+	case 'L', 'P': // U+2028, U+2029
+		return 3
+	}
+	return 1
 }
 
 // escapeLen is the length of the YAML double-quoted escape at the start of s.
@@ -221,7 +306,7 @@ func (d *document) blockPosition(lines []string, line, offset int, segs []string
 	}
 	before := text[:offset]
 	k := strings.Count(before, "\n")
-	col := offset - (strings.LastIndex(before, "\n") + 1)
+	col := utf8.RuneCountInString(before[strings.LastIndex(before, "\n")+1:])
 	return line + 1 + k, indent + col + 1, true
 }
 
@@ -260,7 +345,9 @@ func syntaxError(file string, data []byte, err error) *Error {
 		if strings.Contains(msg, "'\t'") {
 			msg = "a tab cannot indent YAML; indent with spaces"
 		}
-		return &Error{File: file, Line: pos.Line, Col: pos.Column, Msg: "invalid YAML: " + msg}
+		// goccy's column can lie past the line (after a multi-line scalar).
+		line, col := inLine(yamlLines(data), pos.Line, pos.Column)
+		return &Error{File: file, Line: line, Col: col, Msg: "invalid YAML: " + msg}
 	}
 	e := yamlError(file, err)
 	e.Msg = "invalid YAML: " + e.Msg
