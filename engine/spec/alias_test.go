@@ -104,3 +104,24 @@ func TestOverrideAliasesAreBounded(t *testing.T) {
 		})
 	}
 }
+
+// Deeply nested flow collections are a syntax error yaml.v3 reports at once, but
+// goccy/go-yaml, which re-reads a file with a syntax error to place it precisely,
+// took time quadratic in the nesting (20,000 "[" held the loader for half a minute).
+// Past a nesting no spec reaches, yaml.v3's position is used.
+func TestDeepFlowNestingIsBounded(t *testing.T) {
+	for _, y := range []string{
+		strings.Repeat("[", 20000),
+		"provider: p\nkinds: " + strings.Repeat("{a: ", 20000),
+		"provider: p\nkinds: " + strings.Repeat("[{a: ", 5000) + "]]",
+	} {
+		start := time.Now()
+		_, err := spec.Load("deep.yaml", []byte(y))
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%.20s... took %v", y, d)
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), "deep.yaml:") || !strings.Contains(err.Error(), "invalid YAML") {
+			t.Errorf("%.20s...: got %v, want an invalid YAML error", y, err)
+		}
+	}
+}

@@ -337,7 +337,10 @@ var yamlLineRe = regexp.MustCompile(`^yaml: (?:unmarshal errors:\n\s*)?line (\d+
 // block rather than of the problem, so the file is parsed again with goccy/go-yaml,
 // whose errors carry the offending token's line and column.
 func syntaxError(file string, data []byte, err error) *Error {
-	_, gerr := gyamlparser.ParseBytes(data, 0)
+	var gerr error
+	if flowDepth(data) <= maxGoccyFlowDepth {
+		_, gerr = gyamlparser.ParseBytes(data, 0)
+	}
 	var se *gyaml.SyntaxError
 	if errors.As(gerr, &se) && se.GetToken() != nil {
 		pos := se.GetToken().Position
@@ -352,6 +355,28 @@ func syntaxError(file string, data []byte, err error) *Error {
 	e := yamlError(file, err)
 	e.Msg = "invalid YAML: " + e.Msg
 	return e
+}
+
+// maxGoccyFlowDepth bounds the nesting of flow collections ([ and {) in a file that
+// goccy/go-yaml re-reads for a syntax error's position: its time grows with the square
+// of that nesting (20,000 "[" take it half a minute). Specs nest a few levels; deeper
+// than this, yaml.v3's message is used as it is.
+const maxGoccyFlowDepth = 100
+
+// flowDepth is the deepest nesting of [ and { in data, counting every bracket (also
+// those in strings and comments: an upper bound is enough).
+func flowDepth(data []byte) int {
+	depth, deepest := 0, 0
+	for _, c := range data {
+		switch c {
+		case '[', '{':
+			depth++
+			deepest = max(deepest, depth)
+		case ']', '}':
+			depth = max(depth-1, 0)
+		}
+	}
+	return deepest
 }
 
 func yamlError(file string, err error) *Error {
