@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin/intake
 
-.PHONY: demo build test test-race vet fmt-check lint ci clean
+.PHONY: demo build test test-race vet fmt-check lint ci clean fuzz
 
 demo: build ## run the engine on the bundled demo CRM (SQLite, no internet)
 	./$(BIN) demo
@@ -12,6 +12,30 @@ build:
 
 test: vet fmt-check ## run every test, under the race detector
 	$(GO) test -race -count=1 ./...
+
+# Fuzzing is outside `make test`, which runs only the seed corpora (testdata/fuzz/) as
+# ordinary tests. A failing input is written to the package's testdata/fuzz/FuzzXxx/;
+# keep it there with the fix. See docs/testing.md.
+FUZZTIME         ?= 30s
+FUZZMINIMIZETIME ?= 0
+FUZZFLAGS        ?=
+FUZZ_TARGETS := \
+	engine/spec:FuzzLoadSpec \
+	engine/spec:FuzzOverrideLayering \
+	engine/retrieve:FuzzParseLinkHeader \
+	engine/expr:FuzzTemplate \
+	engine/process:FuzzMapRecord \
+	engine/store:FuzzTokenize
+
+fuzz: ## run each fuzz target for FUZZTIME (default 30s)
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz: $$fn (./$$pkg) for $(FUZZTIME)"; \
+		$(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) \
+			-fuzzminimizetime $(FUZZMINIMIZETIME) $(FUZZFLAGS) || failed="$$failed $$fn"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: FAILED:$$failed (failing inputs are in testdata/fuzz/)"; exit 1; fi; \
+	echo "fuzz: every target ran $(FUZZTIME) without a failure"
 
 vet:
 	$(GO) vet ./...

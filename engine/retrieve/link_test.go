@@ -192,14 +192,3 @@ func checkLinks(t *testing.T, values []string) {
 		}
 	}
 }
-
-func FuzzParseLinkHeader(f *testing.F) {
-	for _, v := range malformedLinks {
-		f.Add(v)
-	}
-	f.Add(`<https://x.test/2>; title="one, two; three"; rel="next", <https://x.test/9>; rel="last"`)
-	f.Add(`<https://x.test/2>; title="say \"hi, there\""; rel="next last"`)
-	f.Fuzz(func(t *testing.T, v string) {
-		checkLinks(t, []string{v})
-	})
-}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	gyaml "github.com/goccy/go-yaml"
 	gyamlparser "github.com/goccy/go-yaml/parser"
@@ -90,7 +91,52 @@ type origins struct {
 }
 
 func newOrigins(file string, data []byte) *origins {
-	return &origins{main: file, file: map[*yaml.Node]string{}, lines: map[string][]string{file: strings.Split(string(data), "\n")}, replaced: map[string]string{}}
+	return &origins{main: file, file: map[*yaml.Node]string{}, lines: map[string][]string{file: yamlLines(data)}, replaced: map[string]string{}}
+}
+
+// yamlLines splits a file into lines as YAML numbers them: a line ends at LF, CR LF,
+// a lone CR, NEL, LS or PS.
+func yamlLines(data []byte) []string {
+	var lines []string
+	start := 0
+	for i := 0; i < len(data); i++ {
+		n := 0
+		switch {
+		case data[i] == '\n':
+			n = 1
+		case data[i] == '\r':
+			n = 1
+			if i+1 < len(data) && data[i+1] == '\n' {
+				n = 2
+			}
+		case bytes.HasPrefix(data[i:], []byte("\u0085")):
+			n = 2
+		case bytes.HasPrefix(data[i:], []byte("\u2028")), bytes.HasPrefix(data[i:], []byte("\u2029")):
+			n = 3
+		}
+		if n > 0 {
+			lines = append(lines, string(data[start:i]))
+			i += n - 1
+			start = i + 1
+		}
+	}
+	return append(lines, string(data[start:]))
+}
+
+// inLine moves a position that is past the end of its line (or its file) to that
+// end. Columns count characters, as YAML positions do.
+func inLine(lines []string, line, col int) (int, int) {
+	if line < 1 || len(lines) == 0 {
+		return line, col
+	}
+	if line > len(lines) {
+		line = len(lines)
+		col = utf8.RuneCountInString(lines[line-1]) + 1
+	}
+	if n := utf8.RuneCountInString(lines[line-1]); col > n+1 {
+		col = n + 1
+	}
+	return line, max(col, 1)
 }
 
 func (o *origins) of(n *yaml.Node) string {
@@ -151,7 +197,15 @@ func (d *document) errAtOffset(segs []string, offset int, format string, args ..
 	raw := lines[p.line-1]
 	switch p.style {
 	case 0, yaml.FlowStyle:
-		e.Col = p.col + offset
+		// offset counts bytes of the text, columns characters.
+		text := d.scalarText(segs)
+		if offset > len(text) {
+			break
+		}
+		col := p.col + utf8.RuneCountInString(text[:offset])
+		if col <= utf8.RuneCountInString(raw)+1 { // else the scalar goes on below
+			e.Col = col
+		}
 	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
 		if c, ok := quotedColumn(raw, p.col, offset, p.style == yaml.DoubleQuotedStyle); ok {
 			e.Col = c
@@ -164,26 +218,57 @@ func (d *document) errAtOffset(segs []string, offset int, format string, args ..
 	return e
 }
 
-// quotedColumn maps an offset into a quoted scalar's decoded text to a 1-based column
-// of the raw line, whose opening quote is at column col.
+// quotedColumn maps a byte offset into a quoted scalar's decoded text to a 1-based
+// column (in characters) of the raw line, whose opening quote is at column col.
 func quotedColumn(raw string, col, offset int, double bool) (int, bool) {
-	i := col // byte index just after the opening quote (col is 1-based)
-	for decoded := 0; i < len(raw); decoded++ {
+	i := 0 // byte index just after the opening quote
+	for c := 1; c <= col; c++ {
+		if i >= len(raw) {
+			return 0, false
+		}
+		_, size := utf8.DecodeRuneInString(raw[i:])
+		i += size
+	}
+	for decoded := 0; i < len(raw) && decoded <= offset; {
 		if decoded == offset {
-			return i + 1, true
+			return utf8.RuneCountInString(raw[:i]) + 1, true
 		}
 		switch {
 		case double && raw[i] == '\\':
-			i += escapeLen(raw[i:])
+			n := escapeLen(raw[i:])
+			decoded += escapeDecodedLen(raw[i : i+n])
+			i += n
 		case !double && raw[i] == '\'' && i+1 < len(raw) && raw[i+1] == '\'':
 			i += 2
+			decoded++
 		case (double && raw[i] == '"') || (!double && raw[i] == '\''):
 			return 0, false // the scalar ends before the offset: it spans lines
 		default:
 			i++
+			decoded++
 		}
 	}
 	return 0, false
+}
+
+// escapeDecodedLen is how many bytes a YAML double-quoted escape decodes to.
+func escapeDecodedLen(esc string) int {
+	if len(esc) < 2 {
+		return len(esc)
+	}
+	switch esc[1] {
+	case 'x', 'u', 'U':
+		n, err := strconv.ParseUint(esc[2:], 16, 32)
+		if err != nil || n > utf8.MaxRune {
+			return 1
+		}
+		return max(utf8.RuneLen(rune(n)), 1)
+	case 'N', '_': // U+0085, U+00A0
+		return 2
+	case 'L', 'P': // U+2028, U+2029
+		return 3
+	}
+	return 1
 }
 
 // escapeLen is the length of the YAML double-quoted escape at the start of s.
@@ -221,7 +306,7 @@ func (d *document) blockPosition(lines []string, line, offset int, segs []string
 	}
 	before := text[:offset]
 	k := strings.Count(before, "\n")
-	col := offset - (strings.LastIndex(before, "\n") + 1)
+	col := utf8.RuneCountInString(before[strings.LastIndex(before, "\n")+1:])
 	return line + 1 + k, indent + col + 1, true
 }
 
@@ -252,7 +337,10 @@ var yamlLineRe = regexp.MustCompile(`^yaml: (?:unmarshal errors:\n\s*)?line (\d+
 // block rather than of the problem, so the file is parsed again with goccy/go-yaml,
 // whose errors carry the offending token's line and column.
 func syntaxError(file string, data []byte, err error) *Error {
-	_, gerr := gyamlparser.ParseBytes(data, 0)
+	var gerr error
+	if flowDepth(data) <= maxGoccyFlowDepth {
+		_, gerr = gyamlparser.ParseBytes(data, 0)
+	}
 	var se *gyaml.SyntaxError
 	if errors.As(gerr, &se) && se.GetToken() != nil {
 		pos := se.GetToken().Position
@@ -260,11 +348,35 @@ func syntaxError(file string, data []byte, err error) *Error {
 		if strings.Contains(msg, "'\t'") {
 			msg = "a tab cannot indent YAML; indent with spaces"
 		}
-		return &Error{File: file, Line: pos.Line, Col: pos.Column, Msg: "invalid YAML: " + msg}
+		// goccy's column can lie past the line (after a multi-line scalar).
+		line, col := inLine(yamlLines(data), pos.Line, pos.Column)
+		return &Error{File: file, Line: line, Col: col, Msg: "invalid YAML: " + msg}
 	}
 	e := yamlError(file, err)
 	e.Msg = "invalid YAML: " + e.Msg
 	return e
+}
+
+// maxGoccyFlowDepth bounds the nesting of flow collections ([ and {) in a file that
+// goccy/go-yaml re-reads for a syntax error's position: its time grows with the square
+// of that nesting (20,000 "[" take it half a minute). Specs nest a few levels; deeper
+// than this, yaml.v3's message is used as it is.
+const maxGoccyFlowDepth = 100
+
+// flowDepth is the deepest nesting of [ and { in data, counting every bracket (also
+// those in strings and comments: an upper bound is enough).
+func flowDepth(data []byte) int {
+	depth, deepest := 0, 0
+	for _, c := range data {
+		switch c {
+		case '[', '{':
+			depth++
+			deepest = max(deepest, depth)
+		case ']', '}':
+			depth = max(depth-1, 0)
+		}
+	}
+	return deepest
 }
 
 func yamlError(file string, err error) *Error {
@@ -305,7 +417,77 @@ func parseYAML(file string, data []byte, kind fileKind) (*yaml.Node, Errors) {
 	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
+	if e := checkAliases(file, n); e != nil {
+		return nil, Errors{e}
+	}
 	return n, nil
+}
+
+// maxAliasValues bounds how many values aliases may add to a file once expanded. The
+// loader expands every alias (into the checked JSON value, and into copies when
+// overrides are layered), so a few hundred bytes of nested aliases ("billion laughs")
+// would otherwise hold it for hours and exhaust memory. Sharing a block between types
+// stays far below it.
+const maxAliasValues = 10000
+
+// checkAliases refuses an alias inside the value it names (the tree would be
+// infinite) and aliases that add more than maxAliasValues values. It runs in time
+// linear in the file: each anchored value's expanded size is computed once.
+func checkAliases(file string, root *yaml.Node) *Error {
+	size := map[*yaml.Node]int{} // expanded size of a value, once known
+	open := map[*yaml.Node]bool{}
+	var cycle *yaml.Node // the alias found inside its own value
+	var expanded func(n *yaml.Node) int
+	expanded = func(n *yaml.Node) int {
+		if n.Kind == yaml.AliasNode {
+			if n.Alias == nil {
+				return 1
+			}
+			if open[n.Alias] {
+				cycle = n
+				return 0
+			}
+			n = n.Alias
+		}
+		if s, ok := size[n]; ok {
+			return s
+		}
+		open[n] = true
+		s := 1
+		for _, c := range n.Content {
+			s += expanded(c)
+			if cycle != nil {
+				return 0
+			}
+			s = min(s, maxAliasValues+1) // saturate: nesting doubles it at each level
+		}
+		delete(open, n)
+		size[n] = s
+		return s
+	}
+	added := 0
+	var bad *Error
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		for _, c := range n.Content {
+			if bad != nil {
+				return
+			}
+			if c.Kind != yaml.AliasNode {
+				walk(c)
+				continue
+			}
+			added += expanded(c) - 1
+			switch {
+			case cycle != nil:
+				bad = &Error{File: file, Line: cycle.Line, Col: cycle.Column, Msg: fmt.Sprintf("alias *%s is inside the value it names (&%s, line %d); a value cannot contain itself", cycle.Value, cycle.Value, cycle.Alias.Line)}
+			case added > maxAliasValues:
+				bad = &Error{File: file, Line: c.Line, Col: c.Column, Msg: fmt.Sprintf("aliases add more than %d values to the file once expanded (nested aliases multiply); share fewer values", maxAliasValues)}
+			}
+		}
+	}
+	walk(root)
+	return bad
 }
 
 func newDocument(file string, root *yaml.Node, o *origins) (*document, Errors) {
