@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin/intake
 
-.PHONY: demo build test test-race vet fmt-check lint ci clean fuzz
+.PHONY: demo build test test-race vet fmt-check lint ci clean fuzz bench
 
 demo: build ## run the engine on the bundled demo CRM (SQLite, no internet)
 	./$(BIN) demo
@@ -36,6 +36,16 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz: FAILED:$$failed (failing inputs are in testdata/fuzz/)"; exit 1; fi; \
 	echo "fuzz: every target ran $(FUZZTIME) without a failure"
+
+# Throughput of a full sync against a floor, at pages of 100 and 1,000, and an
+# incremental sync (docs/performance.md). Not part of `make test` or CI: it takes
+# minutes. Quick run: make bench BENCH_RECORDS=20000 BENCH_RUNS=1
+BENCH_RECORDS ?= 200000
+BENCH_RUNS    ?= 3
+BENCH_FLAGS   ?=
+bench: ## measure engine vs floor throughput, peak RSS and an incremental sync
+	$(GO) build -o bin/intake-bench ./cmd/intake-bench
+	./bin/intake-bench -records $(BENCH_RECORDS) -runs $(BENCH_RUNS) $(BENCH_FLAGS)
 
 vet:
 	$(GO) vet ./...
