@@ -114,7 +114,9 @@ type keyset struct {
 	index   int32
 }
 
-func (k keyset) String() string { return "k" + strconv.FormatInt(k.updated, 36) + "." + strconv.FormatInt(int64(k.index), 36) }
+func (k keyset) String() string {
+	return "k" + strconv.FormatInt(k.updated, 36) + "." + strconv.FormatInt(int64(k.index), 36)
+}
 
 func parseKeyset(s string) (*keyset, error) {
 	a, b, ok := strings.Cut(strings.TrimPrefix(s, "k"), ".")
