@@ -295,10 +295,11 @@ func scenarioA() e2eConfig {
 	}}
 }
 
-// scenarioTight overruns its rate limit for sure: 15 calls per 500ms is far below
-// what an unthrottled client does with small pages (hundreds a second), while
-// scenarioA's 40 per 200ms may not be reached (a sync commits each page of 50 before
-// asking for the next). Each 429 costs a one-second Retry-After, so it is kept short.
+// scenarioTight overruns its rate limit for sure: 6 calls a second is far below what
+// an unthrottled client does with small pages (hundreds a second, and still a dozen
+// in half a second on a starved CI machine), while scenarioA's 40 per 200ms may not
+// be reached (a sync commits each page of 50 before asking for the next). Each 429
+// costs a one-second Retry-After, so it is kept short.
 func scenarioTight() e2eConfig {
 	return e2eConfig{limit: 5, mock: mockapi.Options{
 		Records:       100,
@@ -306,8 +307,8 @@ func scenarioTight() e2eConfig {
 		TokenUses:     5,
 		FailRate:      0.03,
 		Seed:          11,
-		RateLimit:     15,
-		RateWindow:    500 * time.Millisecond,
+		RateLimit:     6,
+		RateWindow:    time.Second,
 		TruncateEvery: 7,
 	}}
 }
@@ -320,7 +321,7 @@ func TestE2EHostileAPI(t *testing.T) {
 		name  string
 		cfg   e2eConfig
 		pages int
-	}{{"40 per 200ms", scenarioA(), 30}, {"15 per 500ms", scenarioTight(), 20}}
+	}{{"40 per 200ms", scenarioA(), 30}, {"6 per 1s", scenarioTight(), 20}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -334,7 +335,7 @@ func TestE2EHostileAPI(t *testing.T) {
 			assert.GreaterOrEqual(t, st.Status401, 1, "the pages outlive a token")
 			assert.GreaterOrEqual(t, st.ClientCredentialsGrants, 2)
 			assert.GreaterOrEqual(t, st.Truncated, 1)
-			if tc.cfg.mock.RateLimit == 15 {
+			if tc.cfg.mock.RateLimit == 6 {
 				assert.Greater(t, st.Status429, 0, "the scenario does overrun the provider's limit")
 			}
 		})
@@ -347,8 +348,8 @@ func TestE2ERateLimitPrevents429(t *testing.T) {
 	a := scenarioA()
 	a.rateLimit = "{requests: 30, per: 200ms}"
 	tight := scenarioTight()
-	tight.rateLimit = "{requests: 10, per: 500ms}"
-	for name, cfg := range map[string]e2eConfig{"30 per 200ms under 40": a, "10 per 500ms under 15": tight} {
+	tight.rateLimit = "{requests: 4, per: 1s}"
+	for name, cfg := range map[string]e2eConfig{"30 per 200ms under 40": a, "4 per 1s under 6": tight} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			e := newE2E(t, cfg)
