@@ -64,7 +64,7 @@ func FuzzLoadSpec(f *testing.F) {
 		c, err := bounded(t, "Load", load)
 		c2, err2 := bounded(t, "Load", load)
 		if err != nil {
-			checkRefusal(t, err, map[string][]string{name: splitLines(data)})
+			checkRefusal(t, err, map[string][]string{name: spec.YAMLLines(data)})
 			if err2 == nil || err2.Error() != err.Error() {
 				t.Fatalf("loading the same bytes twice gave different errors:\n%v\n---\n%v", err, err2)
 			}
@@ -116,7 +116,7 @@ func FuzzOverrideLayering(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		bases[i], baseLines[i] = c, splitLines(data)
+		bases[i], baseLines[i] = c, spec.YAMLLines(data)
 	}
 	empty := func(provider string) *spec.Override {
 		o, err := spec.ParseOverride("empty.yaml", []byte("customer: acme\nprovider: "+provider+"\n"))
@@ -131,7 +131,7 @@ func FuzzOverrideLayering(f *testing.F) {
 		var ovs []*spec.Override
 		for i, part := range strings.Split(string(data), overrideSep) {
 			name := "override-" + string(rune('1'+i)) + ".yaml"
-			files[name] = splitLines([]byte(part))
+			files[name] = spec.YAMLLines([]byte(part))
 			o, err := bounded(t, "ParseOverride", func() (*spec.Override, error) { return spec.ParseOverride(name, []byte(part)) })
 			if err != nil {
 				checkRefusal(t, err, files)
@@ -249,36 +249,6 @@ func checkRefusal(t *testing.T, err error, files map[string][]string) {
 			t.Fatalf("error at column %d of line %d, %q (%d characters): %v", e.Col, e.Line, lines[e.Line-1], n, e)
 		}
 	}
-}
-
-// splitLines splits data into lines as YAML counts them: a line ends at LF, CR LF, a
-// lone CR, NEL, LS or PS. A final break starts an empty last line, where an error
-// about a missing value may point.
-func splitLines(data []byte) []string {
-	var lines []string
-	start := 0
-	for i := 0; i < len(data); i++ {
-		n := 0
-		switch {
-		case data[i] == '\n':
-			n = 1
-		case data[i] == '\r':
-			n = 1
-			if i+1 < len(data) && data[i+1] == '\n' {
-				n = 2
-			}
-		case bytes.HasPrefix(data[i:], []byte("\u0085")):
-			n = 2
-		case bytes.HasPrefix(data[i:], []byte("\u2028")), bytes.HasPrefix(data[i:], []byte("\u2029")):
-			n = 3
-		}
-		if n > 0 {
-			lines = append(lines, string(data[start:i]))
-			i += n - 1
-			start = i + 1
-		}
-	}
-	return append(lines, string(data[start:]))
 }
 
 func keys(m map[string][]string) []string {
