@@ -79,9 +79,15 @@ func (r *run) readSpan(ctx context.Context, sp span) error {
 	rangedDeletes := r.it.Deletes.Endpoint() != nil && r.it.Deletes.Ranged()
 	perPage := inc != nil && inc.Sorted && inc.Order != spec.OrderDesc && !rangedDeletes
 	q := r.query(sp)
+	var ov overlap
 	err := r.job.Client.Pages(ctx, r.req, q, func(pg retrieve.Page) error {
 		out, err := r.page(ctx, pg, sp.from, nil, nil)
 		if err != nil {
+			return err
+		}
+		out.page.Prepare(r.job.Connector.Provider)
+		// The previous page's commit ran while this one was fetched and mapped.
+		if err := ov.wait(); err != nil {
 			return err
 		}
 		page := out.page
@@ -96,23 +102,15 @@ func (r *run) readSpan(ctx context.Context, sp span) error {
 				page.PendingCursor = high.String()
 			}
 		}
-		if err := r.commit(ctx, pg, page); err != nil {
-			return err
-		}
-		if r.seen != nil {
-			r.mu.Lock()
-			for _, ext := range out.seen {
-				r.seen[ext] = true
-			}
-			r.mu.Unlock()
-		}
+		r.markSeen(out.seen)
+		ov.start(func() error { return r.commit(ctx, pg, page) })
 		if out.stop {
 			// Newest first: the rest is older than the cursor, read by earlier syncs.
 			return retrieve.ErrStopPaging
 		}
 		return nil
 	})
-	if err != nil {
+	if err := ov.finish(err); err != nil {
 		return err
 	}
 	if rangedDeletes {
@@ -269,6 +267,55 @@ func (r *run) page(ctx context.Context, pg retrieve.Page, from process.Cursor, p
 	return out, nil
 }
 
+// markSeen notes the external ids a page read, for deletes.reconcile.
+func (r *run) markSeen(ids []string) {
+	if r.seen == nil {
+		return
+	}
+	r.mu.Lock()
+	for _, ext := range ids {
+		r.seen[ext] = true
+	}
+	r.mu.Unlock()
+}
+
+// overlap commits one page on a goroutine of its own while the caller fetches and
+// maps the next: the store and the network then work at once, where one waited for
+// the other (on two cores, a sync of 1,000-record pages spent two thirds of its time
+// committing). Commits still run one at a time and in page order, each waited for
+// before the next starts, so a page commits only after the one before it did; what
+// a crash loses is at most the pages not yet committed, read again from the stored
+// cursor as before.
+type overlap struct {
+	pending chan error
+}
+
+// start begins a commit; the one before it must have been waited for.
+func (o *overlap) start(commit func() error) {
+	ch := make(chan error, 1)
+	o.pending = ch
+	go func() { ch <- commit() }()
+}
+
+// wait returns the result of the commit in flight, if any.
+func (o *overlap) wait() error {
+	if o.pending == nil {
+		return nil
+	}
+	err := <-o.pending
+	o.pending = nil
+	return err
+}
+
+// finish waits for the last commit when paging has ended, with err or without. A
+// failed commit is reported over err: it came first, and err may be its consequence.
+func (o *overlap) finish(err error) error {
+	if cerr := o.wait(); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
 // commit stores a page and reports it. Commits are serialized: the pages of parents
 // fetched at once commit one at a time.
 func (r *run) commit(ctx context.Context, pg retrieve.Page, page store.Page) error {
@@ -289,9 +336,14 @@ func (r *run) commit(ctx context.Context, pg retrieve.Page, page store.Page) err
 // sync resumes after its last committed page.
 func (r *run) resume(ctx context.Context, rs source.Resumable) error {
 	committed := r.obj.Cursor
+	var ov overlap
 	err := rs.Resume(ctx, r.it, committed, func(b source.Batch) error {
 		out, err := r.page(ctx, b.Page, process.Cursor{}, nil, &b)
 		if err != nil {
+			return err
+		}
+		out.page.Prepare(r.job.Connector.Provider)
+		if err := ov.wait(); err != nil {
 			return err
 		}
 		page := out.page
@@ -299,19 +351,11 @@ func (r *run) resume(ctx context.Context, rs source.Resumable) error {
 			// A resumable source's position covers everything before it.
 			page.Cursor, committed = b.Cursor, b.Cursor
 		}
-		if err := r.commit(ctx, b.Page, page); err != nil {
-			return err
-		}
-		if r.seen != nil {
-			r.mu.Lock()
-			for _, ext := range out.seen {
-				r.seen[ext] = true
-			}
-			r.mu.Unlock()
-		}
+		r.markSeen(out.seen)
+		ov.start(func() error { return r.commit(ctx, b.Page, page) })
 		return nil
 	})
-	if err != nil {
+	if err := ov.finish(err); err != nil {
 		return err
 	}
 	if r.it.Deletes != nil && r.it.Deletes.Reconcile {

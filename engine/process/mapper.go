@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/intakehq/intake/engine/expr"
+	"github.com/intakehq/intake/engine/jsonx"
 	"github.com/intakehq/intake/engine/spec"
 )
 
@@ -133,32 +134,29 @@ func (m *Mapper) MapChild(ctx context.Context, raw any, extra []Field) (*Mapped,
 			return nil, &RecordError{ExternalID: ext, Reason: "parent.fields: " + err.Error()}
 		}
 	default:
-		var b bytes.Buffer
-		b.WriteByte('{')
+		b := make([]byte, 0, 64*(m.it.Fields.Len()+len(extra)))
+		b = append(b, '{')
 		for i, name := range m.it.Fields.Keys {
 			v, err := m.it.Fields.Map[name].First(ctx, raw)
 			if err != nil {
 				return nil, &RecordError{ExternalID: ext, Reason: "fields." + name + ": " + err.Error()}
 			}
-			enc, err := marshal(v)
-			if err != nil {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendQuote(b, name)
+			b = append(b, ':')
+			if b, err = jsonx.Append(b, v, false); err != nil {
 				return nil, &RecordError{ExternalID: ext, Reason: "fields." + name + ": " + err.Error()}
 			}
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(strconv.Quote(name))
-			b.WriteByte(':')
-			b.Write(enc)
 		}
 		for _, f := range extra {
-			b.WriteByte(',')
-			b.WriteString(strconv.Quote(f.Name))
-			b.WriteByte(':')
-			b.Write(f.Value)
+			b = append(b, ',')
+			b = strconv.AppendQuote(b, f.Name)
+			b = append(b, ':')
+			b = append(b, f.Value...)
 		}
-		b.WriteByte('}')
-		out.Data = b.Bytes()
+		out.Data = append(b, '}')
 	}
 	dec := json.NewDecoder(bytes.NewReader(out.Data))
 	dec.UseNumber()
@@ -272,12 +270,4 @@ func describe(v any) string {
 
 // marshal encodes compactly without HTML escaping; map keys come out sorted, so equal
 // values always hash the same.
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(b.Bytes(), "\n"), nil
-}
+func marshal(v any) ([]byte, error) { return jsonx.MarshalNoHTML(v) }

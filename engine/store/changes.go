@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -109,17 +110,24 @@ func (s *Store) RecordChangeTx(ctx context.Context, tx *sql.Tx, c Change) error 
 	return RecordChange(ctx, tx, c)
 }
 
-// objectChanges records the interaction changes of one page of an integration object.
-// It keeps them until flush, which the page's transaction calls last, just before it
-// commits: on PostgreSQL appending to the feed takes a lock that is held until the
-// commit (see postgresSetup), so the later the feed is written, the less concurrent
-// pages wait for each other. A page of unchanged records costs nothing; a changed
-// record costs one statement at flush.
+// objectChanges records the changes of one page of an integration object: its
+// interactions', and the accounts' and contacts' its resolution made. It keeps them
+// until flush, which the page's transaction calls last, just before it commits: on
+// PostgreSQL appending to the feed takes a lock that is held until the commit (see
+// postgresSetup), so the later the feed is written, the less concurrent pages wait
+// for each other. A page of unchanged records costs nothing; the changes of a page
+// are written with a statement per hundred.
 type objectChanges struct {
 	tx       *sql.Tx
 	objectID int64
 	at       string
-	pending  []Change
+	pending  []pendingChange
+}
+
+type pendingChange struct {
+	Change
+	at    string
+	owned bool // CustomerID, IntegrationID and Type are set; otherwise they are the object's
 }
 
 func newObjectChanges(tx *sql.Tx, objectID int64, at string) *objectChanges {
@@ -131,31 +139,54 @@ func (o *objectChanges) record(_ context.Context, op string, id int64, externalI
 	if err := checkChange(c); err != nil {
 		return err
 	}
-	o.pending = append(o.pending, c)
+	o.pending = append(o.pending, pendingChange{Change: c, at: o.at})
 	return nil
 }
 
-// flush writes the recorded changes, in the order they were recorded.
+// add records a change of any entity, with its owner set, at the given time.
+func (o *objectChanges) add(at string, c Change) error {
+	if err := checkChange(c); err != nil {
+		return err
+	}
+	o.pending = append(o.pending, pendingChange{Change: c, at: at, owned: true})
+	return nil
+}
+
+// changesPerInsert is how many changes one INSERT writes (8 parameters each).
+const changesPerInsert = 100
+
+// flush writes the recorded changes, in the order they were recorded: a multi-row
+// INSERT assigns seq in the order of its VALUES.
 func (o *objectChanges) flush(ctx context.Context) error {
 	if len(o.pending) == 0 {
 		return nil
 	}
 	var owner Change
-	err := o.tx.QueryRowContext(ctx, `SELECT i.customer_id, o.integration_id, o.interaction_type FROM integration_objects o JOIN integrations i ON i.id = o.integration_id WHERE o.id = ?`, o.objectID).
-		Scan(&owner.CustomerID, &owner.IntegrationID, &owner.Type)
-	if err != nil {
-		return fmt.Errorf("record change: integration object %d: %w", o.objectID, err)
-	}
-	stmt, err := o.tx.PrepareContext(ctx, insertChangeSQL)
-	if err != nil {
-		return fmt.Errorf("record change: %w", err)
-	}
-	defer stmt.Close()
 	for _, p := range o.pending {
-		c := owner
-		c.Entity, c.Op, c.EntityID, c.ExternalID = p.Entity, p.Op, p.EntityID, p.ExternalID
-		if _, err := stmt.ExecContext(ctx, changeArgs(o.at, c)...); err != nil {
-			return fmt.Errorf("record change: %s interaction %s: %w", c.Op, c.ExternalID, err)
+		if p.owned {
+			continue
+		}
+		err := o.tx.QueryRowContext(ctx, `SELECT i.customer_id, o.integration_id, o.interaction_type FROM integration_objects o JOIN integrations i ON i.id = o.integration_id WHERE o.id = ?`, o.objectID).
+			Scan(&owner.CustomerID, &owner.IntegrationID, &owner.Type)
+		if err != nil {
+			return fmt.Errorf("record change: integration object %d: %w", o.objectID, err)
+		}
+		break
+	}
+	args := make([]any, 0, 8*changesPerInsert)
+	for start := 0; start < len(o.pending); start += changesPerInsert {
+		part := o.pending[start:min(start+changesPerInsert, len(o.pending))]
+		args = args[:0]
+		for _, p := range part {
+			c := p.Change
+			if !p.owned {
+				c.CustomerID, c.IntegrationID, c.Type = owner.CustomerID, owner.IntegrationID, owner.Type
+			}
+			args = append(args, changeArgs(p.at, c)...)
+		}
+		q := insertChangeSQL + strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?)", len(part)-1)
+		if _, err := o.tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("record %d changes: %w", len(part), err)
 		}
 	}
 	o.pending = nil

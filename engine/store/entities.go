@@ -4,9 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/intakehq/intake/engine/jsonx"
 )
 
 // MatchKeys are what resolves one record to an Account or Contact, already normalised.
@@ -51,6 +52,8 @@ type resolver struct {
 	typ                            string
 	customer, provider, integ, now string
 	stmts                          map[string]*sql.Stmt
+	lookups                        *lookups
+	changes                        *objectChanges // the page's, written when it commits
 	*pageLinks
 }
 
@@ -90,8 +93,8 @@ func (r *resolver) queryRow(ctx context.Context, q string, args ...any) *sql.Row
 // writer at a time; on PostgreSQL with concurrent workers, the transaction must first
 // serialize on the customer (pg_advisory_xact_lock on it), or a reference written by one
 // page could miss the contact another page creates at the same moment.
-func (s *Store) newResolver(ctx context.Context, tx *sql.Tx, obj *Object) (*resolver, error) {
-	r := &resolver{s: s, tx: tx, typ: obj.Type, integ: obj.IntegrationID, now: s.ts(), stmts: map[string]*sql.Stmt{}, pageLinks: &pageLinks{inserted: map[int64]bool{}}}
+func (s *Store) newResolver(ctx context.Context, tx *sql.Tx, obj *Object, changes *objectChanges) (*resolver, error) {
+	r := &resolver{s: s, tx: tx, changes: changes, typ: obj.Type, integ: obj.IntegrationID, now: s.ts(), stmts: map[string]*sql.Stmt{}, lookups: newLookups(), pageLinks: &pageLinks{inserted: map[int64]bool{}}}
 	err := tx.QueryRowContext(ctx, `SELECT customer_id, provider FROM integrations WHERE id = ?`, obj.IntegrationID).Scan(&r.customer, &r.provider)
 	if err != nil {
 		return nil, fmt.Errorf("resolve entities of %s: %w", obj.IntegrationID, err)
@@ -102,12 +105,12 @@ func (s *Store) newResolver(ctx context.Context, tx *sql.Tx, obj *Object) (*reso
 // resolve finds or creates the record's entity and links the record to it, returning
 // the entity's id. Ambiguous matches go to match_reviews instead (id 0). unmatched
 // reports a record that matched nothing and, by its mode, created nothing.
-func (r *resolver) resolve(ctx context.Context, externalID string, k *MatchKeys) (id int64, unmatched bool, err error) {
+func (r *resolver) resolve(ctx context.Context, rec *Record, externalID string, k *MatchKeys) (id int64, unmatched bool, err error) {
 	switch k.Entity {
 	case EntityAccount:
-		id, unmatched, err = r.account(ctx, externalID, k)
+		id, unmatched, err = r.account(ctx, rec, externalID, k)
 	case EntityContact:
-		id, unmatched, err = r.contact(ctx, externalID, k)
+		id, unmatched, err = r.contact(ctx, rec, externalID, k)
 	default:
 		err = fmt.Errorf("unknown entity %q", k.Entity)
 	}
@@ -120,27 +123,12 @@ func (r *resolver) resolve(ctx context.Context, externalID string, k *MatchKeys)
 // changed puts an account or contact change on the change feed.
 func (r *resolver) changed(ctx context.Context, entity, op string, id int64, externalID string) error {
 	c := Change{Entity: entity, Op: op, EntityID: id, CustomerID: r.customer, IntegrationID: r.integ, Type: r.typ, ExternalID: externalID}
-	_, err := r.exec(ctx, insertChangeSQL, changeArgs(r.now, c)...)
-	return err
+	return r.changes.add(r.now, c)
 }
 
 // link finds this provider's record in the crosswalk.
 func (r *resolver) link(ctx context.Context, entity, externalID string) (int64, error) {
 	return r.crosswalk(ctx, entity, r.provider, externalID)
-}
-
-// crosswalk finds a provider's record: the account or contact its external id is
-// linked to, 0 when none. The key is (customer, entity, provider, external id): the
-// interaction type does not take part, so the ids of every account type of a provider
-// share one space, as they do in the providers themselves.
-func (r *resolver) crosswalk(ctx context.Context, entity, provider, externalID string) (int64, error) {
-	var id int64
-	err := r.queryRow(ctx, `SELECT entity_id FROM entity_links WHERE customer_id = ? AND entity = ? AND provider = ? AND external_id = ?`,
-		r.customer, entity, provider, externalID).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	return id, err
 }
 
 // addLink puts a record in the crosswalk; the references waiting for that provider id
@@ -149,6 +137,7 @@ func (r *resolver) addLink(ctx context.Context, entity string, id int64, externa
 	_, err := r.exec(ctx, `INSERT INTO entity_links (customer_id, entity, entity_id, provider, integration_id, external_id, matched_by, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.customer, entity, id, r.provider, r.integ, externalID, by, r.now)
 	if err == nil {
+		r.lookups.crosswalk[crosswalkKey{entity, r.provider, externalID}] = id
 		r.push(linkEvent{kind: evLink, entity: entity, provider: r.provider, key: externalID})
 	}
 	return err
@@ -183,7 +172,7 @@ func (r *resolver) ids(ctx context.Context, q string, args ...any) ([]int64, err
 	return out, rows.Err()
 }
 
-func (r *resolver) account(ctx context.Context, ext string, k *MatchKeys) (int64, bool, error) {
+func (r *resolver) account(ctx context.Context, rec *Record, ext string, k *MatchKeys) (int64, bool, error) {
 	id, err := r.link(ctx, EntityAccount, ext)
 	if err != nil {
 		return 0, false, err
@@ -192,7 +181,7 @@ func (r *resolver) account(ctx context.Context, ext string, k *MatchKeys) (int64
 	by := "crosswalk"
 	if id == 0 && k.Domain != "" {
 		var found []int64
-		if found, err = r.ids(ctx, `SELECT id FROM accounts WHERE customer_id = ? AND domain = ?`, r.customer, k.Domain); err != nil {
+		if found, err = r.accountsByDomain(ctx, k.Domain); err != nil {
 			return 0, false, err
 		}
 		if len(found) == 1 {
@@ -215,13 +204,14 @@ func (r *resolver) account(ctx context.Context, ext string, k *MatchKeys) (int64
 	case id == 0 && !k.creates():
 		return 0, true, nil
 	case id == 0:
-		data, sources := merge(map[string]any{}, map[string]any{}, k, r.provider)
+		data, sources := r.created(rec, k)
 		// RETURNING, not LastInsertId: PostgreSQL drivers have no last insert id.
 		if err := r.queryRow(ctx, `INSERT INTO accounts (customer_id, domain, name, name_key, data, sources, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			r.customer, nullStr(k.Domain), nullStr(k.Name), nullStr(k.NameKey), data, sources, r.now, r.now).Scan(&id); err != nil {
 			return 0, false, err
 		}
 		by = "created"
+		r.hasDomain(id, k.Domain)
 		if err := r.changed(ctx, EntityAccount, OpInsert, id, ext); err != nil {
 			return 0, false, err
 		}
@@ -243,6 +233,7 @@ func (r *resolver) account(ctx context.Context, ext string, k *MatchKeys) (int64
 				return 0, false, err
 			}
 			if n, _ := res.RowsAffected(); n > 0 {
+				r.hasDomain(id, k.Domain)
 				r.push(linkEvent{kind: evDomain, key: k.Domain})
 			}
 		}
@@ -258,7 +249,7 @@ func (r *resolver) account(ctx context.Context, ext string, k *MatchKeys) (int64
 // contact resolves a contact record. Its account is not set here: the record's
 // company reference is an interaction_links row (origin company), resolved when the
 // record is stored and again whenever an account that satisfies it appears.
-func (r *resolver) contact(ctx context.Context, ext string, k *MatchKeys) (int64, bool, error) {
+func (r *resolver) contact(ctx context.Context, rec *Record, ext string, k *MatchKeys) (int64, bool, error) {
 	id, err := r.link(ctx, EntityContact, ext)
 	if err != nil {
 		return 0, false, err
@@ -267,7 +258,7 @@ func (r *resolver) contact(ctx context.Context, ext string, k *MatchKeys) (int64
 	by := "crosswalk"
 	if id == 0 && k.Email != "" {
 		var found []int64
-		if found, err = r.ids(ctx, `SELECT id FROM contacts WHERE customer_id = ? AND email = ?`, r.customer, k.Email); err != nil {
+		if found, err = r.contactsByEmail(ctx, k.Email); err != nil {
 			return 0, false, err
 		}
 		if len(found) == 1 {
@@ -278,12 +269,13 @@ func (r *resolver) contact(ctx context.Context, ext string, k *MatchKeys) (int64
 	case id == 0 && !k.creates():
 		return 0, true, nil
 	case id == 0:
-		data, sources := merge(map[string]any{}, map[string]any{}, k, r.provider)
+		data, sources := r.created(rec, k)
 		if err := r.queryRow(ctx, `INSERT INTO contacts (customer_id, email, name, data, sources, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			r.customer, nullStr(k.Email), nullStr(k.Name), data, sources, r.now, r.now).Scan(&id); err != nil {
 			return 0, false, err
 		}
 		by = "created"
+		r.hasEmail(id, k.Email)
 		if err := r.changed(ctx, EntityContact, OpInsert, id, ext); err != nil {
 			return 0, false, err
 		}
@@ -304,6 +296,7 @@ func (r *resolver) contact(ctx context.Context, ext string, k *MatchKeys) (int64
 				return 0, false, err
 			}
 			if n, _ := res.RowsAffected(); n > 0 {
+				r.hasEmail(id, k.Email)
 				r.push(linkEvent{kind: evEmail, key: k.Email})
 			}
 		}
@@ -314,6 +307,14 @@ func (r *resolver) contact(ctx context.Context, ext string, k *MatchKeys) (int64
 		}
 	}
 	return id, false, nil
+}
+
+// created are the attributes of the entity a record creates.
+func (r *resolver) created(rec *Record, k *MatchKeys) (data, sources string) {
+	if rec != nil && rec.prep != nil && rec.prep.provider == r.provider && rec.prep.data != "" {
+		return rec.prep.data, rec.prep.sources
+	}
+	return merge(map[string]any{}, map[string]any{}, k, r.provider)
 }
 
 // update merges a record's attributes into an existing entity by survivorship.
@@ -367,8 +368,8 @@ func merge(data, sources map[string]any, k *MatchKeys, provider string) (string,
 		data[field] = v
 		sources[field] = map[string]any{"provider": provider, "at": at}
 	}
-	d, _ := json.Marshal(data)
-	s, _ := json.Marshal(sources)
+	d, _ := jsonx.Marshal(data)
+	s, _ := jsonx.Marshal(sources)
 	return string(d), string(s)
 }
 

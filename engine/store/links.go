@@ -350,15 +350,17 @@ func (r *resolver) evaluate(ctx context.Context, l *linkRow) error {
 		}
 		looked = append(looked, fmt.Sprintf("%s id %s", l.source(), l.refID))
 	}
-	key, value, q, by := "domain", l.refDomain, `SELECT id FROM accounts WHERE customer_id = ? AND domain = ? ORDER BY id LIMIT 10`, ByDomain
+	key, value, find, by := "domain", l.refDomain, r.accountsByDomain, ByDomain
 	if l.role == EntityContact {
-		key, value, q, by = "email", l.refEmail, `SELECT id FROM contacts WHERE customer_id = ? AND email = ? ORDER BY id LIMIT 10`, ByEmail
+		key, value, find, by = "email", l.refEmail, r.contactsByEmail, ByEmail
 	}
 	if value != "" {
-		found, err := r.ids(ctx, q, r.customer, value)
+		found, err := find(ctx, value)
 		if err != nil {
 			return err
 		}
+		// The detail counts at most 10, as it always has.
+		found = found[:min(len(found), 10)]
 		switch {
 		case len(found) == 1:
 			l.entityID, l.by = found[0], by
@@ -609,7 +611,7 @@ func (r *resolver) retryPending(ctx context.Context, l *linkRow) error {
 		return fmt.Errorf("pending record %s: data: %w", ext, err)
 	}
 	rec := r.forRecord(provider, integ, typ)
-	id, _, err := rec.resolve(ctx, ext, k)
+	id, _, err := rec.resolve(ctx, nil, ext, k)
 	if err != nil || id == 0 {
 		return err
 	}

@@ -153,8 +153,9 @@ func TestContactAttachedWhenItsAccountArrives(t *testing.T) {
 	for _, c := range changes {
 		ops = append(ops, c.Entity+" "+c.Op)
 	}
-	// A page lists its accounts and contacts, then its interactions (changes.go).
-	assert.Equal(t, []string{"account insert", "contact update", "interaction insert"}, ops)
+	// A page lists its changes in the order it made them (changes.go): the account
+	// its record created, the record, then the contact the page's settling attached.
+	assert.Equal(t, []string{"account insert", "interaction insert", "contact update"}, ops)
 }
 
 // A reference found by domain first follows the crosswalk when the provider's own

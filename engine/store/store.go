@@ -99,7 +99,11 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // consistent state (with its cursor), never a torn one.
 func SQLiteDSN(path string) string {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)", "synchronous(NORMAL)"} {
+	// temp_store=MEMORY keeps statement journals (an upsert or an UPDATE of several
+	// rows inside a transaction writes one) off a temporary file: with it on disk, a
+	// page commit spent a sixth of its time in pwrite. cache_size is 16 MiB a
+	// connection (the default is 2 MiB), so the indexes a page probes stay cached.
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)", "synchronous(NORMAL)", "temp_store(MEMORY)", "cache_size(-16384)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -131,6 +133,43 @@ type Record struct {
 	// Refs are the accounts and contacts the record refers to (links), linked in the
 	// same transaction and whenever they appear later.
 	Refs []Ref
+
+	prep *prepared // Page.Prepare's work, if done
+}
+
+// prepared is what CommitPage works out from a record alone, done ahead of it by
+// Page.Prepare.
+type prepared struct {
+	links     []linkRow
+	linksHash string
+	// provider, data and sources: the attributes of the account or contact the
+	// record creates when it matches none, for that provider.
+	provider, data, sources string
+}
+
+// Prepare does ahead of CommitPage the part of its work that depends on nothing
+// stored: a pipeline calls it while the page before commits, so that work is done
+// on another core than the store's single writer. provider is the integration's.
+func (p *Page) Prepare(provider string) {
+	for i := range p.Records {
+		r := &p.Records[i]
+		pr := &prepared{links: wantLinks(r)}
+		pr.linksHash = linksHash(pr.links)
+		if r.Match != nil && !r.Deleted && r.Match.creates() {
+			pr.provider = provider
+			pr.data, pr.sources = merge(map[string]any{}, map[string]any{}, r.Match, provider)
+		}
+		r.prep = pr
+	}
+}
+
+// links are the record's reference rows and their digest.
+func (r *Record) links() ([]linkRow, string) {
+	if r.prep != nil {
+		return slices.Clone(r.prep.links), r.prep.linksHash
+	}
+	want := wantLinks(r)
+	return want, linksHash(want)
 }
 
 // Quarantined is a record that could not be mapped, kept with the reason.
@@ -181,19 +220,30 @@ const (
 func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page) (PageResult, error) {
 	var res PageResult
 	now := s.ts()
+	// On SQLite the page's statements run without the caller's cancellation: with
+	// it, the driver starts a goroutine per statement to watch for it, a tenth of a
+	// page's time. The loop checks it between records instead, and the transaction
+	// (begun with it) rolls back when it is cancelled. The write lock is taken at
+	// BEGIN, so no statement inside waits on another writer. PostgreSQL statements
+	// can wait on row locks, and keep it.
+	outer := ctx
+	if s.dialect == SQLite {
+		ctx = context.WithoutCancel(ctx)
+	}
 	// Retried when a concurrent page of another integration of the same customer
 	// created the same account or contact first (PostgreSQL): the page, run again,
 	// finds and links it.
-	err := s.txRetry(ctx, func(tx *sql.Tx) error {
+	err := s.txRetry(outer, func(tx *sql.Tx) error {
 		res = PageResult{}
 		if err := s.fence(ctx, tx, obj); err != nil {
 			return err
 		}
-		sel, err := tx.PrepareContext(ctx, selectInteractionSQL)
+		// What is stored of the page's records, read at once: a query per record
+		// cost more than the rest of a new record's insert.
+		stored, err := storedInteractions(ctx, tx, obj.ID, p.Records)
 		if err != nil {
 			return err
 		}
-		defer sel.Close()
 		ins, err := tx.PrepareContext(ctx, storeInteractionSQL)
 		if err != nil {
 			return err
@@ -208,18 +258,16 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 		// transaction: the feed holds a change if and only if it committed.
 		changes := newObjectChanges(tx, obj.ID, now)
 		var entities *resolver
-		for _, r := range p.Records {
-			var id int64
-			var old, oldLinks string
-			var wasDeleted bool
-			var oldParent int64
-			err := sel.QueryRowContext(ctx, obj.ID, r.ExternalID).Scan(&id, &old, &wasDeleted, &oldParent, &oldLinks)
-			existed := err == nil
+		for i, r := range p.Records {
+			if err := outer.Err(); err != nil {
+				return err
+			}
+			prev, existed := stored[r.ExternalID]
+			id, old, oldLinks, wasDeleted, oldParent := prev.id, prev.hash, prev.links, prev.deleted, prev.parent
 			changed := !(existed && old == r.Hash && wasDeleted == r.Deleted)
 			// A record's references are rewritten when it changed, or when they did
 			// (links changed in the spec): links_hash says which they were.
-			want := wantLinks(&r)
-			wantHash := linksHash(want)
+			want, wantHash := r.links()
 			relink := (changed || wantHash != oldLinks) && (len(want) > 0 || oldLinks != "")
 			// Accounts and contacts resolve when their record is new or changed, in this
 			// transaction: a page and its entities commit together. A record the source
@@ -227,15 +275,19 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			resolveEntity := r.Match != nil && !r.Deleted && changed
 			if entities == nil && (relink || resolveEntity) {
 				var rerr error
-				if entities, rerr = s.newResolver(ctx, tx, obj); rerr != nil {
+				if entities, rerr = s.newResolver(ctx, tx, obj, changes); rerr != nil {
 					return rerr
+				}
+				// What the records still to come will look up, at once.
+				if rerr = entities.prefetch(ctx, changedRecords(p.Records[i:], stored)); rerr != nil {
+					return fmt.Errorf("look up the page's accounts and contacts: %w", rerr)
 				}
 			}
 			var entity int64
 			var unmatched bool
 			if resolveEntity {
 				var rerr error
-				if entity, unmatched, rerr = entities.resolve(ctx, r.ExternalID, r.Match); rerr != nil {
+				if entity, unmatched, rerr = entities.resolve(ctx, &r, r.ExternalID, r.Match); rerr != nil {
 					return rerr
 				}
 			}
@@ -243,14 +295,17 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			if r.Deleted {
 				deletedAt = now
 			}
+			// A record that comes twice in a page finds its first copy.
+			stored[r.ExternalID] = storedInteraction{id: id, hash: r.Hash, links: wantHash, deleted: r.Deleted, parent: r.ParentID}
 			switch {
-			case errors.Is(err, sql.ErrNoRows):
+			case !existed:
 				if err := ins.QueryRowContext(ctx, obj.ID, r.ExternalID, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, now, runID, nullStr(deletedAt), nullID(r.ParentID), nullStr(wantHash)).Scan(&id); err != nil {
 					return fmt.Errorf("insert %s: %w", r.ExternalID, err)
 				}
 				if err := changes.record(ctx, OpInsert, id, r.ExternalID); err != nil {
 					return err
 				}
+				stored[r.ExternalID] = storedInteraction{id: id, hash: r.Hash, links: wantHash, deleted: r.Deleted, parent: r.ParentID}
 				res.New++
 				if r.Deleted {
 					// First seen already deleted: stored, and its deletion recorded.
@@ -259,8 +314,6 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 					}
 					res.Deleted++
 				}
-			case err != nil:
-				return err
 			case old == r.Hash && wasDeleted == r.Deleted && oldParent == r.ParentID:
 				res.Unchanged++
 				if wantHash != oldLinks {
@@ -345,6 +398,71 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 		obj.Cursor = p.Cursor
 	}
 	return res, nil
+}
+
+// changedRecords are the records that are new or differ from what is stored: those
+// that resolve or link.
+func changedRecords(records []Record, stored map[string]storedInteraction) []Record {
+	var out []Record
+	for _, r := range records {
+		if si, ok := stored[r.ExternalID]; !ok || si.hash != r.Hash || si.deleted != r.Deleted {
+			out = append(out, r)
+		} else if _, h := r.links(); si.links != h {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// storedInteraction is what a page commit needs of a stored record.
+type storedInteraction struct {
+	id          int64
+	hash, links string
+	deleted     bool
+	parent      int64
+}
+
+// storedInteractions reads the stored rows of an object's records, by external id,
+// in queries of up to 500 ids.
+func storedInteractions(ctx context.Context, tx *sql.Tx, objectID int64, records []Record) (map[string]storedInteraction, error) {
+	out := make(map[string]storedInteraction, len(records))
+	const chunk = 500
+	args := make([]any, 0, chunk+1)
+	var q strings.Builder
+	for start := 0; start < len(records); start += chunk {
+		part := records[start:min(start+chunk, len(records))]
+		args = append(args[:0], objectID)
+		q.Reset()
+		q.WriteString(`SELECT external_id, id, content_hash, deleted_at IS NOT NULL, COALESCE(parent_id, 0), COALESCE(links_hash, '') FROM interactions WHERE integration_object_id = ? AND external_id IN (`)
+		for i := range part {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteByte('?')
+			args = append(args, part[i].ExternalID)
+		}
+		q.WriteByte(')')
+		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("read stored records: %w", err)
+		}
+		for rows.Next() {
+			var ext string
+			var si storedInteraction
+			if err := rows.Scan(&ext, &si.id, &si.hash, &si.deleted, &si.parent, &si.links); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read stored records: %w", err)
+			}
+			out[ext] = si
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read stored records: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // markDeleted sets deleted_at on the live rows of an object with the given external

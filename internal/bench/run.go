@@ -44,6 +44,9 @@ type Result struct {
 	Unchanged int `json:"unchanged,omitempty"`
 	// PeakRSSKB is the process's peak resident set, filled in by the driver.
 	PeakRSSKB int64 `json:"peak_rss_kb,omitempty"`
+	// CPUSeconds is the process's user and system time, filled in by the driver: on a
+	// machine busy with other work it moves less than the wall clock does.
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
 }
 
 // RPS is records per second.

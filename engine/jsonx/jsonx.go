@@ -1,0 +1,176 @@
+// Package jsonx encodes the values a JSON decoder produces (maps, slices, strings,
+// numbers, booleans, nil) byte for byte as encoding/json does, without its reflection:
+// the engine marshals every record it stores (its raw copy, its mapped fields, an
+// entity's attributes), and encoding/json's map-key sorting and reflection were a
+// tenth of a sync's time. Anything else is handed to encoding/json.
+package jsonx
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Marshal encodes v as json.Marshal does: compact, map keys sorted, HTML escaped.
+func Marshal(v any) ([]byte, error) { return Append(nil, v, true) }
+
+// MarshalNoHTML encodes v as a json.Encoder with SetEscapeHTML(false) does, without the
+// trailing newline.
+func MarshalNoHTML(v any) ([]byte, error) { return Append(nil, v, false) }
+
+// Append appends v's encoding to b.
+func Append(b []byte, v any, escapeHTML bool) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case string:
+		return appendString(b, x, escapeHTML), nil
+	case float64:
+		return appendFloat(b, x)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case json.Number:
+		if x == "" {
+			return append(b, '0'), nil
+		}
+		if !json.Valid([]byte(x)) {
+			return fallback(b, v, escapeHTML)
+		}
+		return append(b, x...), nil
+	case map[string]any:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, '{')
+		var err error
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, k, escapeHTML)
+			b = append(b, ':')
+			if b, err = Append(b, x[k], escapeHTML); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	case []any:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		b = append(b, '[')
+		var err error
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b, err = Append(b, e, escapeHTML); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	}
+	return fallback(b, v, escapeHTML)
+}
+
+func fallback(b []byte, v any, escapeHTML bool) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(escapeHTML)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return append(b, bytes.TrimRight(buf.Bytes(), "\n")...), nil
+}
+
+// appendFloat formats as encoding/json does: the shortest repr, in exponent form only
+// below 1e-6 or from 1e21, with a one-digit negative exponent written e-7, not e-07.
+func appendFloat(b []byte, f float64) ([]byte, error) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return fallback(b, f, true) // the same UnsupportedValueError
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	start := len(b)
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		n := len(b) - start
+		if n >= 4 && b[len(b)-4] == 'e' && b[len(b)-3] == '-' && b[len(b)-2] == '0' {
+			b[len(b)-2] = b[len(b)-1]
+			b = b[:len(b)-1]
+		}
+	}
+	return b, nil
+}
+
+// appendString quotes s. Plain printable ASCII, the common case, is copied as it is;
+// the rest is escaped as encoding/json escapes it.
+func appendString(b []byte, s string, escapeHTML bool) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && (!escapeHTML || (c != '<' && c != '>' && c != '&')) {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		// U+2028 and U+2029 end lines in JavaScript.
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+const hex = "0123456789abcdef"

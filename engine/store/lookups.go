@@ -1,0 +1,209 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"strings"
+)
+
+// lookups holds what a page's resolution looks up, read for the whole page at once:
+// the crosswalk entries of its records and references, the contacts with their
+// addresses and the accounts with their domains. One query per record and key cost
+// more than a new record's inserts. An entry, once present, is kept exact for the
+// rest of the transaction: the resolver's writes (a crosswalk row, a new contact or
+// account, an address or domain set) update it, and they are the only writes to
+// those rows in a page. A key not read ahead is queried on its own and kept.
+type lookups struct {
+	crosswalk map[crosswalkKey]int64 // 0: known to be absent
+	emails    map[string][]int64     // contact ids by address, ascending
+	domains   map[string][]int64     // account ids by domain, ascending
+}
+
+type crosswalkKey struct{ entity, provider, externalID string }
+
+func newLookups() *lookups {
+	return &lookups{crosswalk: map[crosswalkKey]int64{}, emails: map[string][]int64{}, domains: map[string][]int64{}}
+}
+
+// lookupChunk is how many keys one IN list holds: well under SQLite's and
+// PostgreSQL's limits on bound parameters.
+const lookupChunk = 500
+
+// prefetch reads ahead the keys a page's records will look up: each record's own
+// crosswalk entry, address or domain, and those of its references.
+func (r *resolver) prefetch(ctx context.Context, records []Record) error {
+	xw := map[[2]string][]string{} // (entity, provider) -> external ids
+	var emails, domains []string
+	addXW := func(entity, provider, ext string) {
+		k := crosswalkKey{entity, provider, ext}
+		if _, ok := r.lookups.crosswalk[k]; ok || ext == "" {
+			return
+		}
+		r.lookups.crosswalk[k] = 0
+		xw[[2]string{entity, provider}] = append(xw[[2]string{entity, provider}], ext)
+	}
+	addKey := func(m map[string][]int64, list *[]string, key string) {
+		if _, ok := m[key]; ok || key == "" {
+			return
+		}
+		m[key] = nil
+		*list = append(*list, key)
+	}
+	for i := range records {
+		rec := &records[i]
+		if k := rec.Match; k != nil {
+			addXW(k.Entity, r.provider, rec.ExternalID)
+			switch k.Entity {
+			case EntityContact:
+				addKey(r.lookups.emails, &emails, k.Email)
+				addKey(r.lookups.domains, &domains, k.EmailOrg)
+				if k.AccountRef != "" {
+					addXW(EntityAccount, r.provider, k.AccountRef)
+				}
+			case EntityAccount:
+				addKey(r.lookups.domains, &domains, k.Domain)
+			}
+		}
+		for _, ref := range rec.Refs {
+			if ref.ID != "" {
+				addXW(ref.Role, r.provider, ref.ID)
+			}
+			if ref.Role == EntityContact {
+				addKey(r.lookups.emails, &emails, ref.Email)
+			} else {
+				addKey(r.lookups.domains, &domains, ref.Domain)
+			}
+		}
+	}
+	for group, ids := range xw {
+		err := r.inChunks(ctx, `SELECT external_id, entity_id FROM entity_links WHERE customer_id = ? AND entity = ? AND provider = ? AND external_id IN `,
+			[]any{r.customer, group[0], group[1]}, ids, func(rows *sql.Rows) error {
+				var ext string
+				var id int64
+				if err := rows.Scan(&ext, &id); err != nil {
+					return err
+				}
+				r.lookups.crosswalk[crosswalkKey{group[0], group[1], ext}] = id
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+	}
+	if err := r.prefetchIDs(ctx, `SELECT email, id FROM contacts WHERE customer_id = ? AND email IN `, emails, r.lookups.emails); err != nil {
+		return err
+	}
+	return r.prefetchIDs(ctx, `SELECT domain, id FROM accounts WHERE customer_id = ? AND domain IN `, domains, r.lookups.domains)
+}
+
+func (r *resolver) prefetchIDs(ctx context.Context, q string, keys []string, into map[string][]int64) error {
+	return r.inChunks(ctx, q, []any{r.customer}, keys, func(rows *sql.Rows) error {
+		var key string
+		var id int64
+		if err := rows.Scan(&key, &id); err != nil {
+			return err
+		}
+		into[key] = insertSorted(into[key], id)
+		return nil
+	})
+}
+
+// inChunks runs q (ending in "IN ") with args and each chunk of keys as its list.
+func (r *resolver) inChunks(ctx context.Context, q string, args []any, keys []string, row func(*sql.Rows) error) error {
+	for start := 0; start < len(keys); start += lookupChunk {
+		part := keys[start:min(start+lookupChunk, len(keys))]
+		var b strings.Builder
+		b.WriteString(q)
+		b.WriteByte('(')
+		all := append(slices.Clip(args), make([]any, 0, len(part))...)
+		for i, k := range part {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('?')
+			all = append(all, k)
+		}
+		b.WriteByte(')')
+		rows, err := r.tx.QueryContext(ctx, b.String(), all...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := row(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func insertSorted(ids []int64, id int64) []int64 {
+	i, found := slices.BinarySearch(ids, id)
+	if found {
+		return ids
+	}
+	return slices.Insert(ids, i, id)
+}
+
+// crosswalk finds a provider's record: the account or contact its external id is
+// linked to, 0 when none. The key is (customer, entity, provider, external id): the
+// interaction type does not take part, so the ids of every account type of a provider
+// share one space, as they do in the providers themselves.
+func (r *resolver) crosswalk(ctx context.Context, entity, provider, externalID string) (int64, error) {
+	k := crosswalkKey{entity, provider, externalID}
+	if id, ok := r.lookups.crosswalk[k]; ok {
+		return id, nil
+	}
+	var id int64
+	err := r.queryRow(ctx, `SELECT entity_id FROM entity_links WHERE customer_id = ? AND entity = ? AND provider = ? AND external_id = ?`,
+		r.customer, entity, provider, externalID).Scan(&id)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	r.lookups.crosswalk[k] = id
+	return id, nil
+}
+
+// contactsByEmail are the ids of the customer's contacts with the address, ascending.
+func (r *resolver) contactsByEmail(ctx context.Context, email string) ([]int64, error) {
+	return r.byKey(ctx, r.lookups.emails, `SELECT id FROM contacts WHERE customer_id = ? AND email = ? ORDER BY id`, email)
+}
+
+// accountsByDomain are the ids of the customer's accounts with the domain, ascending.
+func (r *resolver) accountsByDomain(ctx context.Context, domain string) ([]int64, error) {
+	return r.byKey(ctx, r.lookups.domains, `SELECT id FROM accounts WHERE customer_id = ? AND domain = ? ORDER BY id`, domain)
+}
+
+func (r *resolver) byKey(ctx context.Context, m map[string][]int64, q, key string) ([]int64, error) {
+	if ids, ok := m[key]; ok {
+		return ids, nil
+	}
+	ids, err := r.ids(ctx, q, r.customer, key)
+	if err != nil {
+		return nil, err
+	}
+	m[key] = ids
+	return ids, nil
+}
+
+// hasEmail and hasDomain keep the lookups exact after a write gave an entity the key.
+func (r *resolver) hasEmail(id int64, email string) {
+	if ids, ok := r.lookups.emails[email]; ok {
+		r.lookups.emails[email] = insertSorted(ids, id)
+	}
+}
+
+func (r *resolver) hasDomain(id int64, domain string) {
+	if ids, ok := r.lookups.domains[domain]; ok {
+		r.lookups.domains[domain] = insertSorted(ids, id)
+	}
+}
