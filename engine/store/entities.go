@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/intakehq/intake/engine/jsonx"
@@ -134,13 +135,33 @@ func (r *resolver) link(ctx context.Context, entity, externalID string) (int64, 
 // addLink puts a record in the crosswalk; the references waiting for that provider id
 // are resolved again.
 func (r *resolver) addLink(ctx context.Context, entity string, id int64, externalID, by string) error {
-	_, err := r.exec(ctx, `INSERT INTO entity_links (customer_id, entity, entity_id, provider, integration_id, external_id, matched_by, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.customer, entity, id, r.provider, r.integ, externalID, by, r.now)
-	if err == nil {
-		r.lookups.crosswalk[crosswalkKey{entity, r.provider, externalID}] = id
-		r.push(linkEvent{kind: evLink, entity: entity, provider: r.provider, key: externalID})
+	// Queued: the page's lookups answer for it until flushCrosswalk writes it.
+	r.crosswalkRows = append(r.crosswalkRows, []any{r.customer, entity, id, r.provider, r.integ, externalID, by, r.now})
+	r.lookups.crosswalk[crosswalkKey{entity, r.provider, externalID}] = id
+	r.push(linkEvent{kind: evLink, entity: entity, provider: r.provider, key: externalID})
+	return nil
+}
+
+// crosswalkPerInsert is how many crosswalk rows one INSERT writes (8 parameters each).
+const crosswalkPerInsert = 100
+
+// flushCrosswalk writes the queued crosswalk rows. A row another writer inserted
+// first fails the page on the unique key, which retries it (txRetry).
+func (r *resolver) flushCrosswalk(ctx context.Context) error {
+	for start := 0; start < len(r.crosswalkRows); start += crosswalkPerInsert {
+		part := r.crosswalkRows[start:min(start+crosswalkPerInsert, len(r.crosswalkRows))]
+		args := make([]any, 0, 8*len(part))
+		for _, a := range part {
+			args = append(args, a...)
+		}
+		q := `INSERT INTO entity_links (customer_id, entity, entity_id, provider, integration_id, external_id, matched_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)` +
+			strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?)", len(part)-1)
+		if _, err := r.exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("write %d crosswalk rows: %w", len(part), err)
+		}
 	}
-	return err
+	r.crosswalkRows = r.crosswalkRows[:0]
+	return nil
 }
 
 func (r *resolver) review(ctx context.Context, entity, externalID, reason string, candidates []int64) error {

@@ -123,7 +123,14 @@ type linkEvent struct {
 // pageLinks is the linking state of one page's transaction, shared by the resolver
 // and its copies for other integration objects.
 type pageLinks struct {
-	events []linkEvent
+	// upserts are interaction_links rows written but not yet sent: they go a batch
+	// at a time, before anything reads or deletes rows of the table (flushLinks).
+	upserts  [][]any
+	upsertAt map[[2]any]int // (interaction id, role) -> index in upserts
+	// crosswalk rows not yet sent: nothing reads them but the page's lookups, which
+	// hold them already; they go when the page ends.
+	crosswalkRows [][]any
+	events        []linkEvent
 	// inserted are the contacts this page created, whose inserts are on the change feed
 	// in this transaction already: setting their account is not another change.
 	inserted map[int64]bool
@@ -274,14 +281,58 @@ const upsertLinkSQL = `INSERT INTO interaction_links (customer_id, interaction_i
 		detail = excluded.detail, match_keys = excluded.match_keys, updated_at = excluded.updated_at
 	RETURNING id`
 
-func (r *resolver) upsertLink(ctx context.Context, l *linkRow) error {
-	return r.queryRow(ctx, upsertLinkSQL,
-		r.customer, l.interactionID, l.role, l.origin, l.provider, nullStr(l.refType), nullStr(l.refID), nullStr(l.refEmail), nullStr(l.refDomain),
-		nullStr(l.refName), nullInt(l.contactID), nullInt(l.entityID), nullStr(l.by), nullStr(l.reason), nullStr(l.detail), nullStr(l.matchKeys), r.now).Scan(&l.id)
+// upsertLink queues a reference row; flushLinks writes it. A row queued again for
+// the same interaction and role replaces the queued one: PostgreSQL refuses an
+// INSERT that upserts one row twice.
+func (r *resolver) upsertLink(_ context.Context, l *linkRow) error {
+	args := []any{r.customer, l.interactionID, l.role, l.origin, l.provider, nullStr(l.refType), nullStr(l.refID), nullStr(l.refEmail), nullStr(l.refDomain),
+		nullStr(l.refName), nullInt(l.contactID), nullInt(l.entityID), nullStr(l.by), nullStr(l.reason), nullStr(l.detail), nullStr(l.matchKeys), r.now}
+	key := [2]any{l.interactionID, l.role}
+	if i, ok := r.upsertAt[key]; ok {
+		r.upserts[i] = args
+		return nil
+	}
+	if r.upsertAt == nil {
+		r.upsertAt = map[[2]any]int{}
+	}
+	r.upsertAt[key] = len(r.upserts)
+	r.upserts = append(r.upserts, args)
+	return nil
+}
+
+// linksPerUpsert is how many reference rows one statement writes (17 parameters each).
+const linksPerUpsert = 50
+
+// flushLinks writes the queued reference rows, in the order queued.
+func (r *resolver) flushLinks(ctx context.Context) error {
+	if len(r.upserts) == 0 {
+		return nil
+	}
+	head, tail, ok := strings.Cut(upsertLinkSQL, "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	if !ok {
+		return fmt.Errorf("upsertLinkSQL has no VALUES list") // a programming error
+	}
+	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	for start := 0; start < len(r.upserts); start += linksPerUpsert {
+		part := r.upserts[start:min(start+linksPerUpsert, len(r.upserts))]
+		args := make([]any, 0, 17*len(part))
+		for _, a := range part {
+			args = append(args, a...)
+		}
+		q := head + "VALUES " + row + strings.Repeat(", "+row, len(part)-1) + strings.TrimSuffix(tail, "\n\tRETURNING id")
+		if _, err := r.exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("write %d references: %w", len(part), err)
+		}
+	}
+	r.upserts, r.upsertAt = r.upserts[:0], nil
+	return nil
 }
 
 // linkRows reads the interaction_links rows of this customer that match where.
 func (r *resolver) linkRows(ctx context.Context, where string, args ...any) ([]linkRow, error) {
+	if err := r.flushLinks(ctx); err != nil {
+		return nil, err
+	}
 	st, err := r.stmt(ctx, `SELECT `+linkRowCols+` FROM interaction_links WHERE customer_id = ? AND `+where+` ORDER BY id`)
 	if err != nil {
 		return nil, err
@@ -439,6 +490,9 @@ func (r *resolver) pend(ctx context.Context, interactionID int64, k *MatchKeys) 
 
 // unpend forgets that a record is waiting for its entity.
 func (r *resolver) unpend(ctx context.Context, interactionID int64) error {
+	if err := r.flushLinks(ctx); err != nil {
+		return err
+	}
 	_, err := r.exec(ctx, `DELETE FROM interaction_links WHERE interaction_id = ? AND origin = ?`, interactionID, OriginSelf)
 	return err
 }

@@ -358,6 +358,12 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			if err := entities.settle(ctx); err != nil {
 				return err
 			}
+			if err := entities.flushLinks(ctx); err != nil {
+				return err
+			}
+			if err := entities.flushCrosswalk(ctx); err != nil {
+				return err
+			}
 		}
 		if len(p.Deletes) > 0 {
 			n, err := markDeleted(ctx, tx, changes, obj.ID, runID, now, p.Deletes)
