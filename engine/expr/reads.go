@@ -54,6 +54,39 @@ func (q *Query) Reads() Reads {
 	return out
 }
 
+// plainPath reports whether the query is a plain path, .a.b or . itself, with no
+// iteration, optional or slice, and returns its keys.
+func (q *Query) plainPath() ([]string, bool) {
+	a := q.ast
+	if a == nil || a.Term == nil || a.Left != nil || a.Right != nil || len(a.FuncDefs) > 0 || len(a.Patterns) > 0 {
+		return nil, false
+	}
+	t := a.Term
+	var keys []string
+	switch t.Type {
+	case gojq.TermTypeIdentity:
+	case gojq.TermTypeIndex:
+		k := indexName(t.Index)
+		if k == "" {
+			return nil, false
+		}
+		keys = append(keys, k)
+	default:
+		return nil, false
+	}
+	for _, s := range t.SuffixList {
+		if s.Index == nil || s.Iter || s.Optional {
+			return nil, false
+		}
+		k := indexName(s.Index)
+		if k == "" {
+			return nil, false
+		}
+		keys = append(keys, k)
+	}
+	return keys, true
+}
+
 // IterPath reports whether the query is a plain path that iterates what it reaches,
 // .a.b[] (or .[] for the input itself), and returns its keys. Such a query yields
 // the elements of one array (or the values of one object) and reads nothing else, so
