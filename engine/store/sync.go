@@ -47,8 +47,14 @@ func scanObject(row interface{ Scan(...any) error }) (*Object, error) {
 
 // EnsureObject returns the integration object, creating it on first use.
 func (s *Store) EnsureObject(ctx context.Context, integrationID, typ string) (*Object, error) {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO integration_objects (integration_id, interaction_type) VALUES (?, ?) ON CONFLICT (integration_id, interaction_type) DO NOTHING`, integrationID, typ); err != nil {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO integration_objects (integration_id, interaction_type) VALUES (?, ?) ON CONFLICT (integration_id, interaction_type) DO NOTHING`, integrationID, typ)
+	if err != nil {
 		return nil, fmt.Errorf("integration object %s/%s: %w", integrationID, typ, err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		if _, err := s.db.ExecContext(ctx, markHasObjects, integrationID); err != nil {
+			return nil, fmt.Errorf("integration object %s/%s: %w", integrationID, typ, err)
+		}
 	}
 	o, err := scanObject(s.db.QueryRowContext(ctx, `SELECT `+objectCols+` FROM integration_objects WHERE integration_id = ? AND interaction_type = ?`, integrationID, typ))
 	if err != nil {
@@ -56,6 +62,10 @@ func (s *Store) EnsureObject(ctx context.Context, integrationID, typ string) (*O
 	}
 	return o, nil
 }
+
+// markHasObjects records that an integration's objects exist: the scheduler stops
+// looking for it among the new ones (integrations_new).
+const markHasObjects = `UPDATE integrations SET has_objects = 1 WHERE id = ? AND has_objects = 0`
 
 // Run statuses.
 const (
