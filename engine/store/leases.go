@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -452,4 +453,123 @@ func (s *Store) DeleteIntegration(ctx context.Context, id string) error {
 		return fmt.Errorf("integration %q: %w", id, ErrNotFound)
 	}
 	return nil
+}
+
+// ScheduledIntegration is an enabled integration with its objects, as the daemon
+// reconciles them with its spec (EachEnabledIntegration).
+type ScheduledIntegration struct {
+	ID, CustomerID, Provider string
+	Override                 string // the attached override file, "" for none
+	Objects                  []*Object
+}
+
+// EachEnabledIntegration calls fn with every enabled integration and its objects
+// (in id order), one integration at a time, in two queries whatever their number: a
+// start or a reload reconciles 100,000 objects without a query per integration, and
+// without holding them all in memory at once. fn must not write to the store (its
+// rows are being read); collect the changes and apply them afterwards (SetNextDues).
+func (s *Store) EachEnabledIntegration(ctx context.Context, fn func(*ScheduledIntegration) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, customer_id, provider, override FROM integrations WHERE status = ?`, StatusEnabled)
+	if err != nil {
+		return fmt.Errorf("enabled integrations: %w", err)
+	}
+	ins := map[string]*ScheduledIntegration{}
+	for rows.Next() {
+		var in ScheduledIntegration
+		var override sql.NullString
+		if err := rows.Scan(&in.ID, &in.CustomerID, &in.Provider, &override); err != nil {
+			rows.Close()
+			return fmt.Errorf("enabled integrations: %w", err)
+		}
+		in.Override = override.String
+		ins[in.ID] = &in
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("enabled integrations: %w", err)
+	}
+	err = func() error {
+		rows, err := s.db.QueryContext(ctx, `SELECT `+objectCols+` FROM integration_objects ORDER BY integration_id, id`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var cur *ScheduledIntegration
+		flush := func() error {
+			if cur == nil {
+				return nil
+			}
+			delete(ins, cur.ID)
+			err := fn(cur)
+			cur = nil
+			return err
+		}
+		for rows.Next() {
+			o, err := scanObject(rows)
+			if err != nil {
+				return err
+			}
+			if cur != nil && cur.ID != o.IntegrationID {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			if cur == nil {
+				if cur = ins[o.IntegrationID]; cur == nil {
+					continue // not enabled
+				}
+			}
+			cur.Objects = append(cur.Objects, o)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return flush()
+	}()
+	if err != nil {
+		return fmt.Errorf("integration objects: %w", err)
+	}
+	// Integrations without objects yet.
+	for _, id := range slices.Sorted(maps.Keys(ins)) {
+		if err := fn(ins[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NextDue is a due time to set on an object if it still has Old (SetNextDue).
+type NextDue struct {
+	ObjectID  int64
+	Old, Next time.Time
+}
+
+// SetNextDues applies SetNextDue to each change, in transactions of a few hundred,
+// and returns how many it applied.
+func (s *Store) SetNextDues(ctx context.Context, changes []NextDue) (int, error) {
+	applied := 0
+	for batch := range slices.Chunk(changes, 500) {
+		n := 0
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			n = 0
+			for _, c := range batch {
+				oldTS := ""
+				if !c.Old.IsZero() {
+					oldTS = formatTS(c.Old)
+				}
+				res, err := tx.ExecContext(ctx, `UPDATE integration_objects SET next_due_at = ? WHERE id = ? AND COALESCE(next_due_at, '') = ?`, formatTS(c.Next), c.ObjectID, oldTS)
+				if err != nil {
+					return err
+				}
+				k, _ := res.RowsAffected()
+				n += int(k)
+			}
+			return nil
+		})
+		if err != nil {
+			return applied, fmt.Errorf("schedule integration objects: %w", err)
+		}
+		applied += n
+	}
+	return applied, nil
 }

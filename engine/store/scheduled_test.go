@@ -1,0 +1,63 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A start or reload reads every enabled integration with its objects in one pass
+// (EachEnabledIntegration) and writes the due times that changed in batches
+// (SetNextDues), which, like SetNextDue, never overwrite a due time that moved since.
+func TestEachEnabledIntegrationAndSetNextDues(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store, clock *testClock) {
+		ctx := context.Background()
+		for _, id := range []string{"a", "b", "c", "d"} {
+			addLeased(t, s, id, "acme", "crm")
+		}
+		require.NoError(t, s.EnsureObjects(ctx, "a", []string{"accounts", "contacts"}))
+		require.NoError(t, s.EnsureObjects(ctx, "b", []string{"accounts"}))
+		require.NoError(t, s.EnsureObjects(ctx, "d", []string{"tickets"}))
+		require.NoError(t, s.SetIntegrationStatus(ctx, "b", StatusDisabled, "by hand"))
+		require.NoError(t, s.SetIntegrationOverride(ctx, "d", "customer: acme\nprovider: crm\n"))
+
+		got := map[string][]string{}
+		overrides := map[string]string{}
+		var objs []*Object
+		require.NoError(t, s.EachEnabledIntegration(ctx, func(in *ScheduledIntegration) error {
+			assert.NotContains(t, got, in.ID, "each integration once")
+			got[in.ID] = []string{}
+			for _, o := range in.Objects {
+				assert.Equal(t, in.ID, o.IntegrationID)
+				got[in.ID] = append(got[in.ID], o.Type)
+				objs = append(objs, o)
+			}
+			overrides[in.ID] = in.Override
+			return nil
+		}))
+		assert.Equal(t, map[string][]string{"a": {"accounts", "contacts"}, "c": {}, "d": {"tickets"}}, got, "b is disabled")
+		assert.Equal(t, map[string]string{"a": "", "c": "", "d": "customer: acme\nprovider: crm\n"}, overrides)
+
+		// Objects are unscheduled (zero): the first change applies, the second expects a
+		// due time the object no longer has, the third moves the one just set.
+		next := clock.now().Add(time.Hour).Truncate(time.Millisecond)
+		n, err := s.SetNextDues(ctx, []NextDue{
+			{ObjectID: objs[0].ID, Next: next},
+			{ObjectID: objs[1].ID, Old: next, Next: next},
+			{ObjectID: objs[2].ID, Next: next},
+			{ObjectID: objs[2].ID, Old: next, Next: next.Add(time.Minute)},
+		})
+		require.NoError(t, err)
+		assert.Equal(t, 3, n)
+		after, err := s.Objects(ctx, "a")
+		require.NoError(t, err)
+		assert.True(t, after[0].NextDueAt.Equal(next), "%v", after[0].NextDueAt)
+		assert.True(t, after[1].NextDueAt.IsZero(), "a stale change is not applied: %v", after[1].NextDueAt)
+		after, err = s.Objects(ctx, "d")
+		require.NoError(t, err)
+		assert.True(t, after[0].NextDueAt.Equal(next.Add(time.Minute)), "%v", after[0].NextDueAt)
+	})
+}
