@@ -310,13 +310,15 @@ func nextWakeArgs(owner string, skipArgs []any) []any {
 func (s *Store) DueBacklog(ctx context.Context) (int, error) {
 	now := s.ts()
 	var objects, fresh int
+	// Both counts read the due rows only (integration_objects_due, integrations_new):
+	// COALESCE keeps the lease test from driving SQLite's plan (see nextWakeSQL).
 	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM integration_objects o JOIN integrations i ON i.id = o.integration_id
-		WHERE i.status = ? AND (o.next_due_at IS NULL OR o.next_due_at <= ?) AND (i.lease_expires_at IS NULL OR i.lease_expires_at <= ?)`,
-		StatusEnabled, now, now).Scan(&objects)
+		WHERE (o.next_due_at IS NULL OR o.next_due_at <= ?) AND i.status = ? AND COALESCE(i.lease_expires_at, '') <= ?`,
+		now, StatusEnabled, now).Scan(&objects)
 	if err != nil {
 		return 0, fmt.Errorf("due backlog: %w", err)
 	}
-	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM integrations i WHERE i.status = ? AND (i.lease_expires_at IS NULL OR i.lease_expires_at <= ?)
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM integrations i WHERE i.has_objects = 0 AND i.status = ? AND COALESCE(i.lease_expires_at, '') <= ?
 		AND NOT EXISTS (SELECT 1 FROM integration_objects o WHERE o.integration_id = i.id)`, StatusEnabled, now).Scan(&fresh)
 	if err != nil {
 		return 0, fmt.Errorf("due backlog: %w", err)

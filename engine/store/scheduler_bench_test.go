@@ -72,6 +72,7 @@ func schedBackends(b *testing.B, fn func(b *testing.B, open func(b *testing.B, c
 //
 //   - next_wake: the earliest due time, which the loop asks before each sleep;
 //   - claim_none: a claim when nothing is due (an idle daemon woken up);
+//   - due_backlog: the intake_due_backlog gauge, read at each metrics scrape;
 //   - claim100/due=P: 100 claims in a row when a share P of the objects is due (a
 //     daemon filling its free workers); the leases are released between ops, outside
 //     the timer, so every op sees the same queue.
@@ -113,6 +114,15 @@ func benchScheduler(b *testing.B, s *Store, clock *testClock) {
 			}
 		}
 		b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/claim")
+	})
+	b.Run("due_backlog/due=1%", func(b *testing.B) {
+		at(0.01)
+		for b.Loop() {
+			if _, err := s.DueBacklog(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/count")
 	})
 	for _, p := range []float64{0.01, 0.10, 1} {
 		b.Run(fmt.Sprintf("claim%d/due=%g%%", claimBatch, p*100), func(b *testing.B) {
