@@ -24,7 +24,7 @@ import (
 var ErrLeaseLost = errors.New("lease lost: the integration's lease expired and another daemon may hold it")
 
 // Never is the NextDueAt of an object the daemon does not run (its interaction type
-// is no longer in the effective spec).
+// is no longer in the effective spec, or its integration is disabled).
 var Never = time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)
 
 // Claim is an integration leased to a daemon.
@@ -388,11 +388,13 @@ func (s *Store) ScheduleObject(ctx context.Context, objectID int64, owner string
 	// A request that arrived during the run stays recorded until a run that started
 	// after it ends, so that a reschedule (a reload) cannot drop it meanwhile.
 	started := formatTS(runStarted)
+	// An object retired during the run (Never: its integration was disabled, or its
+	// type left the spec) stays retired.
 	res, err := s.db.ExecContext(ctx, `UPDATE integration_objects
-		SET next_due_at = CASE WHEN sync_requested_at IS NOT NULL AND sync_requested_at > ? THEN ? ELSE ? END,
+		SET next_due_at = CASE WHEN next_due_at = ? THEN next_due_at WHEN sync_requested_at IS NOT NULL AND sync_requested_at > ? THEN ? ELSE ? END,
 			sync_requested_at = CASE WHEN sync_requested_at IS NOT NULL AND sync_requested_at > ? THEN sync_requested_at ELSE NULL END
 		WHERE id = ? AND EXISTS (SELECT 1 FROM integrations i WHERE i.id = integration_objects.integration_id AND i.lease_owner = ?)`,
-		started, s.ts(), formatTS(next), started, objectID, owner)
+		formatTS(Never), started, s.ts(), formatTS(next), started, objectID, owner)
 	if err != nil {
 		return fmt.Errorf("schedule integration object %d: %w", objectID, err)
 	}

@@ -61,3 +61,46 @@ func TestEachEnabledIntegrationAndSetNextDues(t *testing.T) {
 		assert.True(t, after[0].NextDueAt.Equal(next.Add(time.Minute)), "%v", after[0].NextDueAt)
 	})
 }
+
+// A disabled integration's objects leave the schedule (Never), even when a run that
+// was going on when it was disabled finishes afterwards; enabling it makes them due at
+// once, and claimable.
+func TestDisabledIntegrationsLeaveTheSchedule(t *testing.T) {
+	for _, disable := range []string{"SetIntegrationStatus", "DisableIntegration"} {
+		t.Run(disable, func(t *testing.T) {
+			backends(t, func(t *testing.T, s *Store, clock *testClock) {
+				ctx := context.Background()
+				addLeased(t, s, "a", "acme", "crm")
+				obj := succeed(t, s, "a", "accounts")
+				ok, err := s.SetNextDue(ctx, obj.ID, time.Time{}, clock.now().Add(-time.Hour))
+				require.NoError(t, err)
+				require.True(t, ok)
+				require.Equal(t, "a", claimID(t, s, "d1"))
+				started := clock.now()
+
+				if disable == "SetIntegrationStatus" {
+					require.NoError(t, s.SetIntegrationStatus(ctx, "a", StatusDisabled, "by hand"))
+				} else {
+					done, err := s.DisableIntegration(ctx, "a", "failing")
+					require.NoError(t, err)
+					require.True(t, done)
+				}
+				// The run that held the lease ends after the integration was disabled.
+				require.NoError(t, s.ScheduleObject(ctx, obj.ID, "d1", started, clock.now().Add(time.Hour)))
+				require.NoError(t, s.ReleaseLease(ctx, "a", "d1"))
+				objs, err := s.Objects(ctx, "a")
+				require.NoError(t, err)
+				assert.True(t, objs[0].NextDueAt.Equal(Never), "%v", objs[0].NextDueAt)
+				_, ok, err = s.NextWake(ctx, "d2", nil)
+				require.NoError(t, err)
+				assert.False(t, ok, "nothing scheduled")
+
+				require.NoError(t, s.SetIntegrationStatus(ctx, "a", StatusEnabled, ""))
+				objs, err = s.Objects(ctx, "a")
+				require.NoError(t, err)
+				assert.True(t, objs[0].NextDueAt.IsZero(), "unscheduled: due at once: %v", objs[0].NextDueAt)
+				assert.Equal(t, "a", claimID(t, s, "d2"))
+			})
+		})
+	}
+}

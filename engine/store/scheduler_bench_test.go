@@ -73,6 +73,8 @@ func schedBackends(b *testing.B, fn func(b *testing.B, open func(b *testing.B, c
 //   - next_wake: the earliest due time, which the loop asks before each sleep;
 //   - claim_none: a claim when nothing is due (an idle daemon woken up);
 //   - due_backlog: the intake_due_backlog gauge, read at each metrics scrape;
+//   - disabled=10%: next_wake and claim_none again once a tenth of the integrations
+//     are disabled, their objects due a day ago when they were;
 //   - claim100/due=P: 100 claims in a row when a share P of the objects is due (a
 //     daemon filling its free workers); the leases are released between ops, outside
 //     the timer, so every op sees the same queue.
@@ -153,4 +155,53 @@ func benchScheduler(b *testing.B, s *Store, clock *testClock) {
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(claims), "ms/claim")
 		})
 	}
+	// Last, as it changes the database: a tenth of the integrations disabled (their
+	// objects past due when they were), which claims and wake-ups must not walk past.
+	b.Run("disabled=10%", func(b *testing.B) {
+		at(0)
+		var ids []string
+		if err := func() error {
+			rows, err := s.DB().QueryContext(ctx, `SELECT id FROM integrations ORDER BY id`)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for n := 0; rows.Next(); n++ {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					return err
+				}
+				if n%10 == 0 {
+					ids = append(ids, id)
+				}
+			}
+			return rows.Err()
+		}(); err != nil {
+			b.Fatal(err)
+		}
+		for _, id := range ids {
+			if _, err := s.DB().ExecContext(ctx, `UPDATE integration_objects SET next_due_at = ? WHERE integration_id = ?`, formatTS(seedBase.Add(-24*time.Hour)), id); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.SetIntegrationStatus(ctx, id, StatusDisabled, "benchmark"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run("next_wake", func(b *testing.B) {
+			for b.Loop() {
+				if _, _, err := s.NextWake(ctx, "daemon-1", nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/find")
+		})
+		b.Run("claim_none", func(b *testing.B) {
+			for b.Loop() {
+				if c, err := s.Claim(ctx, ClaimRequest{Owner: "daemon-1", TTL: time.Minute}); err != nil || c != nil {
+					b.Fatal(c, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/claim")
+		})
+	})
 }

@@ -20,7 +20,7 @@ type Object struct {
 	LastAttemptAt       time.Time
 	ConsecutiveFailures int
 	// NextDueAt is when the daemon runs it next; zero when it is not scheduled yet
-	// (due at once), Never when its type left the spec.
+	// (due at once), Never when its type left the spec or its integration is disabled.
 	NextDueAt time.Time
 	// SyncRequestedAt is when a sync was last requested while it was running.
 	SyncRequestedAt time.Time

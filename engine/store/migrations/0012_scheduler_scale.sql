@@ -14,3 +14,10 @@ CREATE INDEX integrations_new ON integrations(id) WHERE has_objects = 0;
 -- failing since their first run), so a claim looks at them through an index of their
 -- own before it walks integration_objects_due.
 CREATE INDEX integration_objects_never ON integration_objects(next_due_at) WHERE last_synced_at IS NULL;
+
+-- Disabled integrations leave the schedule (Never; enabling one makes its objects due
+-- at once, store.SetIntegrationStatus): due objects of integrations disabled long ago
+-- would otherwise stay first in integration_objects_due, and every claim and wake-up
+-- would walk past them.
+UPDATE integration_objects SET next_due_at = '9999-12-31T23:59:59.999Z'
+WHERE integration_id IN (SELECT id FROM integrations WHERE status <> 'enabled');
