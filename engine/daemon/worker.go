@@ -232,9 +232,9 @@ func (rt *runtime) dueChange(conn *spec.Connector, o *store.Object, now time.Tim
 // reconcileAll reconciles every enabled integration (at start and after a reload).
 // It reads them all in two queries (store.EachEnabledIntegration) and writes only
 // what changed, in batches: at 100,000 objects a query or more per integration made
-// a start take tens of seconds (docs/scheduler-scale.md). Integrations that miss
-// objects (a type added to the spec, a new integration) go through
-// reconcileIntegration.
+// a start take tens of seconds (docs/scheduler-scale.md). Missing objects (a new
+// integration, a type added to the spec) are created due now, as
+// reconcileIntegration schedules an object that never ran.
 func (d *Daemon) reconcileAll(ctx context.Context, rt *runtime) error {
 	type effective struct {
 		conn *spec.Connector
@@ -244,8 +244,7 @@ func (d *Daemon) reconcileAll(ctx context.Context, rt *runtime) error {
 	// their effective spec.
 	specs := map[[2]string]effective{}
 	var changes []store.NextDue
-	var missing []string
-	conns := map[string]*spec.Connector{}
+	var missing []store.ObjectKey
 	now := d.clock.Now()
 	err := d.db.EachEnabledIntegration(ctx, func(in *store.ScheduledIntegration) error {
 		key := [2]string{in.CustomerID, in.Provider}
@@ -262,17 +261,13 @@ func (d *Daemon) reconcileAll(ctx context.Context, rt *runtime) error {
 		have := make(map[string]bool, len(in.Objects))
 		for _, o := range in.Objects {
 			have[o.Type] = true
+			if want, change := rt.dueChange(e.conn, o, now, true); change {
+				changes = append(changes, store.NextDue{ObjectID: o.ID, Old: o.NextDueAt, Next: want})
+			}
 		}
 		for _, t := range e.conn.InteractionTypes.Keys {
 			if !have[t] {
-				missing = append(missing, in.ID)
-				conns[in.ID] = e.conn
-				return nil
-			}
-		}
-		for _, o := range in.Objects {
-			if want, change := rt.dueChange(e.conn, o, now, true); change {
-				changes = append(changes, store.NextDue{ObjectID: o.ID, Old: o.NextDueAt, Next: want})
+				missing = append(missing, store.ObjectKey{IntegrationID: in.ID, Type: t})
 			}
 		}
 		return ctx.Err()
@@ -280,19 +275,11 @@ func (d *Daemon) reconcileAll(ctx context.Context, rt *runtime) error {
 	if err != nil {
 		return err
 	}
-	if _, err := d.db.SetNextDues(ctx, changes); err != nil {
+	if err := d.db.EnsureObjectsOf(ctx, missing, now.Truncate(time.Millisecond)); err != nil {
 		return err
 	}
-	var errs []error
-	for _, id := range missing {
-		if _, err := d.reconcileIntegration(ctx, rt, id, conns[id], true); err != nil {
-			errs = append(errs, err)
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
-	return errors.Join(errs...)
+	_, err = d.db.SetNextDues(ctx, changes)
+	return err
 }
 
 // releaseHolds lifts the holds on integrations that could not be loaded, so that

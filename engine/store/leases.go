@@ -53,9 +53,9 @@ type ClaimRequest struct {
 //
 // The candidates are looked for in claimOrder, one statement per kind, each reading
 // an index in due order and stopping at the first integration it can lease: a claim
-// costs O(log n) plus the due rows it passes over (of integrations leased, disabled or
-// of a provider at its cap), not a join and sort of every object
-// (docs/scheduler-scale.md).
+// costs O(log n) plus the due rows it passes over (of integrations leased or of a
+// provider at its cap; disabled integrations' objects are retired, Never), not a join
+// and sort of every object (docs/scheduler-scale.md).
 func (s *Store) Claim(ctx context.Context, r ClaimRequest) (*Claim, error) {
 	if r.Owner == "" || r.TTL <= 0 {
 		return nil, errors.New("claim: an owner and a positive lease duration are required")
@@ -537,6 +537,38 @@ func (s *Store) EachEnabledIntegration(ctx context.Context, fn func(*ScheduledIn
 	for _, id := range slices.Sorted(maps.Keys(ins)) {
 		if err := fn(ins[id]); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// ObjectKey names an integration object: an integration and an interaction type.
+type ObjectKey struct {
+	IntegrationID, Type string
+}
+
+// EnsureObjectsOf is EnsureObjects for many integrations at once, in transactions of
+// a few hundred objects: a reload that adds an interaction type to a connector creates
+// one object per integration. The new objects are due at due (the schedule of an
+// object that never ran: now).
+func (s *Store) EnsureObjectsOf(ctx context.Context, keys []ObjectKey, due time.Time) error {
+	dueTS := formatTS(due)
+	for batch := range slices.Chunk(keys, 500) {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			for i, k := range batch {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO integration_objects (integration_id, interaction_type, next_due_at) VALUES (?, ?, ?) ON CONFLICT (integration_id, interaction_type) DO NOTHING`, k.IntegrationID, k.Type, dueTS); err != nil {
+					return err
+				}
+				if i == len(batch)-1 || batch[i+1].IntegrationID != k.IntegrationID {
+					if _, err := tx.ExecContext(ctx, markHasObjects, k.IntegrationID); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("create integration objects: %w", err)
 		}
 	}
 	return nil

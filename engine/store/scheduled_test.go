@@ -104,3 +104,34 @@ func TestDisabledIntegrationsLeaveTheSchedule(t *testing.T) {
 		})
 	}
 }
+
+// A reload that adds a type creates it for every integration at once
+// (EnsureObjectsOf), due when it says, and no longer counts them as new.
+func TestEnsureObjectsOf(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store, clock *testClock) {
+		ctx := context.Background()
+		for _, id := range []string{"a", "b"} {
+			addLeased(t, s, id, "acme", "crm")
+		}
+		require.NoError(t, s.EnsureObjects(ctx, "a", []string{"accounts"}))
+		due := clock.now().Truncate(time.Millisecond)
+		require.NoError(t, s.EnsureObjectsOf(ctx, []ObjectKey{{"a", "accounts"}, {"a", "tickets"}, {"b", "accounts"}}, due))
+		for id, want := range map[string][]string{"a": {"accounts", "tickets"}, "b": {"accounts"}} {
+			objs, err := s.Objects(ctx, id)
+			require.NoError(t, err)
+			var types []string
+			for _, o := range objs {
+				types = append(types, o.Type)
+				if id == "a" && o.Type == "accounts" {
+					assert.True(t, o.NextDueAt.IsZero(), "an existing object is left as it was")
+				} else {
+					assert.True(t, o.NextDueAt.Equal(due), "%s/%s: %v", id, o.Type, o.NextDueAt)
+				}
+			}
+			assert.Equal(t, want, types)
+		}
+		var fresh int
+		require.NoError(t, s.DB().QueryRow(`SELECT COUNT(*) FROM integrations WHERE has_objects = 0`).Scan(&fresh))
+		assert.Zero(t, fresh)
+	})
+}
