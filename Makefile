@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin/intake
 
-.PHONY: demo build test test-race vet fmt-check lint ci clean fuzz bench
+.PHONY: demo build test test-race vet fmt-check lint ci clean fuzz bench bench-scheduler
 
 demo: build ## run the engine on the bundled demo CRM (SQLite, no internet)
 	./$(BIN) demo
@@ -46,6 +46,15 @@ BENCH_FLAGS   ?=
 bench: ## measure engine vs floor throughput, peak RSS and an incremental sync
 	$(GO) build -o bin/intake-bench ./cmd/intake-bench
 	./bin/intake-bench -records $(BENCH_RECORDS) -runs $(BENCH_RUNS) $(BENCH_FLAGS)
+
+# The scheduler at 100,000 integration objects (docs/scheduler-scale.md): claims, the
+# next wake-up and the backlog count on SQLite and PostgreSQL (which is skipped unless
+# INTAKE_TEST_POSTGRES_DSN is set), a daemon's start and heap per idle object. Not part
+# of `make test`: each case seeds 100,000 rows first.
+SCHED_BENCHTIME ?= 5x
+bench-scheduler: ## measure find/claim time and memory per idle object at 100k objects
+	$(GO) test ./engine/store -run '^$$' -bench '^BenchmarkScheduler$$' -benchtime $(SCHED_BENCHTIME) -timeout 30m
+	$(GO) test ./engine/daemon -run '^$$' -bench '^BenchmarkSchedulerDaemon$$' -benchtime 1x -timeout 30m
 
 vet:
 	$(GO) vet ./...

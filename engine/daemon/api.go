@@ -184,7 +184,7 @@ type objectJSON struct {
 	Cursor              string     `json:"cursor,omitempty"`
 	LastSyncedAt        *time.Time `json:"last_synced_at"`
 	LastAttemptAt       *time.Time `json:"last_attempt_at"`
-	NextDueAt           *time.Time `json:"next_due_at"` // null: not scheduled (its type left the spec)
+	NextDueAt           *time.Time `json:"next_due_at"` // null: not scheduled (its type left the spec, or the integration is disabled)
 	ConsecutiveFailures int        `json:"consecutive_failures"`
 }
 

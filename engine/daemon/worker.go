@@ -198,17 +198,8 @@ func (d *Daemon) reconcileIntegration(ctx context.Context, rt *runtime, id strin
 	}
 	now := d.clock.Now()
 	for _, o := range objs {
-		it, known := conn.InteractionTypes.Get(o.Type)
-		want := store.Never
-		switch {
-		case !known:
-		case o.NextDueAt.IsZero() || o.NextDueAt.Equal(store.Never) || all && o.SyncRequestedAt.IsZero():
-			want = rt.policy.NextDue(o, rt.policy.Frequency(it), now)
-		default:
-			continue
-		}
-		want = want.Truncate(time.Millisecond)
-		if o.NextDueAt.Equal(want) {
+		want, change := rt.dueChange(conn, o, now, all)
+		if !change {
 			continue
 		}
 		ok, err := d.db.SetNextDue(ctx, o.ID, o.NextDueAt, want)
@@ -222,34 +213,73 @@ func (d *Daemon) reconcileIntegration(ctx context.Context, rt *runtime, id strin
 	return objs, nil
 }
 
+// dueChange is the due time reconciling o with conn gives it, and whether that
+// changes it (see reconcileIntegration).
+func (rt *runtime) dueChange(conn *spec.Connector, o *store.Object, now time.Time, all bool) (time.Time, bool) {
+	it, known := conn.InteractionTypes.Get(o.Type)
+	want := store.Never
+	switch {
+	case !known:
+	case o.NextDueAt.IsZero() || o.NextDueAt.Equal(store.Never) || all && o.SyncRequestedAt.IsZero():
+		want = rt.policy.NextDue(o, rt.policy.Frequency(it), now)
+	default:
+		return time.Time{}, false
+	}
+	want = want.Truncate(time.Millisecond)
+	return want, !o.NextDueAt.Equal(want)
+}
+
 // reconcileAll reconciles every enabled integration (at start and after a reload).
+// It reads them all in two queries (store.EachEnabledIntegration) and writes only
+// what changed, in batches: at 100,000 objects a query or more per integration made
+// a start take tens of seconds (docs/scheduler-scale.md). Missing objects (a new
+// integration, a type added to the spec) are created due now, as
+// reconcileIntegration schedules an object that never ran.
 func (d *Daemon) reconcileAll(ctx context.Context, rt *runtime) error {
-	ins, err := d.db.Integrations(ctx)
+	type effective struct {
+		conn *spec.Connector
+		err  error
+	}
+	// Integrations of one customer and provider, without an attached override, share
+	// their effective spec.
+	specs := map[[2]string]effective{}
+	var changes []store.NextDue
+	var missing []store.ObjectKey
+	now := d.clock.Now()
+	err := d.db.EachEnabledIntegration(ctx, func(in *store.ScheduledIntegration) error {
+		key := [2]string{in.CustomerID, in.Provider}
+		e, ok := specs[key]
+		if !ok || in.Override != "" {
+			e.conn, _, e.err = rt.catalog.Effective(in.CustomerID, in.Provider, in.Override, "integration "+in.ID+" override")
+			if in.Override == "" {
+				specs[key] = e
+			}
+		}
+		if e.err != nil {
+			return nil // reported when a worker claims it
+		}
+		have := make(map[string]bool, len(in.Objects))
+		for _, o := range in.Objects {
+			have[o.Type] = true
+			if want, change := rt.dueChange(e.conn, o, now, true); change {
+				changes = append(changes, store.NextDue{ObjectID: o.ID, Old: o.NextDueAt, Next: want})
+			}
+		}
+		for _, t := range e.conn.InteractionTypes.Keys {
+			if !have[t] {
+				missing = append(missing, store.ObjectKey{IntegrationID: in.ID, Type: t})
+			}
+		}
+		return ctx.Err()
+	})
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, in := range ins {
-		if in.Status != store.StatusEnabled {
-			continue
-		}
-		attached, err := d.db.IntegrationOverride(ctx, in.ID)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		conn, _, err := rt.catalog.Effective(in.CustomerID, in.Provider, attached, "integration "+in.ID+" override")
-		if err != nil {
-			continue // reported when a worker claims it
-		}
-		if _, err := d.reconcileIntegration(ctx, rt, in.ID, conn, true); err != nil {
-			errs = append(errs, err)
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	if err := d.db.EnsureObjectsOf(ctx, missing, now.Truncate(time.Millisecond)); err != nil {
+		return err
 	}
-	return errors.Join(errs...)
+	_, err = d.db.SetNextDues(ctx, changes)
+	return err
 }
 
 // releaseHolds lifts the holds on integrations that could not be loaded, so that

@@ -387,22 +387,43 @@ func (s *Store) IntegrationStates(ctx context.Context, customerID string) ([]*In
 
 // SetIntegrationStatus enables an integration (clearing disabled_at and
 // disabled_reason) or disables it (setting them; reason says why).
+//
+// A disabled integration's objects are retired from the schedule (Never), so that
+// claims and wake-ups, which walk due objects in order, never pass over them however
+// long they stay disabled; enabling one makes them unscheduled (due at once), and the
+// worker that claims it schedules them again from what the database holds
+// (docs/scheduler-scale.md).
 func (s *Store) SetIntegrationStatus(ctx context.Context, id, status, reason string) error {
-	var res sql.Result
-	var err error
-	switch status {
-	case StatusEnabled:
-		res, err = s.db.ExecContext(ctx, `UPDATE integrations SET status = ?, disabled_at = NULL, disabled_reason = NULL, updated_at = ? WHERE id = ?`, StatusEnabled, s.ts(), id)
-	case StatusDisabled:
-		now := s.ts()
-		res, err = s.db.ExecContext(ctx, `UPDATE integrations SET status = ?, disabled_at = ?, disabled_reason = ?, updated_at = ? WHERE id = ?`, StatusDisabled, now, nullStr(reason), now, id)
-	default:
-		return fmt.Errorf("set status of integration %s: unknown status %q (use %s or %s)", id, status, StatusEnabled, StatusDisabled)
-	}
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var res sql.Result
+		var err error
+		switch status {
+		case StatusEnabled:
+			if _, err := tx.ExecContext(ctx, `UPDATE integration_objects SET next_due_at = NULL WHERE integration_id = ? AND next_due_at = ?
+				AND EXISTS (SELECT 1 FROM integrations i WHERE i.id = ? AND i.status <> ?)`, id, formatTS(Never), id, StatusEnabled); err != nil {
+				return err
+			}
+			res, err = tx.ExecContext(ctx, `UPDATE integrations SET status = ?, disabled_at = NULL, disabled_reason = NULL, updated_at = ? WHERE id = ?`, StatusEnabled, s.ts(), id)
+		case StatusDisabled:
+			now := s.ts()
+			res, err = tx.ExecContext(ctx, `UPDATE integrations SET status = ?, disabled_at = ?, disabled_reason = ?, updated_at = ? WHERE id = ?`, StatusDisabled, now, nullStr(reason), now, id)
+			if err == nil {
+				err = retireObjects(ctx, tx, id)
+			}
+		default:
+			return fmt.Errorf("unknown status %q (use %s or %s)", status, StatusEnabled, StatusDisabled)
+		}
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("set status of integration %s: %w", id, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		return fmt.Errorf("integration %q: %w", id, ErrNotFound)
 	}
 	if status == StatusEnabled {
@@ -411,16 +432,32 @@ func (s *Store) SetIntegrationStatus(ctx context.Context, id, status, reason str
 	return nil
 }
 
+// retireObjects takes a disabled integration's objects off the schedule (Never).
+func retireObjects(ctx context.Context, tx *sql.Tx, integrationID string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE integration_objects SET next_due_at = ? WHERE integration_id = ?`, formatTS(Never), integrationID)
+	return err
+}
+
 // DisableIntegration disables an integration that is not already disabled and reports
-// whether it did, so that of several failing runs only one announces it.
+// whether it did, so that of several failing runs only one announces it. Its objects
+// leave the schedule as with SetIntegrationStatus.
 func (s *Store) DisableIntegration(ctx context.Context, id, reason string) (bool, error) {
 	now := s.ts()
-	res, err := s.db.ExecContext(ctx, `UPDATE integrations SET status = ?, disabled_at = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND status <> ?`,
-		StatusDisabled, now, nullStr(reason), now, id, StatusDisabled)
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE integrations SET status = ?, disabled_at = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND status <> ?`,
+			StatusDisabled, now, nullStr(reason), now, id, StatusDisabled)
+		if err != nil {
+			return err
+		}
+		if n, _ = res.RowsAffected(); n == 1 {
+			return retireObjects(ctx, tx, id)
+		}
+		return nil
+	})
 	if err != nil {
 		return false, fmt.Errorf("disable integration %s: %w", id, err)
 	}
-	n, _ := res.RowsAffected()
 	if n == 0 {
 		if _, err := s.IntegrationState(ctx, id); err != nil {
 			return false, err

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -22,7 +24,7 @@ import (
 var ErrLeaseLost = errors.New("lease lost: the integration's lease expired and another daemon may hold it")
 
 // Never is the NextDueAt of an object the daemon does not run (its interaction type
-// is no longer in the effective spec).
+// is no longer in the effective spec, or its integration is disabled).
 var Never = time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)
 
 // Claim is an integration leased to a daemon.
@@ -48,43 +50,115 @@ type ClaimRequest struct {
 // lease. It returns nil when there is none. On PostgreSQL concurrent claimers skip
 // each other's candidate rows (FOR UPDATE SKIP LOCKED), so N daemons claim N
 // different integrations without waiting; on SQLite the write lock serialises them.
+//
+// The candidates are looked for in claimOrder, one statement per kind, each reading
+// an index in due order and stopping at the first integration it can lease: a claim
+// costs O(log n) plus the due rows it passes over (of integrations leased or of a
+// provider at its cap; disabled integrations' objects are retired, Never), not a join
+// and sort of every object (docs/scheduler-scale.md).
 func (s *Store) Claim(ctx context.Context, r ClaimRequest) (*Claim, error) {
 	if r.Owner == "" || r.TTL <= 0 {
 		return nil, errors.New("claim: an owner and a positive lease duration are required")
 	}
 	now := s.now()
 	nowTS, until := formatTS(now), formatTS(now.Add(r.TTL))
-	args := []any{r.Owner, until, nowTS, StatusEnabled, nowTS, nowTS}
-	skip := ""
-	if len(r.SkipProviders) > 0 {
-		skip = ` AND i.provider NOT IN (?` + strings.Repeat(", ?", len(r.SkipProviders)-1) + `)`
-		for _, p := range r.SkipProviders {
-			args = append(args, p)
-		}
-	}
+	skip, skipArgs := notIn("i.provider", r.SkipProviders)
 	lock := ""
 	if s.dialect == Postgres {
 		lock = ` FOR UPDATE OF i SKIP LOCKED`
 	}
-	args = append(args, nowTS)
-	q := `UPDATE integrations SET lease_owner = ?, lease_expires_at = ?, lease_heartbeat_at = ?
+	for _, cand := range claimOrder {
+		args := cand.sqlArgs(r.Owner, until, nowTS, skipArgs)
+		c := &Claim{Owner: r.Owner, ExpiresAt: roundSlot(now.Add(r.TTL))}
+		err := s.db.QueryRowContext(ctx, cand.sql(skip, lock), args...).Scan(&c.IntegrationID, &c.CustomerID, &c.Provider)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("claim an integration: %w", err)
+		}
+		return c, nil
+	}
+	return nil, nil
+}
+
+// claimCandidates is one kind of claimable integration: FROM and WHERE clauses (with
+// the alias i for integrations), the order among them, and the WHERE's arguments
+// given the current time.
+type claimCandidates struct {
+	from, where, order string
+	args               func(now string) []any
+}
+
+// sql is the claim statement of c's candidates, with skip (notIn) and lock.
+func (c claimCandidates) sql(skip, lock string) string {
+	return `UPDATE integrations SET lease_owner = ?, lease_expires_at = ?, lease_heartbeat_at = ?
 		WHERE id = (
-			SELECT i.id FROM integrations i LEFT JOIN integration_objects o ON o.integration_id = i.id
-			WHERE i.status = ? AND (i.lease_expires_at IS NULL OR i.lease_expires_at <= ?)
-				AND (o.id IS NULL OR o.next_due_at IS NULL OR o.next_due_at <= ?)` + skip + `
-			ORDER BY CASE WHEN o.id IS NULL OR o.last_synced_at IS NULL THEN 0 ELSE 1 END, COALESCE(o.next_due_at, ''), i.id
+			SELECT i.id FROM ` + c.from + `
+			WHERE ` + c.where + ` AND i.status = ? AND (i.lease_expires_at IS NULL OR i.lease_expires_at <= ?)` + skip + `
+			ORDER BY ` + c.order + `
 			LIMIT 1` + lock + `)
 		AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
 		RETURNING id, customer_id, provider`
-	c := &Claim{Owner: r.Owner, ExpiresAt: roundSlot(now.Add(r.TTL))}
-	err := s.db.QueryRowContext(ctx, q, args...).Scan(&c.IntegrationID, &c.CustomerID, &c.Provider)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+}
+
+// sqlArgs are the arguments of c.sql: the lease, c's, the status and time, skip's,
+// the time again.
+func (c claimCandidates) sqlArgs(owner, until, now string, skipArgs []any) []any {
+	return slices.Concat([]any{owner, until, now}, c.args(now), []any{StatusEnabled, now}, skipArgs, []any{now})
+}
+
+// claimOrder is the order in which Claim looks for work, the same order as a sort
+// of every candidate by (never synced first, due time with unscheduled first,
+// integration id) would give:
+//  1. never synced and unscheduled: new integrations, whose objects do not exist yet
+//     (integrations_new), and objects not scheduled yet (integration_objects_never);
+//  2. never synced and due, earliest first (integration_objects_never);
+//  3. synced and not scheduled (integration_objects_due, NULL);
+//  4. synced and due, earliest first (integration_objects_due).
+//
+// Sets 1 and 2 are small (new work, and objects failing since their first run); sets
+// 3 and 4 are read in index order up to the first integration that can be leased.
+// TestClaimQueriesUseIndexes checks the plans.
+var claimOrder = []claimCandidates{
+	{
+		from: `integrations i`,
+		where: `i.id IN (SELECT n.id FROM integrations n WHERE n.has_objects = 0
+				AND NOT EXISTS (SELECT 1 FROM integration_objects o WHERE o.integration_id = n.id)
+			UNION ALL SELECT o.integration_id FROM integration_objects o WHERE o.last_synced_at IS NULL AND o.next_due_at IS NULL)`,
+		order: `i.id`,
+		args:  func(string) []any { return nil },
+	},
+	{
+		from:  `integration_objects o JOIN integrations i ON i.id = o.integration_id`,
+		where: `o.last_synced_at IS NULL AND o.next_due_at <= ?`,
+		order: `o.next_due_at, o.integration_id`,
+		args:  func(now string) []any { return []any{now} },
+	},
+	{
+		from:  `integration_objects o JOIN integrations i ON i.id = o.integration_id`,
+		where: `o.next_due_at IS NULL AND o.last_synced_at IS NOT NULL`,
+		order: `o.integration_id`,
+		args:  func(string) []any { return nil },
+	},
+	{
+		from:  `integration_objects o JOIN integrations i ON i.id = o.integration_id`,
+		where: `o.next_due_at <= ? AND o.last_synced_at IS NOT NULL`,
+		order: `o.next_due_at, o.integration_id`,
+		args:  func(now string) []any { return []any{now} },
+	},
+}
+
+// notIn is " AND col NOT IN (?, ...)" for values, and its arguments; "" for none.
+func notIn(col string, values []string) (string, []any) {
+	if len(values) == 0 {
+		return "", nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("claim an integration: %w", err)
+	args := make([]any, len(values))
+	for i, v := range values {
+		args[i] = v
 	}
-	return c, nil
+	return ` AND ` + col + ` NOT IN (?` + strings.Repeat(", ?", len(values)-1) + `)`, args
 }
 
 // AcquireLease takes the lease of one integration for owner (intake sync), when no
@@ -180,22 +254,14 @@ func (s *Store) fence(ctx context.Context, tx *sql.Tx, obj *Object) error {
 // integration another daemon leases, the later of that and the lease's expiry.
 // Integrations of skipProviders and owner's own leases are left out (the daemon is
 // woken when its own work ends). ok is false when nothing is scheduled at all.
+//
+// Like Claim it reads indexes, not every object: an integration without a lease is
+// due with its earliest object (integrations_new, integration_objects_due, read from
+// the start); the leased ones are few and found through integrations_lease.
 func (s *Store) NextWake(ctx context.Context, owner string, skipProviders []string) (at time.Time, ok bool, err error) {
-	args := []any{StatusEnabled, formatTS(Never), owner}
-	skip := ""
-	if len(skipProviders) > 0 {
-		skip = ` AND i.provider NOT IN (?` + strings.Repeat(", ?", len(skipProviders)-1) + `)`
-		for _, p := range skipProviders {
-			args = append(args, p)
-		}
-	}
+	skip, skipArgs := notIn("i.provider", skipProviders)
 	var next sql.NullString
-	err = s.db.QueryRowContext(ctx, `SELECT MIN(CASE WHEN i.lease_expires_at IS NOT NULL AND i.lease_expires_at > COALESCE(o.next_due_at, '')
-			THEN i.lease_expires_at ELSE COALESCE(o.next_due_at, '') END)
-		FROM integrations i LEFT JOIN integration_objects o ON o.integration_id = i.id
-		WHERE i.status = ? AND (o.id IS NULL OR o.next_due_at IS NULL OR o.next_due_at < ?)
-			AND COALESCE(i.lease_owner, '') <> ?`+skip, args...).Scan(&next)
-	if err != nil {
+	if err := s.db.QueryRowContext(ctx, nextWakeSQL(s.dialect, skip), nextWakeArgs(owner, skipArgs)...).Scan(&next); err != nil {
 		return time.Time{}, false, fmt.Errorf("next due time: %w", err)
 	}
 	if !next.Valid {
@@ -207,18 +273,52 @@ func (s *Store) NextWake(ctx context.Context, owner string, skipProviders []stri
 	return parseTS(next), true, nil
 }
 
+// nextWakeSQL is NextWake's query on d, with skip (notIn) on i.provider; its
+// arguments are nextWakeArgs.
+func nextWakeSQL(d Dialect, skip string) string {
+	// The plan must walk the due index, not every integration without a lease: on
+	// SQLite, which has no statistics (the store never runs ANALYZE), the lease test
+	// is written so that no index can serve it (COALESCE); PostgreSQL estimates the
+	// plain one well.
+	free := `i.status = ? AND i.lease_expires_at IS NULL` + skip
+	if d == SQLite {
+		free = `i.status = ? AND COALESCE(i.lease_expires_at, '') = ''` + skip
+	}
+	return `SELECT MIN(t) FROM (
+		SELECT (SELECT '' FROM integrations i WHERE i.has_objects = 0 AND ` + free + `
+			AND NOT EXISTS (SELECT 1 FROM integration_objects o WHERE o.integration_id = i.id) LIMIT 1) AS t
+		UNION ALL SELECT (SELECT '' FROM integration_objects o JOIN integrations i ON i.id = o.integration_id
+			WHERE o.next_due_at IS NULL AND ` + free + ` LIMIT 1)
+		UNION ALL SELECT (SELECT o.next_due_at FROM integration_objects o JOIN integrations i ON i.id = o.integration_id
+			WHERE o.next_due_at < ? AND ` + free + ` ORDER BY o.next_due_at LIMIT 1)
+		UNION ALL SELECT MIN(CASE WHEN i.lease_expires_at > COALESCE(o.next_due_at, '') THEN i.lease_expires_at ELSE COALESCE(o.next_due_at, '') END)
+			FROM integrations i LEFT JOIN integration_objects o ON o.integration_id = i.id
+			WHERE i.lease_expires_at > '' AND i.status = ? AND (o.id IS NULL OR o.next_due_at IS NULL OR o.next_due_at < ?)
+				AND COALESCE(i.lease_owner, '') <> ?` + skip + `
+	) w`
+}
+
+// nextWakeArgs are the arguments of nextWakeSQL.
+func nextWakeArgs(owner string, skipArgs []any) []any {
+	never := formatTS(Never)
+	free := append([]any{StatusEnabled}, skipArgs...)
+	return slices.Concat(free, free, []any{never}, free, []any{StatusEnabled, never, owner}, skipArgs)
+}
+
 // DueBacklog counts the work waiting for a daemon: objects of enabled integrations
 // that are due and not leased, and enabled integrations that have no objects yet.
 func (s *Store) DueBacklog(ctx context.Context) (int, error) {
 	now := s.ts()
 	var objects, fresh int
+	// Both counts read the due rows only (integration_objects_due, integrations_new):
+	// COALESCE keeps the lease test from driving SQLite's plan (see nextWakeSQL).
 	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM integration_objects o JOIN integrations i ON i.id = o.integration_id
-		WHERE i.status = ? AND (o.next_due_at IS NULL OR o.next_due_at <= ?) AND (i.lease_expires_at IS NULL OR i.lease_expires_at <= ?)`,
-		StatusEnabled, now, now).Scan(&objects)
+		WHERE (o.next_due_at IS NULL OR o.next_due_at <= ?) AND i.status = ? AND COALESCE(i.lease_expires_at, '') <= ?`,
+		now, StatusEnabled, now).Scan(&objects)
 	if err != nil {
 		return 0, fmt.Errorf("due backlog: %w", err)
 	}
-	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM integrations i WHERE i.status = ? AND (i.lease_expires_at IS NULL OR i.lease_expires_at <= ?)
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM integrations i WHERE i.has_objects = 0 AND i.status = ? AND COALESCE(i.lease_expires_at, '') <= ?
 		AND NOT EXISTS (SELECT 1 FROM integration_objects o WHERE o.integration_id = i.id)`, StatusEnabled, now).Scan(&fresh)
 	if err != nil {
 		return 0, fmt.Errorf("due backlog: %w", err)
@@ -235,7 +335,11 @@ func (s *Store) EnsureObjects(ctx context.Context, integrationID string, types [
 				return err
 			}
 		}
-		return nil
+		if len(types) == 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, markHasObjects, integrationID)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("integration objects of %s: %w", integrationID, err)
@@ -284,11 +388,13 @@ func (s *Store) ScheduleObject(ctx context.Context, objectID int64, owner string
 	// A request that arrived during the run stays recorded until a run that started
 	// after it ends, so that a reschedule (a reload) cannot drop it meanwhile.
 	started := formatTS(runStarted)
+	// An object retired during the run (Never: its integration was disabled, or its
+	// type left the spec) stays retired.
 	res, err := s.db.ExecContext(ctx, `UPDATE integration_objects
-		SET next_due_at = CASE WHEN sync_requested_at IS NOT NULL AND sync_requested_at > ? THEN ? ELSE ? END,
+		SET next_due_at = CASE WHEN next_due_at = ? THEN next_due_at WHEN sync_requested_at IS NOT NULL AND sync_requested_at > ? THEN ? ELSE ? END,
 			sync_requested_at = CASE WHEN sync_requested_at IS NOT NULL AND sync_requested_at > ? THEN sync_requested_at ELSE NULL END
 		WHERE id = ? AND EXISTS (SELECT 1 FROM integrations i WHERE i.id = integration_objects.integration_id AND i.lease_owner = ?)`,
-		started, s.ts(), formatTS(next), started, objectID, owner)
+		formatTS(Never), started, s.ts(), formatTS(next), started, objectID, owner)
 	if err != nil {
 		return fmt.Errorf("schedule integration object %d: %w", objectID, err)
 	}
@@ -351,4 +457,155 @@ func (s *Store) DeleteIntegration(ctx context.Context, id string) error {
 		return fmt.Errorf("integration %q: %w", id, ErrNotFound)
 	}
 	return nil
+}
+
+// ScheduledIntegration is an enabled integration with its objects, as the daemon
+// reconciles them with its spec (EachEnabledIntegration).
+type ScheduledIntegration struct {
+	ID, CustomerID, Provider string
+	Override                 string // the attached override file, "" for none
+	Objects                  []*Object
+}
+
+// EachEnabledIntegration calls fn with every enabled integration and its objects
+// (in id order), one integration at a time, in two queries whatever their number: a
+// start or a reload reconciles 100,000 objects without a query per integration, and
+// without holding them all in memory at once. fn must not write to the store (its
+// rows are being read); collect the changes and apply them afterwards (SetNextDues).
+func (s *Store) EachEnabledIntegration(ctx context.Context, fn func(*ScheduledIntegration) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, customer_id, provider, override FROM integrations WHERE status = ?`, StatusEnabled)
+	if err != nil {
+		return fmt.Errorf("enabled integrations: %w", err)
+	}
+	ins := map[string]*ScheduledIntegration{}
+	for rows.Next() {
+		var in ScheduledIntegration
+		var override sql.NullString
+		if err := rows.Scan(&in.ID, &in.CustomerID, &in.Provider, &override); err != nil {
+			rows.Close()
+			return fmt.Errorf("enabled integrations: %w", err)
+		}
+		in.Override = override.String
+		ins[in.ID] = &in
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("enabled integrations: %w", err)
+	}
+	err = func() error {
+		rows, err := s.db.QueryContext(ctx, `SELECT `+objectCols+` FROM integration_objects ORDER BY integration_id, id`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var cur *ScheduledIntegration
+		flush := func() error {
+			if cur == nil {
+				return nil
+			}
+			delete(ins, cur.ID)
+			err := fn(cur)
+			cur = nil
+			return err
+		}
+		for rows.Next() {
+			o, err := scanObject(rows)
+			if err != nil {
+				return err
+			}
+			if cur != nil && cur.ID != o.IntegrationID {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			if cur == nil {
+				if cur = ins[o.IntegrationID]; cur == nil {
+					continue // not enabled
+				}
+			}
+			cur.Objects = append(cur.Objects, o)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return flush()
+	}()
+	if err != nil {
+		return fmt.Errorf("integration objects: %w", err)
+	}
+	// Integrations without objects yet.
+	for _, id := range slices.Sorted(maps.Keys(ins)) {
+		if err := fn(ins[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ObjectKey names an integration object: an integration and an interaction type.
+type ObjectKey struct {
+	IntegrationID, Type string
+}
+
+// EnsureObjectsOf is EnsureObjects for many integrations at once, in transactions of
+// a few hundred objects: a reload that adds an interaction type to a connector creates
+// one object per integration. The new objects are due at due (the schedule of an
+// object that never ran: now).
+func (s *Store) EnsureObjectsOf(ctx context.Context, keys []ObjectKey, due time.Time) error {
+	dueTS := formatTS(due)
+	for batch := range slices.Chunk(keys, 500) {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			for i, k := range batch {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO integration_objects (integration_id, interaction_type, next_due_at) VALUES (?, ?, ?) ON CONFLICT (integration_id, interaction_type) DO NOTHING`, k.IntegrationID, k.Type, dueTS); err != nil {
+					return err
+				}
+				if i == len(batch)-1 || batch[i+1].IntegrationID != k.IntegrationID {
+					if _, err := tx.ExecContext(ctx, markHasObjects, k.IntegrationID); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("create integration objects: %w", err)
+		}
+	}
+	return nil
+}
+
+// NextDue is a due time to set on an object if it still has Old (SetNextDue).
+type NextDue struct {
+	ObjectID  int64
+	Old, Next time.Time
+}
+
+// SetNextDues applies SetNextDue to each change, in transactions of a few hundred,
+// and returns how many it applied.
+func (s *Store) SetNextDues(ctx context.Context, changes []NextDue) (int, error) {
+	applied := 0
+	for batch := range slices.Chunk(changes, 500) {
+		n := 0
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			n = 0
+			for _, c := range batch {
+				oldTS := ""
+				if !c.Old.IsZero() {
+					oldTS = formatTS(c.Old)
+				}
+				res, err := tx.ExecContext(ctx, `UPDATE integration_objects SET next_due_at = ? WHERE id = ? AND COALESCE(next_due_at, '') = ?`, formatTS(c.Next), c.ObjectID, oldTS)
+				if err != nil {
+					return err
+				}
+				k, _ := res.RowsAffected()
+				n += int(k)
+			}
+			return nil
+		})
+		if err != nil {
+			return applied, fmt.Errorf("schedule integration objects: %w", err)
+		}
+		applied += n
+	}
+	return applied, nil
 }

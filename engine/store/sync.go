@@ -22,7 +22,7 @@ type Object struct {
 	LastAttemptAt       time.Time
 	ConsecutiveFailures int
 	// NextDueAt is when the daemon runs it next; zero when it is not scheduled yet
-	// (due at once), Never when its type left the spec.
+	// (due at once), Never when its type left the spec or its integration is disabled.
 	NextDueAt time.Time
 	// SyncRequestedAt is when a sync was last requested while it was running.
 	SyncRequestedAt time.Time
@@ -49,8 +49,14 @@ func scanObject(row interface{ Scan(...any) error }) (*Object, error) {
 
 // EnsureObject returns the integration object, creating it on first use.
 func (s *Store) EnsureObject(ctx context.Context, integrationID, typ string) (*Object, error) {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO integration_objects (integration_id, interaction_type) VALUES (?, ?) ON CONFLICT (integration_id, interaction_type) DO NOTHING`, integrationID, typ); err != nil {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO integration_objects (integration_id, interaction_type) VALUES (?, ?) ON CONFLICT (integration_id, interaction_type) DO NOTHING`, integrationID, typ)
+	if err != nil {
 		return nil, fmt.Errorf("integration object %s/%s: %w", integrationID, typ, err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		if _, err := s.db.ExecContext(ctx, markHasObjects, integrationID); err != nil {
+			return nil, fmt.Errorf("integration object %s/%s: %w", integrationID, typ, err)
+		}
 	}
 	o, err := scanObject(s.db.QueryRowContext(ctx, `SELECT `+objectCols+` FROM integration_objects WHERE integration_id = ? AND interaction_type = ?`, integrationID, typ))
 	if err != nil {
@@ -58,6 +64,10 @@ func (s *Store) EnsureObject(ctx context.Context, integrationID, typ string) (*O
 	}
 	return o, nil
 }
+
+// markHasObjects records that an integration's objects exist: the scheduler stops
+// looking for it among the new ones (integrations_new).
+const markHasObjects = `UPDATE integrations SET has_objects = 1 WHERE id = ? AND has_objects = 0`
 
 // Run statuses.
 const (
