@@ -287,7 +287,11 @@ func TestChildTypeResumesAfterTheLastFinishedParent(t *testing.T) {
 				assert.Equal(t, 15, fx.count(t, "comments"), "tickets 1 to 5")
 			}
 
+			// Under the lock: a comments request the failed sync gave up on may still
+			// be answered.
+			desk.mu.Lock()
 			desk.failTicket = 0
+			desk.mu.Unlock()
 			desk.reset()
 			results, err = (&Syncer{Store: fx.db}).Sync(context.Background(), fx.job)
 			require.NoError(t, err)

@@ -220,13 +220,13 @@ interaction_types:
 
 	feed.remove(3)
 	feed.remove(8)
-	feed.failPage = 2 + 3 // the second page of the second sync
+	feed.with(func() { feed.failPage = 2 + 3 }) // the second page of the second sync
 	run = fx.sync(t, context.Background(), nil)
 	require.Equal(t, store.RunFailed, run.Status)
 	assert.Equal(t, 0, run.RecordsDeleted, "a failed sync saw only part of the records: it marks nothing")
 	assert.Empty(t, fx.deleteOps(t))
 
-	feed.failPage = 0
+	feed.with(func() { feed.failPage = 0 })
 	run = fx.sync(t, context.Background(), nil)
 	require.Equal(t, store.RunSucceeded, run.Status, run.Error)
 	assert.Equal(t, 2, run.RecordsDeleted)
@@ -241,14 +241,15 @@ interaction_types:
 	assert.Equal(t, 0, run.RecordsDeleted)
 
 	// An empty answer is not "everything was deleted".
-	saved := feed.records
-	feed.records = nil
+	var saved []incRecord
+	feed.with(func() { saved = feed.records })
+	feed.with(func() { feed.records = nil })
 	run = fx.sync(t, context.Background(), nil)
 	require.Equal(t, store.RunSucceeded, run.Status)
 	assert.Equal(t, 0, run.RecordsDeleted)
 
 	// Records come back: their deleted_at is cleared.
-	feed.records = saved
+	feed.with(func() { feed.records = saved })
 	feed.add(incRecord{ID: 3, Updated: t0})
 	run = fx.sync(t, context.Background(), nil)
 	assert.Equal(t, 1, run.RecordsDeleted, "0")

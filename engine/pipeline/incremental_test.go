@@ -72,6 +72,14 @@ func (f *incFeed) add(recs ...incRecord) {
 	}
 }
 
+// with changes the feed under its lock: a handler may still be answering a request
+// that a cancelled sync gave up on.
+func (f *incFeed) with(change func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	change()
+}
+
 func (f *incFeed) remove(id int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -296,7 +304,7 @@ func TestThousandRecordsOnOneTimestampSurviveACrash(t *testing.T) {
 						}
 					}
 				} else {
-					feed.failPage = 5
+					feed.with(func() { feed.failPage = 5 })
 				}
 				run := fx.sync(t, ctx, s)
 				require.NotEqual(t, store.RunSucceeded, run.Status)
@@ -309,7 +317,7 @@ func TestThousandRecordsOnOneTimestampSurviveACrash(t *testing.T) {
 					assert.Equal(t, "", fx.cursor(t, "items"))
 				}
 
-				feed.failPage = 0
+				feed.with(func() { feed.failPage = 0 })
 				feed.resetQueries()
 				run = fx.sync(t, context.Background(), nil)
 				require.Equal(t, store.RunSucceeded, run.Status, run.Error)
@@ -346,9 +354,9 @@ func TestStrictAPIDeclaredInclusiveLosesTies(t *testing.T) {
 		feed.add(incRecord{ID: i, Updated: t0})
 	}
 	fx := newIncFixture(t, feed, incSpec("{cursor: .updated_at, param: since, sorted: true}", ""), t0.Add(time.Hour))
-	feed.failPage = 5
+	feed.with(func() { feed.failPage = 5 })
 	fx.sync(t, context.Background(), nil)
-	feed.failPage = 0
+	feed.with(func() { feed.failPage = 0 })
 	fx.sync(t, context.Background(), nil)
 	total, _ := fx.rows(t)
 	assert.Equal(t, 400, total, "600 records lost: the resumed request asked for updated_at > the shared timestamp")
@@ -372,7 +380,7 @@ func TestStepWindowsCheckpointAndResume(t *testing.T) {
 		{"2026-04-01T00:00:00Z", "2026-04-15T06:00:00Z"}, // the last window ends now
 	}
 
-	feed.failSince = windows[2].Since
+	feed.with(func() { feed.failSince = windows[2].Since })
 	run := fx.sync(t, context.Background(), nil)
 	require.Equal(t, store.RunFailed, run.Status)
 	assert.Equal(t, windows[:3], feed.firstQueries())
@@ -386,7 +394,7 @@ func TestStepWindowsCheckpointAndResume(t *testing.T) {
 	}
 	assert.Equal(t, inFirstTwo, stored)
 
-	feed.failSince = ""
+	feed.with(func() { feed.failSince = "" })
 	feed.resetQueries()
 	run = fx.sync(t, context.Background(), nil)
 	require.Equal(t, store.RunSucceeded, run.Status, run.Error)
@@ -525,11 +533,11 @@ func TestNewestFirstStopsAtTheCursor(t *testing.T) {
 		feed.add(incRecord{ID: i, Updated: t0.Add(time.Duration(i) * time.Minute)})
 	}
 	feed.resetQueries()
-	feed.failPage = 2
+	feed.with(func() { feed.failPage = 2 })
 	run = fx.sync(t, context.Background(), nil)
 	assert.Equal(t, store.RunFailed, run.Status)
 	assert.Equal(t, t0.Add(53*time.Minute).Format(time.RFC3339Nano), fx.cursor(t, "items"))
-	feed.failPage = 0
+	feed.with(func() { feed.failPage = 0 })
 	run = fx.sync(t, context.Background(), nil)
 	require.Equal(t, store.RunSucceeded, run.Status, run.Error)
 	assert.Equal(t, 15, run.RecordsNew)
@@ -551,11 +559,11 @@ func TestIntegerCursor(t *testing.T) {
 				kw = "exclusive"
 			}
 			fx := newIncFixture(t, feed, incSpec("{cursor: .id, format: integer, param: since, start: 5, sorted: true, filter: "+kw+"}", ""), t0)
-			feed.failPage = 3
+			feed.with(func() { feed.failPage = 3 })
 			run := fx.sync(t, context.Background(), nil)
 			assert.Equal(t, store.RunFailed, run.Status)
 			assert.Equal(t, "24", fx.cursor(t, "items"), "two pages of ten from 5: 5..24")
-			feed.failPage = 0
+			feed.with(func() { feed.failPage = 0 })
 			feed.resetQueries()
 			run = fx.sync(t, context.Background(), nil)
 			require.Equal(t, store.RunSucceeded, run.Status, run.Error)
