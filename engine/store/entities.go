@@ -156,7 +156,7 @@ func (r *resolver) flushCrosswalk(ctx context.Context) error {
 		}
 		q := `INSERT INTO entity_links (customer_id, entity, entity_id, provider, integration_id, external_id, matched_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)` +
 			strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?)", len(part)-1)
-		if _, err := r.exec(ctx, q, args...); err != nil {
+		if _, err := r.tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("write %d crosswalk rows: %w", len(part), err)
 		}
 	}

@@ -320,7 +320,7 @@ func (r *resolver) flushLinks(ctx context.Context) error {
 			args = append(args, a...)
 		}
 		q := head + "VALUES " + row + strings.Repeat(", "+row, len(part)-1) + strings.TrimSuffix(tail, "\n\tRETURNING id")
-		if _, err := r.exec(ctx, q, args...); err != nil {
+		if _, err := r.tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("write %d references: %w", len(part), err)
 		}
 	}
