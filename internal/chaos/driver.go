@@ -51,6 +51,8 @@ type Options struct {
 	Integrations int           // integrations syncing the mock, each its own customer
 	Workers      int           // the daemon's workers
 	FaultRate    float64       // fraction of requests answered with a fault; 0: none
+	PageSize     int           // records a page (the spec's pagination.limit); 0: 250
+	Retries      int           // the connector's retries; negative: the engine's default (4)
 	MaxDelay     time.Duration // a kill comes up to this long after the daemon starts syncing
 	Timeout      time.Duration // how long the final sync may take
 	Dir          string        // work directory; "" makes a temporary one (removed unless Keep)
@@ -100,6 +102,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 3 * time.Minute
 	}
+	if o.PageSize <= 0 {
+		o.PageSize = 250
+	}
 	if o.MaxDelay <= 0 {
 		o.MaxDelay = 2 * time.Second
 	}
@@ -114,7 +119,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			defer os.RemoveAll(dir)
 		}
 	}
-	fmt.Fprintf(o.Log, "# chaos: seed=%d kills=%d records=%d integrations=%d fault_rate=%g dir=%s\n", o.Seed, o.Kills, o.Records, o.Integrations, o.FaultRate, dir)
+	fmt.Fprintf(o.Log, "# chaos: seed=%d kills=%d records=%d integrations=%d fault_rate=%g page=%d retries=%d dir=%s\n", o.Seed, o.Kills, o.Records, o.Integrations, o.FaultRate, o.PageSize, o.Retries, dir)
 
 	// The provider: the mock, OAuth in front of it, faults in front of that.
 	mock := bench.NewMock(o.Records)
@@ -144,7 +149,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "connectors", Provider+".yaml"), []byte(connectorSpec), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "connectors", Provider+".yaml"), []byte(specFor(o.PageSize, o.Retries)), 0o644); err != nil {
 		return nil, err
 	}
 	configFile := filepath.Join(dir, "intake.yaml")
@@ -335,6 +340,20 @@ func checkRuns(ctx context.Context, db *store.Store, counts map[string]int) ([]s
 		bad = append(bad, fmt.Sprintf("%d integrations disabled", disabled))
 	}
 	return bad, nil
+}
+
+// specFor is the connector with its page size and retries set. Fewer retries than the
+// default let runs of the fault campaign fail (a fault on every try of one request),
+// so that failed runs, their classes and the resumption after them are exercised too.
+func specFor(page, retries int) string {
+	s := connectorSpec
+	if page > 0 {
+		s = strings.Replace(s, "      limit: 250\n", fmt.Sprintf("      limit: %d\n", page), 1)
+	}
+	if retries >= 0 {
+		s = strings.Replace(s, "sync_every: 1s\n", fmt.Sprintf("sync_every: 1s\nretries: %d\n", retries), 1)
+	}
+	return s
 }
 
 // intakeYAML is the daemons' configuration: short leases and retries so a killed

@@ -168,11 +168,10 @@ func (in *Injector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		in.opts.Sleep(r, d.latency)
 		in.next.ServeHTTP(w, r)
 	case Reset:
-		if reset(w) {
-			in.counts[Reset].Add(1)
-			return
+		// Counted before the client can see it (tests read the counts right after).
+		if !reset(w, func() { in.counts[Reset].Add(1) }) {
+			in.next.ServeHTTP(w, r)
 		}
-		in.next.ServeHTTP(w, r)
 	case ServerError:
 		in.counts[ServerError].Add(1)
 		writeJSON(w, d.status, `{"error":"injected server error"}`)
@@ -183,9 +182,7 @@ func (in *Injector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case Truncated:
 		rec := httptest.NewRecorder()
 		in.next.ServeHTTP(rec, r)
-		if truncate(w, rec) {
-			in.counts[Truncated].Add(1)
-		}
+		truncate(w, rec, func() { in.counts[Truncated].Add(1) })
 	case Malformed:
 		rec := httptest.NewRecorder()
 		in.next.ServeHTTP(rec, r)
@@ -230,7 +227,7 @@ func copyRecorded(w http.ResponseWriter, rec *httptest.ResponseRecorder, body []
 }
 
 // reset closes the connection with an RST (SO_LINGER 0) before answering.
-func reset(w http.ResponseWriter) bool {
+func reset(w http.ResponseWriter, count func()) bool {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		return false
@@ -242,28 +239,29 @@ func reset(w http.ResponseWriter) bool {
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}
+	count()
 	_ = conn.Close()
 	return true
 }
 
 // truncate sends rec's answer with its full Content-Length but only half of its body,
 // then closes the connection: the client reads an unexpected EOF.
-func truncate(w http.ResponseWriter, rec *httptest.ResponseRecorder) bool {
+func truncate(w http.ResponseWriter, rec *httptest.ResponseRecorder, count func()) {
 	body := rec.Body.Bytes()
 	hj, ok := w.(http.Hijacker)
 	if !ok || len(body) < 2 {
 		copyRecorded(w, rec, body)
-		return false
+		return
 	}
 	conn, buf, err := hj.Hijack()
 	if err != nil {
-		return false
+		return
 	}
 	defer conn.Close()
+	count()
 	writeHead(buf, rec, len(body))
 	_, _ = buf.Write(body[:len(body)/2])
 	_ = buf.Flush()
-	return true
 }
 
 func writeHead(buf *bufio.ReadWriter, rec *httptest.ResponseRecorder, length int) {
