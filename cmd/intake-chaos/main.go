@@ -58,6 +58,7 @@ func run(ctx context.Context, args []string) (bool, error) {
 	fs.IntVar(&o.Retries, "retries", -1, "the connector's retries of a failed request (-1: the engine's default, 4); fewer let runs fail")
 	fs.DurationVar(&o.MaxDelay, "max-delay", 2*time.Second, "a kill comes up to this long after the daemon begins syncing")
 	fs.DurationVar(&o.Timeout, "timeout", 3*time.Minute, "how long the final sync may take")
+	fs.StringVar(&o.LogLevel, "log-level", "info", "the daemons' log level (their log is daemon.log in the work directory)")
 	fs.StringVar(&o.Dir, "dir", "", "work directory (intake.yaml, intake.db, daemon.log); default a temporary one")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary work directory")
 	if err := fs.Parse(args); err != nil {

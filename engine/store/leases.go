@@ -25,6 +25,18 @@ var ErrLeaseLost = errors.New("lease lost: the integration's lease expired and a
 // is no longer in the effective spec).
 var Never = time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)
 
+// clearDeadRefreshLock is the part of a lease takeover (Claim, AcquireLease) that
+// clears the OAuth refresh lock (credentials.go) the previous lease holder left: its
+// lease expired, so it is dead or fenced out, and the new holder is the one process
+// that talks to the provider for the integration from now on. A process killed during
+// a token request never releases that lock; without this its successor would wait out
+// the lock's TTL (45s, longer than a short lease) with its sync stalled. A lock held
+// by anyone but the previous lease holder is left to expire. Its two parameters are
+// the new owner (a holder renewing its own lease keeps its lock). Every expression in
+// a SET reads the row as it was before the UPDATE, on SQLite and PostgreSQL alike.
+const clearDeadRefreshLock = `refresh_lock_owner = CASE WHEN refresh_lock_owner = lease_owner AND lease_owner <> ? THEN NULL ELSE refresh_lock_owner END,
+		refresh_lock_until = CASE WHEN refresh_lock_owner = lease_owner AND lease_owner <> ? THEN NULL ELSE refresh_lock_until END`
+
 // Claim is an integration leased to a daemon.
 type Claim struct {
 	IntegrationID string
@@ -54,7 +66,7 @@ func (s *Store) Claim(ctx context.Context, r ClaimRequest) (*Claim, error) {
 	}
 	now := s.now()
 	nowTS, until := formatTS(now), formatTS(now.Add(r.TTL))
-	args := []any{r.Owner, until, nowTS, StatusEnabled, nowTS, nowTS}
+	args := []any{r.Owner, r.Owner, r.Owner, until, nowTS, StatusEnabled, nowTS, nowTS}
 	skip := ""
 	if len(r.SkipProviders) > 0 {
 		skip = ` AND i.provider NOT IN (?` + strings.Repeat(", ?", len(r.SkipProviders)-1) + `)`
@@ -67,7 +79,7 @@ func (s *Store) Claim(ctx context.Context, r ClaimRequest) (*Claim, error) {
 		lock = ` FOR UPDATE OF i SKIP LOCKED`
 	}
 	args = append(args, nowTS)
-	q := `UPDATE integrations SET lease_owner = ?, lease_expires_at = ?, lease_heartbeat_at = ?
+	q := `UPDATE integrations SET ` + clearDeadRefreshLock + `, lease_owner = ?, lease_expires_at = ?, lease_heartbeat_at = ?
 		WHERE id = (
 			SELECT i.id FROM integrations i LEFT JOIN integration_objects o ON o.integration_id = i.id
 			WHERE i.status = ? AND (i.lease_expires_at IS NULL OR i.lease_expires_at <= ?)
@@ -91,9 +103,9 @@ func (s *Store) Claim(ctx context.Context, r ClaimRequest) (*Claim, error) {
 // one else holds a live one. When someone does, ok is false and holder names them.
 func (s *Store) AcquireLease(ctx context.Context, integrationID, owner string, ttl time.Duration) (ok bool, holder string, err error) {
 	now := s.now()
-	res, err := s.db.ExecContext(ctx, `UPDATE integrations SET lease_owner = ?, lease_expires_at = ?, lease_heartbeat_at = ?
+	res, err := s.db.ExecContext(ctx, `UPDATE integrations SET `+clearDeadRefreshLock+`, lease_owner = ?, lease_expires_at = ?, lease_heartbeat_at = ?
 		WHERE id = ? AND (lease_expires_at IS NULL OR lease_expires_at <= ? OR lease_owner = ?)`,
-		owner, formatTS(now.Add(ttl)), formatTS(now), integrationID, formatTS(now), owner)
+		owner, owner, owner, formatTS(now.Add(ttl)), formatTS(now), integrationID, formatTS(now), owner)
 	if err != nil {
 		return false, "", fmt.Errorf("lease of %s: %w", integrationID, err)
 	}

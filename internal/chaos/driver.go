@@ -55,6 +55,7 @@ type Options struct {
 	Retries      int           // the connector's retries; negative: the engine's default (4)
 	MaxDelay     time.Duration // a kill comes up to this long after the daemon starts syncing
 	Timeout      time.Duration // how long the final sync may take
+	LogLevel     string        // the daemons' log level (daemon.log in Dir); "" is info
 	Dir          string        // work directory; "" makes a temporary one (removed unless Keep)
 	Keep         bool
 	Out, Log     io.Writer
@@ -109,7 +110,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.MaxDelay = 2 * time.Second
 	}
 	dir := o.Dir
-	if dir == "" {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+	} else {
 		d, err := os.MkdirTemp("", "intake-chaos-")
 		if err != nil {
 			return nil, err
@@ -124,7 +129,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// The provider: the mock, OAuth in front of it, faults in front of that.
 	mock := bench.NewMock(o.Records)
 	front := NewOAuth(mock, "X-API-Key", bench.APIKey, 2*time.Second)
-	inj := NewInjector(front, InjectorOptions{Seed: o.Seed, Rate: o.FaultRate, Expire: front.Expire})
+	injOpts := InjectorOptions{Seed: o.Seed, Rate: o.FaultRate, Expire: front.Expire}
+	if o.Keep || o.Dir != "" {
+		f, err := os.Create(filepath.Join(dir, "requests.log"))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		w := bufio.NewWriter(f)
+		defer w.Flush()
+		injOpts.Log = w
+	}
+	inj := NewInjector(front, injOpts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -153,7 +169,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	configFile := filepath.Join(dir, "intake.yaml")
-	if err := os.WriteFile(configFile, []byte(intakeYAML(o.Workers)), 0o644); err != nil {
+	if err := os.WriteFile(configFile, []byte(intakeYAML(o.Workers, o.LogLevel)), 0o644); err != nil {
 		return nil, err
 	}
 	dbPath := filepath.Join(dir, "intake.db")
@@ -360,7 +376,10 @@ func specFor(page, retries int) string {
 // daemon's work resumes within seconds, no admin API (the driver reads the database),
 // failures never disabling an integration (the campaign wants to see every sync
 // through; it checks their classes instead).
-func intakeYAML(workers int) string {
+func intakeYAML(workers int, level string) string {
+	if level == "" {
+		level = "info"
+	}
 	return fmt.Sprintf(`store: intake.db
 connectors: connectors
 customers: customers
@@ -378,8 +397,8 @@ alerts:
   disable_after: 0
 shutdown_grace: 20s
 log:
-  level: info
-`, workers, leaseDuration, leaseHeartbeat)
+  level: %s
+`, workers, leaseDuration, leaseHeartbeat, level)
 }
 
 // daemons starts `intake run` processes.

@@ -8,6 +8,7 @@ package chaos
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -64,6 +65,10 @@ type InjectorOptions struct {
 	Expire func(r *http.Request) bool
 	// NoFault lists path prefixes served without faults (the driver's own reads).
 	NoFault []string
+	// Log, when set, gets one line per request: when it arrived, the fault it got
+	// ("-" for none), the method and the URL (path and query; never a header, so no
+	// token).
+	Log io.Writer
 	// Sleep waits out Latency (default: a timer that stops when the request ends); tests
 	// make it instant.
 	Sleep func(r *http.Request, d time.Duration)
@@ -79,6 +84,7 @@ type Injector struct {
 
 	mu  sync.Mutex
 	rng *rand.Rand
+	seq int64 // requests logged
 
 	counts [numFaults]atomic.Int64
 }
@@ -110,7 +116,7 @@ type decision struct {
 	status  int
 }
 
-func (in *Injector) decide() decision {
+func (in *Injector) decide(r *http.Request) decision {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	d := decision{fault: -1}
@@ -120,6 +126,14 @@ func (in *Injector) decide() decision {
 	d.status = [...]int{500, 502, 503}[in.rng.IntN(3)]
 	if hit {
 		d.fault = kind
+	}
+	if in.opts.Log != nil && r != nil {
+		in.seq++
+		name := "-"
+		if d.fault >= 0 {
+			name = d.fault.String()
+		}
+		fmt.Fprintf(in.opts.Log, "%s %d %s %s %s\n", time.Now().UTC().Format("15:04:05.000"), in.seq, name, r.Method, r.URL.RequestURI())
 	}
 	return d
 }
@@ -161,7 +175,7 @@ func (in *Injector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	d := in.decide()
+	d := in.decide(r)
 	switch d.fault {
 	case Latency:
 		in.counts[Latency].Add(1)

@@ -144,7 +144,7 @@ func TestInjectorIsDeterministic(t *testing.T) {
 		in := NewInjector(pageHandler(), InjectorOptions{Seed: seed, Rate: rate})
 		out := make([]decision, 500)
 		for i := range out {
-			out[i] = in.decide()
+			out[i] = in.decide(nil)
 		}
 		return out
 	}
