@@ -223,6 +223,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			// Wait for the daemon to start a sync (after the dead daemon's leases expire),
 			// then kill it somewhere in the syncs that follow.
 			if err := waitFor(ctx, leaseDuration+30*time.Second, func() (bool, error) {
+				if err := p.alive(); err != nil {
+					return false, err
+				}
 				var n int
 				err := db.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM sync_runs WHERE owner = ?`, p.owner).Scan(&n)
 				return n > 0, err
@@ -238,6 +241,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		var running, pages int
 		_ = db.DB().QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(pages), 0) FROM sync_runs WHERE owner = ? AND status = 'running'`, p.owner).Scan(&running, &pages)
+		if err := p.alive(); err != nil {
+			// Only the driver ends a daemon: one that exits by itself crashed.
+			res.Bad = append(res.Bad, fmt.Sprintf("round %d: %v before the kill (see %s)", k, err, logFile.Name()))
+		}
 		p.kill()
 		res.Kills++
 		fmt.Fprintf(o.Log, "# kill %d: %s after %s, %s; runs in flight: %d (%d pages committed)%s\n", k, p.owner, delay.Round(time.Millisecond), phase, running, pages, changed)
@@ -252,6 +259,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("final sync: %w", err)
 	}
 	err = waitFor(ctx, o.Timeout, func() (bool, error) {
+		if err := p.alive(); err != nil {
+			return false, err
+		}
 		var n int
 		err := db.DB().QueryRowContext(ctx, `SELECT COUNT(DISTINCT o.integration_id) FROM sync_runs r JOIN integration_objects o ON o.id = r.integration_object_id
 			WHERE r.status = 'succeeded' AND r.started_at > ? AND o.interaction_type = ?`, quiet.Format("2006-01-02T15:04:05.000Z"), InteractionType).Scan(&n)
@@ -292,7 +302,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for _, k := range keys {
 		runs = append(runs, fmt.Sprintf("%s=%d", k, res.Runs[k]))
 	}
-	fmt.Fprintf(o.Log, "# sync runs: %s\n", strings.Join(runs, " "))
+	// The longest run says whether something stalled a sync (a refresh lock a killed
+	// daemon left held it for 45s until store.Claim cleared such locks).
+	var longest float64
+	_ = db.DB().QueryRowContext(ctx, `SELECT COALESCE(MAX((julianday(finished_at) - julianday(started_at)) * 86400), 0) FROM sync_runs WHERE finished_at IS NOT NULL`).Scan(&longest)
+	fmt.Fprintf(o.Log, "# sync runs: %s; the longest took %.1fs\n", strings.Join(runs, " "), longest)
 	for _, pr := range res.Report.Problems {
 		fmt.Fprintf(o.Log, "# problem: %s\n", pr)
 	}
@@ -409,9 +423,20 @@ type daemons struct {
 }
 
 type process struct {
-	cmd   *exec.Cmd
-	owner string
-	done  chan error
+	cmd    *exec.Cmd
+	owner  string
+	exited chan struct{} // closed when the process is gone; err is then its exit
+	err    error
+}
+
+// alive reports an error once the process has exited.
+func (p *process) alive() error {
+	select {
+	case <-p.exited:
+		return fmt.Errorf("intake run exited: %v", p.err)
+	default:
+		return nil
+	}
 }
 
 // start runs `intake run` and waits for it to say who it is.
@@ -426,7 +451,7 @@ func (d *daemons) start(ctx context.Context) (*process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &process{cmd: cmd, done: make(chan error, 1)}
+	p := &process{cmd: cmd, exited: make(chan struct{})}
 	owner := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -440,13 +465,14 @@ func (d *daemons) start(ctx context.Context) (*process, error) {
 				}
 			}
 		}
-		p.done <- cmd.Wait()
+		p.err = cmd.Wait()
+		close(p.exited)
 	}()
 	select {
 	case p.owner = <-owner:
 		return p, nil
-	case err := <-p.done:
-		return nil, fmt.Errorf("intake run exited at start: %v", err)
+	case <-p.exited:
+		return nil, fmt.Errorf("intake run exited at start: %v", p.err)
 	case <-time.After(30 * time.Second):
 		p.kill()
 		return nil, errors.New("intake run did not start within 30s")
@@ -459,15 +485,15 @@ func (d *daemons) start(ctx context.Context) (*process, error) {
 // kill sends SIGKILL and waits for the process to be gone.
 func (p *process) kill() {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
+	<-p.exited
 }
 
 // stop sends SIGTERM and waits for a clean exit.
 func (p *process) stop(timeout time.Duration) error {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-p.done:
-		return err
+	case <-p.exited:
+		return p.err
 	case <-time.After(timeout):
 		p.kill()
 		return fmt.Errorf("intake run did not stop within %s of SIGTERM", timeout)

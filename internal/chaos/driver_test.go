@@ -25,7 +25,7 @@ func TestCampaignSmoke(t *testing.T) {
 	var log bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res, err := Run(ctx, Options{Intake: bin, Seed: 3, Kills: 2, Records: 1500, Integrations: 1, FaultRate: 0.2,
+	res, err := Run(ctx, Options{Intake: bin, Seed: 3, Kills: 2, Records: 1500, Integrations: 1, FaultRate: 0.2, PageSize: 50,
 		Retries: 1, MaxDelay: 500 * time.Millisecond, Timeout: time.Minute, Dir: t.TempDir(), Log: &log})
 	require.NoError(t, err, "%s", log.String())
 	t.Logf("%s\n%s", log.String(), res.Summary(true))
