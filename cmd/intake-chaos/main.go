@@ -9,7 +9,7 @@
 // across many processes; they share the mock (internal/bench) and nothing else.
 //
 //	intake-chaos [-intake bin/intake] [-seed 1] [-kills 50] [-records 20000]
-//	             [-integrations 2] [-faults 0] [-page 250] [-retries -1]
+//	             [-integrations 2] [-daemons 1] [-faults 0] [-page 250] [-retries -1]
 //	             [-max-delay 2s] [-timeout 3m] [-dir DIR] [-keep]
 //
 // It ends with one line, and exits 1 if anything was lost, duplicated or mismatched,
@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string) (bool, error) {
 	fs.IntVar(&o.Kills, "kills", 50, "SIGKILLs before the final sync")
 	fs.IntVar(&o.Records, "records", 20000, "records the mock starts with (about 1 KB each)")
 	fs.IntVar(&o.Integrations, "integrations", 2, "integrations syncing the mock, each of its own customer")
+	fs.IntVar(&o.Daemons, "daemons", 1, "daemons running at once on the one database; each round kills one of them")
 	fs.Float64Var(&o.FaultRate, "faults", 0, "fraction of requests answered with an injected fault (0 to 1)")
 	fs.IntVar(&o.PageSize, "page", 250, "records a page")
 	fs.IntVar(&o.Retries, "retries", -1, "the connector's retries of a failed request (-1: the engine's default, 4); fewer let runs fail")

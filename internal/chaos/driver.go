@@ -42,6 +42,9 @@ const (
 	leaseHeartbeat = 500 * time.Millisecond
 )
 
+// tsLayout is how the store writes timestamps (fixed width, so they compare as text).
+const tsLayout = "2006-01-02T15:04:05.000Z"
+
 // Options configures a campaign.
 type Options struct {
 	Intake       string        // the intake binary
@@ -49,7 +52,8 @@ type Options struct {
 	Kills        int           // SIGKILLs before the final sync
 	Records      int           // records the mock starts with
 	Integrations int           // integrations syncing the mock, each its own customer
-	Workers      int           // the daemon's workers
+	Workers      int           // each daemon's workers
+	Daemons      int           // daemons running at once on the one database (one is killed each round); 0: 1
 	FaultRate    float64       // fraction of requests answered with a fault; 0: none
 	PageSize     int           // records a page (the spec's pagination.limit); 0: 250
 	Retries      int           // the connector's retries; negative: the engine's default (4)
@@ -97,6 +101,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Integrations <= 0 {
 		o.Integrations = 1
 	}
+	if o.Daemons <= 0 {
+		o.Daemons = 1
+	}
 	if o.Workers <= 0 {
 		o.Workers = o.Integrations
 	}
@@ -124,7 +131,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			defer os.RemoveAll(dir)
 		}
 	}
-	fmt.Fprintf(o.Log, "# chaos: seed=%d kills=%d records=%d integrations=%d fault_rate=%g page=%d retries=%d dir=%s\n", o.Seed, o.Kills, o.Records, o.Integrations, o.FaultRate, o.PageSize, o.Retries, dir)
+	fmt.Fprintf(o.Log, "# chaos: seed=%d kills=%d records=%d integrations=%d daemons=%d fault_rate=%g page=%d retries=%d dir=%s\n", o.Seed, o.Kills, o.Records, o.Integrations, o.Daemons, o.FaultRate, o.PageSize, o.Retries, dir)
 
 	// The provider: the mock, OAuth in front of it, faults in front of that.
 	mock := bench.NewMock(o.Records)
@@ -204,74 +211,127 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		deleted := mock.Delete(max(1, o.Records/500))
 		return fmt.Sprintf("%d updated, %d added, %d deleted", up, added, deleted)
 	}
+	// The daemons: Daemons of them at once on the one database, each round killing one.
+	pool := make([]*process, o.Daemons)
+	defer func() {
+		for _, p := range pool {
+			if p != nil {
+				p.kill()
+			}
+		}
+	}()
+	crashed := func(when string) {
+		for i, p := range pool {
+			if p == nil {
+				continue
+			}
+			if err := p.alive(); err != nil {
+				// Only the driver ends a daemon: one that exits by itself crashed.
+				res.Bad = append(res.Bad, fmt.Sprintf("%s: daemon %s %v (see %s)", when, p.owner, err, logFile.Name()))
+				pool[i] = nil
+			}
+		}
+	}
+	// fill starts a daemon in every empty slot and returns the last one it started.
+	fill := func() (int, error) {
+		last := -1
+		for i := range pool {
+			if pool[i] != nil {
+				continue
+			}
+			p, err := d.start(ctx)
+			if err != nil {
+				return -1, err
+			}
+			pool[i], last = p, i
+		}
+		return last, nil
+	}
 	for k := 1; k <= o.Kills; k++ {
 		early := rng.Float64() < 0.15
 		delay := time.Duration(rng.Int64N(int64(o.MaxDelay)))
 		if early {
 			delay = time.Duration(rng.Int64N(int64(500 * time.Millisecond)))
 		}
+		victim := rng.IntN(o.Daemons)
 		changed := ""
 		if k > 1 {
 			changed = "; the mock: " + mutate()
 		}
-		p, err := d.start(ctx)
+		roundStart := time.Now().UTC()
+		crashed(fmt.Sprintf("round %d", k))
+		started, err := fill()
 		if err != nil {
 			return nil, fmt.Errorf("round %d: %w", k, err)
 		}
 		phase := "at start"
-		if !early {
-			// Wait for the daemon to start a sync (after the dead daemon's leases expire),
-			// then kill it somewhere in the syncs that follow.
-			if err := waitFor(ctx, leaseDuration+30*time.Second, func() (bool, error) {
+		if early && started >= 0 {
+			victim = started // the daemon that is starting now
+		} else {
+			// Wait for the victim to be in a sync (after a dead daemon's leases expire),
+			// then kill it somewhere in the syncs that follow. With other daemons about,
+			// it may have nothing to do: then it dies idle.
+			p := pool[victim]
+			err := waitFor(ctx, leaseDuration+10*time.Second, func() (bool, error) {
 				if err := p.alive(); err != nil {
 					return false, err
 				}
 				var n int
-				err := db.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM sync_runs WHERE owner = ?`, p.owner).Scan(&n)
+				err := db.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM sync_runs WHERE owner = ? AND started_at >= ?`, p.owner, roundStart.Format(tsLayout)).Scan(&n)
 				return n > 0, err
-			}); err != nil {
-				p.kill()
+			})
+			switch {
+			case err == nil:
+				phase = "after it began a sync"
+			case o.Daemons > 1 && p.alive() == nil:
+				phase = "idle"
+			default:
 				return nil, fmt.Errorf("round %d: the daemon never started a sync: %w (see %s)", k, err, logFile.Name())
 			}
-			phase = "after its first sync began"
 		}
 		if err := sleep(ctx, delay); err != nil {
-			p.kill()
 			return nil, err
 		}
+		p := pool[victim]
 		var running, pages int
 		_ = db.DB().QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(pages), 0) FROM sync_runs WHERE owner = ? AND status = 'running'`, p.owner).Scan(&running, &pages)
-		if err := p.alive(); err != nil {
-			// Only the driver ends a daemon: one that exits by itself crashed.
-			res.Bad = append(res.Bad, fmt.Sprintf("round %d: %v before the kill (see %s)", k, err, logFile.Name()))
+		crashed(fmt.Sprintf("round %d", k))
+		if pool[victim] == nil {
+			continue // it crashed by itself: reported; not a kill
 		}
 		p.kill()
+		pool[victim] = nil
 		res.Kills++
 		fmt.Fprintf(o.Log, "# kill %d: %s after %s, %s; runs in flight: %d (%d pages committed)%s\n", k, p.owner, delay.Round(time.Millisecond), phase, running, pages, changed)
 	}
 
-	// The final sync: the mock changes once more, then stays put; the daemon runs until
-	// every integration has a successful run that began after that, then stops.
+	// The final sync: the mock changes once more, then stays put; the daemons run until
+	// every integration has a successful run that began after that, then stop.
 	fmt.Fprintf(o.Log, "# final sync; the mock: %s\n", mutate())
 	quiet := time.Now().UTC()
-	p, err := d.start(ctx)
-	if err != nil {
+	crashed("before the final sync")
+	if _, err := fill(); err != nil {
 		return nil, fmt.Errorf("final sync: %w", err)
 	}
 	err = waitFor(ctx, o.Timeout, func() (bool, error) {
-		if err := p.alive(); err != nil {
-			return false, err
+		for _, p := range pool {
+			if err := p.alive(); err != nil {
+				return false, err
+			}
 		}
 		var n int
 		err := db.DB().QueryRowContext(ctx, `SELECT COUNT(DISTINCT o.integration_id) FROM sync_runs r JOIN integration_objects o ON o.id = r.integration_object_id
-			WHERE r.status = 'succeeded' AND r.started_at > ? AND o.interaction_type = ?`, quiet.Format("2006-01-02T15:04:05.000Z"), InteractionType).Scan(&n)
+			WHERE r.status = 'succeeded' AND r.started_at > ? AND o.interaction_type = ?`, quiet.Format(tsLayout), InteractionType).Scan(&n)
 		return n == len(ids), err
 	})
 	if err != nil {
-		p.kill()
 		res.Bad = append(res.Bad, fmt.Sprintf("the final sync did not complete within %s: %v", o.Timeout, err))
-	} else if err := p.stop(30 * time.Second); err != nil {
-		res.Bad = append(res.Bad, fmt.Sprintf("graceful stop: %v", err))
+	}
+	for i, p := range pool {
+		if err := p.stop(30 * time.Second); err != nil {
+			res.Bad = append(res.Bad, fmt.Sprintf("graceful stop of %s: %v", p.owner, err))
+		}
+		pool[i] = nil
 	}
 	res.Faults = inj.Total()
 	if o.FaultRate > 0 {
