@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string) (bool, error) {
 	fs.IntVar(&o.Kills, "kills", 50, "SIGKILLs before the final sync")
 	fs.IntVar(&o.Records, "records", 20000, "records the mock starts with (about 1 KB each)")
 	fs.IntVar(&o.Integrations, "integrations", 2, "integrations syncing the mock, each of its own customer")
+	fs.IntVar(&o.Workers, "workers", 0, "each daemon's workers (0: one per integration)")
 	fs.IntVar(&o.Daemons, "daemons", 1, "daemons running at once on the one database; each round kills one of them")
 	fs.Float64Var(&o.FaultRate, "faults", 0, "fraction of requests answered with an injected fault (0 to 1)")
 	fs.IntVar(&o.PageSize, "page", 250, "records a page")

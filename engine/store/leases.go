@@ -53,6 +53,12 @@ type ClaimRequest struct {
 	// SkipProviders are providers this daemon is running as many integrations of
 	// as its per-provider cap allows.
 	SkipProviders []string
+	// Running are the integrations this daemon is syncing now. They are never
+	// claimed again by it: its lease on one may have expired under the sync (its
+	// heartbeats could not reach the database for a whole lease), and a second worker
+	// would pass the lease checks as well as the first. Another daemon may take
+	// them over; the fence then stops the first worker.
+	Running []string
 }
 
 // Claim leases to r.Owner the enabled integration that is most overdue, never-synced
@@ -77,6 +83,12 @@ func (s *Store) Claim(ctx context.Context, r ClaimRequest) (*Claim, error) {
 	lock := ""
 	if s.dialect == Postgres {
 		lock = ` FOR UPDATE OF i SKIP LOCKED`
+	}
+	if len(r.Running) > 0 {
+		skip += ` AND i.id NOT IN (?` + strings.Repeat(", ?", len(r.Running)-1) + `)`
+		for _, id := range r.Running {
+			args = append(args, id)
+		}
 	}
 	args = append(args, nowTS)
 	q := `UPDATE integrations SET ` + clearDeadRefreshLock + `, lease_owner = ?, lease_expires_at = ?, lease_heartbeat_at = ?

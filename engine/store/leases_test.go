@@ -443,3 +443,27 @@ func TestTakeoverClearsTheDeadHoldersRefreshLock(t *testing.T) {
 		}
 	})
 }
+
+// A claimer never gets back an integration it says it is running, even when its own
+// lease on it expired (store.ClaimRequest.Running); others may take it over.
+func TestClaimSkipsWhatTheClaimerRuns(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store, clock *testClock) {
+		ctx := context.Background()
+		addLeased(t, s, "run-a", "cust", "crm")
+		addLeased(t, s, "run-b", "cust", "crm")
+		c, err := s.Claim(ctx, ClaimRequest{Owner: "d1", TTL: time.Second})
+		require.NoError(t, err)
+		require.Equal(t, "run-a", c.IntegrationID)
+		clock.add(2 * time.Second) // d1's lease on run-a expires while it still syncs it
+		c, err = s.Claim(ctx, ClaimRequest{Owner: "d1", TTL: time.Second, Running: []string{"run-a"}})
+		require.NoError(t, err)
+		require.Equal(t, "run-b", c.IntegrationID)
+		c, err = s.Claim(ctx, ClaimRequest{Owner: "d1", TTL: time.Second, Running: []string{"run-a", "run-b"}})
+		require.NoError(t, err)
+		assert.Nil(t, c)
+		c, err = s.Claim(ctx, ClaimRequest{Owner: "d2", TTL: time.Second})
+		require.NoError(t, err)
+		require.NotNil(t, c)
+		assert.Equal(t, "run-a", c.IntegrationID)
+	})
+}

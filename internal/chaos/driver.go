@@ -42,6 +42,13 @@ const (
 	leaseHeartbeat = 500 * time.Millisecond
 )
 
+// tokenMinAge is the youngest token an expired_token fault revokes. The engine
+// refreshes a rejected token once per request (its retries included) and calls a 401
+// on the token it has just been given an auth failure, as it should: a real token does
+// not expire seconds after it was issued. 10s is longer than a request's retries take
+// after a refresh, so an injected expiry never looks like revoked credentials.
+const tokenMinAge = 10 * time.Second
+
 // tsLayout is how the store writes timestamps (fixed width, so they compare as text).
 const tsLayout = "2006-01-02T15:04:05.000Z"
 
@@ -135,7 +142,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	// The provider: the mock, OAuth in front of it, faults in front of that.
 	mock := bench.NewMock(o.Records)
-	front := NewOAuth(mock, "X-API-Key", bench.APIKey, 2*time.Second)
+	front := NewOAuth(mock, "X-API-Key", bench.APIKey, tokenMinAge)
 	injOpts := InjectorOptions{Seed: o.Seed, Rate: o.FaultRate, Expire: front.Expire}
 	if o.Keep || o.Dir != "" {
 		f, err := os.Create(filepath.Join(dir, "requests.log"))
@@ -421,6 +428,19 @@ func checkRuns(ctx context.Context, db *store.Store, counts map[string]int) ([]s
 			bad = append(bad, fmt.Sprintf("  e.g. %s: %s", class, msg))
 		}
 		rows.Close()
+	}
+	// One object, one sync at a time (the lease): no two runs of an object overlap. An
+	// interrupted run's end is when the next run found it (the process died earlier),
+	// so it cannot overlap the run that ended it; a run a second worker cut short while
+	// it still ran is not marked interrupted in the end (its own finish overwrites it).
+	var overlaps int
+	if err := db.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM sync_runs a JOIN sync_runs b
+		ON a.integration_object_id = b.integration_object_id AND a.id < b.id
+		WHERE a.status <> 'interrupted' AND b.started_at < COALESCE(a.finished_at, '9999')`).Scan(&overlaps); err != nil {
+		return nil, err
+	}
+	if overlaps > 0 {
+		bad = append(bad, fmt.Sprintf("%d pairs of runs of one object overlapped: two workers synced it at once", overlaps))
 	}
 	var disabled int
 	if err := db.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM integrations WHERE status <> 'enabled'`).Scan(&disabled); err != nil {
