@@ -10,7 +10,8 @@
 //
 //	intake-chaos [-intake bin/intake] [-seed 1] [-kills 50] [-records 20000]
 //	             [-integrations 2] [-daemons 1] [-faults 0] [-page 250] [-retries -1]
-//	             [-max-delay 2s] [-timeout 3m] [-dir DIR] [-keep]
+//	             [-workers N] [-store postgres://...] [-max-delay 2s] [-timeout 3m]
+//	             [-dir DIR] [-keep] [-log-level info]
 //
 // It ends with one line, and exits 1 if anything was lost, duplicated or mismatched,
 // or a sync failed for a reason no fault explains:
@@ -61,6 +62,7 @@ func run(ctx context.Context, args []string) (bool, error) {
 	fs.DurationVar(&o.MaxDelay, "max-delay", 2*time.Second, "a kill comes up to this long after the daemon begins syncing")
 	fs.DurationVar(&o.Timeout, "timeout", 3*time.Minute, "how long the final sync may take")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "the daemons' log level (their log is daemon.log in the work directory)")
+	fs.StringVar(&o.Store, "store", "", "a PostgreSQL URL: run on a fresh schema of that database (dropped at the end unless -keep) instead of SQLite")
 	fs.StringVar(&o.Dir, "dir", "", "work directory (intake.yaml, intake.db, daemon.log); default a temporary one")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary work directory")
 	if err := fs.Parse(args); err != nil {

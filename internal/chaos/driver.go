@@ -67,6 +67,7 @@ type Options struct {
 	MaxDelay     time.Duration // a kill comes up to this long after the daemon starts syncing
 	Timeout      time.Duration // how long the final sync may take
 	LogLevel     string        // the daemons' log level (daemon.log in Dir); "" is info
+	Store        string        // a PostgreSQL URL: the campaign runs in a fresh schema of its database; "": SQLite in Dir
 	Dir          string        // work directory; "" makes a temporary one (removed unless Keep)
 	Keep         bool
 	Out, Log     io.Writer
@@ -183,11 +184,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	configFile := filepath.Join(dir, "intake.yaml")
-	if err := os.WriteFile(configFile, []byte(intakeYAML(o.Workers, o.LogLevel)), 0o644); err != nil {
+	dsn := filepath.Join(dir, "intake.db")
+	if o.Store != "" {
+		url, schema, drop, err := pgSchema(ctx, o.Store)
+		if err != nil {
+			return nil, err
+		}
+		if !o.Keep {
+			defer drop()
+		}
+		dsn = url
+		fmt.Fprintf(o.Log, "# store: PostgreSQL schema %s\n", schema)
+	}
+	if err := os.WriteFile(configFile, []byte(intakeYAML(dsn, o.Workers, o.LogLevel)), 0o600); err != nil {
 		return nil, err
 	}
-	dbPath := filepath.Join(dir, "intake.db")
-	db, err := store.Open(ctx, dbPath)
+	db, err := store.Open(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -371,9 +383,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	// The longest run says whether something stalled a sync (a refresh lock a killed
 	// daemon left held it for 45s until store.Claim cleared such locks).
-	var longest float64
-	_ = db.DB().QueryRowContext(ctx, `SELECT COALESCE(MAX((julianday(finished_at) - julianday(started_at)) * 86400), 0) FROM sync_runs WHERE finished_at IS NOT NULL`).Scan(&longest)
-	fmt.Fprintf(o.Log, "# sync runs: %s; the longest took %.1fs\n", strings.Join(runs, " "), longest)
+	longest, err := longestRun(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.Log, "# sync runs: %s; the longest took %.1fs\n", strings.Join(runs, " "), longest.Seconds())
 	for _, pr := range res.Report.Problems {
 		fmt.Fprintf(o.Log, "# problem: %s\n", pr)
 	}
@@ -382,6 +396,28 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	fmt.Fprintf(o.Log, "# %d records x %d integrations in %.1fs\n", len(truth), len(ids), res.Elapsed.Seconds())
 	return res, nil
+}
+
+// longestRun is the duration of the longest finished sync run.
+func longestRun(ctx context.Context, db *store.Store) (time.Duration, error) {
+	rows, err := db.DB().QueryContext(ctx, `SELECT started_at, finished_at FROM sync_runs WHERE finished_at IS NOT NULL`)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var longest time.Duration
+	for rows.Next() {
+		var a, b string
+		if err := rows.Scan(&a, &b); err != nil {
+			return 0, err
+		}
+		ta, err1 := time.Parse(time.RFC3339, a)
+		tb, err2 := time.Parse(time.RFC3339, b)
+		if err1 == nil && err2 == nil {
+			longest = max(longest, tb.Sub(ta))
+		}
+	}
+	return longest, rows.Err()
 }
 
 // checkRuns counts sync runs by outcome and reports failures no fault explains, runs
@@ -470,11 +506,11 @@ func specFor(page, retries int) string {
 // daemon's work resumes within seconds, no admin API (the driver reads the database),
 // failures never disabling an integration (the campaign wants to see every sync
 // through; it checks their classes instead).
-func intakeYAML(workers int, level string) string {
+func intakeYAML(dsn string, workers int, level string) string {
 	if level == "" {
 		level = "info"
 	}
-	return fmt.Sprintf(`store: intake.db
+	return fmt.Sprintf(`store: %q
 connectors: connectors
 customers: customers
 workers: %d
@@ -492,7 +528,7 @@ alerts:
 shutdown_grace: 20s
 log:
   level: %s
-`, workers, leaseDuration, leaseHeartbeat, level)
+`, dsn, workers, leaseDuration, leaseHeartbeat, level)
 }
 
 // daemons starts `intake run` processes.
