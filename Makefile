@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin/intake
 
-.PHONY: demo build test test-race vet fmt-check lint ci clean fuzz bench bench-scheduler
+.PHONY: demo build test test-race vet fmt-check lint ci clean fuzz bench bench-scheduler chaos
 
 demo: build ## run the engine on the bundled demo CRM (SQLite, no internet)
 	./$(BIN) demo
@@ -55,6 +55,28 @@ SCHED_BENCHTIME ?= 5x
 bench-scheduler: ## measure find/claim time and memory per idle object at 100k objects
 	$(GO) test ./engine/store -run '^$$' -bench '^BenchmarkScheduler$$' -benchtime $(SCHED_BENCHTIME) -timeout 30m
 	$(GO) test ./engine/daemon -run '^$$' -bench '^BenchmarkSchedulerDaemon$$' -benchtime 1x -timeout 30m
+
+# Crash and fault campaigns (docs/chaos.md): the real `intake run` against a mock CRM,
+# killed with SIGKILL at CHAOS_KILLS random moments (from CHAOS_SEED) and restarted;
+# then the same with faults injected into CHAOS_FAULT_RATE of the answers, with one
+# retry per request and pages of 100, so that some runs fail and must resume, and two
+# daemons sharing the database (one killed each round, the other taking over). Each
+# ends with a `chaos: ...` line and fails if a record was lost, duplicated or
+# mismatched, or a run failed unclassified. Not part of `make test` or CI: it takes
+# a few minutes.
+CHAOS_SEED        ?= 1
+CHAOS_KILLS       ?= 50
+CHAOS_RECORDS     ?= 20000
+CHAOS_FAULT_RATE  ?= 0.1
+CHAOS_FAULT_KILLS ?= 10
+CHAOS_FAULT_RECORDS ?= 10000
+CHAOS_KILL_FLAGS  ?= -workers 4
+CHAOS_FAULT_FLAGS ?= -retries 1 -page 100 -daemons 2 -integrations 4
+CHAOS_FLAGS       ?=
+chaos: build ## SIGKILL campaign, then fault campaign; compares the store with the mock
+	$(GO) build -o bin/intake-chaos ./cmd/intake-chaos
+	./bin/intake-chaos -intake $(BIN) -seed $(CHAOS_SEED) -kills $(CHAOS_KILLS) -records $(CHAOS_RECORDS) $(CHAOS_KILL_FLAGS) $(CHAOS_FLAGS)
+	./bin/intake-chaos -intake $(BIN) -seed $(CHAOS_SEED) -kills $(CHAOS_FAULT_KILLS) -records $(CHAOS_FAULT_RECORDS) -faults $(CHAOS_FAULT_RATE) $(CHAOS_FAULT_FLAGS) $(CHAOS_FLAGS)
 
 vet:
 	$(GO) vet ./...

@@ -167,7 +167,12 @@ func (d *Daemon) heartbeat(ctx context.Context, c *store.Claim, every, ttl time.
 			return
 		case <-t.C:
 		}
-		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), every)
+		// A beat may wait for the page commit in progress (SQLite's one connection; on
+		// PostgreSQL the commit's FOR SHARE lock on the integration's row), up to what is
+		// left of the lease after one more interval: giving up after one interval made
+		// syncs whose pages take longer than a beat to commit lose their lease to their
+		// own commits (docs/chaos.md). every is at most ttl/2, so this is at least every.
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), max(every, ttl-every))
 		ok, err := d.db.RenewLease(rctx, c.IntegrationID, d.owner, ttl)
 		rcancel()
 		switch {

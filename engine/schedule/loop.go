@@ -71,7 +71,8 @@ type Loop struct {
 	mu      sync.Mutex
 	lease   time.Duration
 	caps    map[string]int
-	running map[string]int // provider -> integrations running
+	running map[string]int  // provider -> integrations running
+	active  map[string]bool // integrations running (never claimed again while they run)
 	total   int
 	wake    chan struct{}
 	done    chan struct{}
@@ -93,6 +94,7 @@ func (l *Loop) init() {
 		l.wake = make(chan struct{}, 1)
 		l.done = make(chan struct{}, 1)
 		l.running = map[string]int{}
+		l.active = map[string]bool{}
 	}
 }
 
@@ -202,7 +204,7 @@ func (l *Loop) fill(ctx context.Context, wg *sync.WaitGroup) (busy, failed bool)
 			l.mu.Unlock()
 			return true, false
 		}
-		req := store.ClaimRequest{Owner: l.Owner, TTL: l.lease, SkipProviders: l.skipped()}
+		req := store.ClaimRequest{Owner: l.Owner, TTL: l.lease, SkipProviders: l.skipped(), Running: slices.Sorted(maps.Keys(l.active))}
 		l.mu.Unlock()
 		c, err := l.Queue.Claim(ctx, req)
 		if err != nil {
@@ -217,6 +219,7 @@ func (l *Loop) fill(ctx context.Context, wg *sync.WaitGroup) (busy, failed bool)
 		l.mu.Lock()
 		l.total++
 		l.running[c.Provider]++
+		l.active[c.IntegrationID] = true
 		l.mu.Unlock()
 		wg.Go(func() {
 			defer func() {
@@ -225,6 +228,7 @@ func (l *Loop) fill(ctx context.Context, wg *sync.WaitGroup) (busy, failed bool)
 				if l.running[c.Provider]--; l.running[c.Provider] <= 0 {
 					delete(l.running, c.Provider)
 				}
+				delete(l.active, c.IntegrationID)
 				l.mu.Unlock()
 				select {
 				case l.done <- struct{}{}:

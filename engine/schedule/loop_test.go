@@ -282,3 +282,28 @@ func TestLoopIdle(t *testing.T) {
 	f.clock.Advance(10 * time.Minute)
 	assert.Equal(t, "a", f.claimed())
 }
+
+// A daemon whose heartbeats cannot reach the database for a whole lease (SQLite busy
+// with its own page commits on a starved machine, a PostgreSQL failover) lets the
+// lease of an integration it is still syncing expire. Its own next claim must not
+// take that integration again: a second worker would sync it alongside the first, and
+// both pass the lease check, since the lease is theirs. Found by `make chaos`
+// (docs/chaos.md). Another daemon may still take it over; the fence stops the first.
+func TestLoopDoesNotClaimWhatItIsRunning(t *testing.T) {
+	f := newFixture(t, 2, nil, true)
+	f.add("a", "crm", 0)
+	f.start()
+	assert.Equal(t, "a", f.claimed())
+	// No heartbeat in this fixture: a minute on, the lease of the running "a" has
+	// expired, and "a" is still due (its worker has not rescheduled it).
+	f.clock.Advance(2 * time.Minute)
+	f.loop.Wake()
+	f.noClaim()
+	f.add("b", "crm", 0)
+	f.loop.Wake()
+	assert.Equal(t, "b", f.claimed(), "a free worker still takes other work")
+	c, err := f.db.Claim(context.Background(), store.ClaimRequest{Owner: "daemon-2", TTL: time.Minute})
+	require.NoError(t, err)
+	require.NotNil(t, c)
+	assert.Equal(t, "a", c.IntegrationID, "another daemon takes the expired lease over")
+}

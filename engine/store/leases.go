@@ -27,6 +27,18 @@ var ErrLeaseLost = errors.New("lease lost: the integration's lease expired and a
 // is no longer in the effective spec, or its integration is disabled).
 var Never = time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)
 
+// clearDeadRefreshLock is the part of a lease takeover (Claim, AcquireLease) that
+// clears the OAuth refresh lock (credentials.go) the previous lease holder left: its
+// lease expired, so it is dead or fenced out, and the new holder is the one process
+// that talks to the provider for the integration from now on. A process killed during
+// a token request never releases that lock; without this its successor would wait out
+// the lock's TTL (45s, longer than a short lease) with its sync stalled. A lock held
+// by anyone but the previous lease holder is left to expire. Its two parameters are
+// the new owner (a holder renewing its own lease keeps its lock). Every expression in
+// a SET reads the row as it was before the UPDATE, on SQLite and PostgreSQL alike.
+const clearDeadRefreshLock = `refresh_lock_owner = CASE WHEN refresh_lock_owner = lease_owner AND lease_owner <> ? THEN NULL ELSE refresh_lock_owner END,
+		refresh_lock_until = CASE WHEN refresh_lock_owner = lease_owner AND lease_owner <> ? THEN NULL ELSE refresh_lock_until END`
+
 // Claim is an integration leased to a daemon.
 type Claim struct {
 	IntegrationID string
@@ -43,6 +55,12 @@ type ClaimRequest struct {
 	// SkipProviders are providers this daemon is running as many integrations of
 	// as its per-provider cap allows.
 	SkipProviders []string
+	// Running are the integrations this daemon is syncing now. They are never
+	// claimed again by it: its lease on one may have expired under the sync (its
+	// heartbeats could not reach the database for a whole lease), and a second worker
+	// would pass the lease checks as well as the first. Another daemon may take
+	// them over; the fence then stops the first worker.
+	Running []string
 }
 
 // Claim leases to r.Owner the enabled integration that is most overdue, never-synced
@@ -63,6 +81,8 @@ func (s *Store) Claim(ctx context.Context, r ClaimRequest) (*Claim, error) {
 	now := s.now()
 	nowTS, until := formatTS(now), formatTS(now.Add(r.TTL))
 	skip, skipArgs := notIn("i.provider", r.SkipProviders)
+	running, runningArgs := notIn("i.id", r.Running)
+	skip, skipArgs = skip+running, append(skipArgs, runningArgs...)
 	lock := ""
 	if s.dialect == Postgres {
 		lock = ` FOR UPDATE OF i SKIP LOCKED`
@@ -92,7 +112,7 @@ type claimCandidates struct {
 
 // sql is the claim statement of c's candidates, with skip (notIn) and lock.
 func (c claimCandidates) sql(skip, lock string) string {
-	return `UPDATE integrations SET lease_owner = ?, lease_expires_at = ?, lease_heartbeat_at = ?
+	return `UPDATE integrations SET ` + clearDeadRefreshLock + `, lease_owner = ?, lease_expires_at = ?, lease_heartbeat_at = ?
 		WHERE id = (
 			SELECT i.id FROM ` + c.from + `
 			WHERE ` + c.where + ` AND i.status = ? AND (i.lease_expires_at IS NULL OR i.lease_expires_at <= ?)` + skip + `
@@ -102,10 +122,10 @@ func (c claimCandidates) sql(skip, lock string) string {
 		RETURNING id, customer_id, provider`
 }
 
-// sqlArgs are the arguments of c.sql: the lease, c's, the status and time, skip's,
-// the time again.
+// sqlArgs are the arguments of c.sql: the new owner twice (clearDeadRefreshLock), the
+// lease, c's, the status and time, skip's, the time again.
 func (c claimCandidates) sqlArgs(owner, until, now string, skipArgs []any) []any {
-	return slices.Concat([]any{owner, until, now}, c.args(now), []any{StatusEnabled, now}, skipArgs, []any{now})
+	return slices.Concat([]any{owner, owner, owner, until, now}, c.args(now), []any{StatusEnabled, now}, skipArgs, []any{now})
 }
 
 // claimOrder is the order in which Claim looks for work, the same order as a sort
@@ -165,9 +185,9 @@ func notIn(col string, values []string) (string, []any) {
 // one else holds a live one. When someone does, ok is false and holder names them.
 func (s *Store) AcquireLease(ctx context.Context, integrationID, owner string, ttl time.Duration) (ok bool, holder string, err error) {
 	now := s.now()
-	res, err := s.db.ExecContext(ctx, `UPDATE integrations SET lease_owner = ?, lease_expires_at = ?, lease_heartbeat_at = ?
+	res, err := s.db.ExecContext(ctx, `UPDATE integrations SET `+clearDeadRefreshLock+`, lease_owner = ?, lease_expires_at = ?, lease_heartbeat_at = ?
 		WHERE id = ? AND (lease_expires_at IS NULL OR lease_expires_at <= ? OR lease_owner = ?)`,
-		owner, formatTS(now.Add(ttl)), formatTS(now), integrationID, formatTS(now), owner)
+		owner, owner, owner, formatTS(now.Add(ttl)), formatTS(now), integrationID, formatTS(now), owner)
 	if err != nil {
 		return false, "", fmt.Errorf("lease of %s: %w", integrationID, err)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -367,4 +368,102 @@ func TestClaimNeedsOwnerAndTTL(t *testing.T) {
 	_, err = s.Claim(context.Background(), ClaimRequest{TTL: time.Second})
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, ErrLeaseLost))
+}
+
+// A daemon killed in the middle of an OAuth token request leaves the integration's
+// refresh lock behind (it is released only by the save that ends a refresh). The
+// daemon that takes the integration over once the dead one's lease expired is the
+// only process allowed to talk to the provider for it: it must not wait out the
+// lock's TTL (45s) with its sync stalled, so taking the lease over clears a refresh
+// lock the previous lease holder left. Found by `make chaos` (docs/chaos.md): with a
+// lease shorter than the refresh lock's TTL every restarted daemon sat 45s in the
+// token refresh of the integration whose token request had been cut by the kill.
+func TestTakeoverClearsTheDeadHoldersRefreshLock(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store, clock *testClock) {
+		ctx := context.Background()
+		const lock = 45 * time.Second
+		locked := func(id string) string {
+			t.Helper()
+			var owner sql.NullString
+			require.NoError(t, s.db.QueryRowContext(ctx, `SELECT refresh_lock_owner FROM integrations WHERE id = ?`, id).Scan(&owner))
+			return owner.String
+		}
+		takeover := []struct {
+			name string
+			take func(t *testing.T, id, owner string) bool
+		}{
+			{"claim", func(t *testing.T, id, owner string) bool {
+				c, err := s.Claim(ctx, ClaimRequest{Owner: owner, TTL: 2 * time.Second})
+				require.NoError(t, err)
+				return c != nil && c.IntegrationID == id
+			}},
+			{"intake sync", func(t *testing.T, id, owner string) bool {
+				ok, _, err := s.AcquireLease(ctx, id, owner, 2*time.Second)
+				require.NoError(t, err)
+				return ok
+			}},
+		}
+		for i, tk := range takeover {
+			t.Run(tk.name, func(t *testing.T) {
+				id := fmt.Sprintf("int-refresh-%d", i)
+				addLeased(t, s, id, "cust", "oauth-crm")
+				dead, next := fmt.Sprintf("dead-%d", i), fmt.Sprintf("next-%d", i)
+				ok, _, err := s.AcquireLease(ctx, id, dead, 2*time.Second)
+				require.NoError(t, err)
+				require.True(t, ok)
+				got, err := s.AcquireRefreshLock(ctx, id, dead, lock)
+				require.NoError(t, err)
+				require.True(t, got)
+
+				// While the holder's lease is live, no one takes either.
+				require.False(t, tk.take(t, id, next))
+				got, err = s.AcquireRefreshLock(ctx, id, next, lock)
+				require.NoError(t, err)
+				require.False(t, got, "the live holder's refresh lock")
+
+				// It dies: its lease expires long before its refresh lock would.
+				clock.add(3 * time.Second)
+				require.True(t, tk.take(t, id, next), "the lease of the dead holder is taken over")
+				assert.Empty(t, locked(id), "and its refresh lock with it")
+				got, err = s.AcquireRefreshLock(ctx, id, next, lock)
+				require.NoError(t, err)
+				assert.True(t, got, "the new holder refreshes at once")
+
+				// A refresh lock the lease holder does not hold itself is not the dead
+				// holder's to give away: it stays until its TTL.
+				require.NoError(t, s.ReleaseRefreshLock(ctx, id, next))
+				got, err = s.AcquireRefreshLock(ctx, id, "someone-else", lock)
+				require.NoError(t, err)
+				require.True(t, got)
+				clock.add(3 * time.Second)
+				require.True(t, tk.take(t, id, dead+"-again"))
+				assert.Equal(t, "someone-else", locked(id))
+				clock.add(lock)
+			})
+		}
+	})
+}
+
+// A claimer never gets back an integration it says it is running, even when its own
+// lease on it expired (store.ClaimRequest.Running); others may take it over.
+func TestClaimSkipsWhatTheClaimerRuns(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store, clock *testClock) {
+		ctx := context.Background()
+		addLeased(t, s, "run-a", "cust", "crm")
+		addLeased(t, s, "run-b", "cust", "crm")
+		c, err := s.Claim(ctx, ClaimRequest{Owner: "d1", TTL: time.Second})
+		require.NoError(t, err)
+		require.Equal(t, "run-a", c.IntegrationID)
+		clock.add(2 * time.Second) // d1's lease on run-a expires while it still syncs it
+		c, err = s.Claim(ctx, ClaimRequest{Owner: "d1", TTL: time.Second, Running: []string{"run-a"}})
+		require.NoError(t, err)
+		require.Equal(t, "run-b", c.IntegrationID)
+		c, err = s.Claim(ctx, ClaimRequest{Owner: "d1", TTL: time.Second, Running: []string{"run-a", "run-b"}})
+		require.NoError(t, err)
+		assert.Nil(t, c)
+		c, err = s.Claim(ctx, ClaimRequest{Owner: "d2", TTL: time.Second})
+		require.NoError(t, err)
+		require.NotNil(t, c)
+		assert.Equal(t, "run-a", c.IntegrationID)
+	})
 }

@@ -28,7 +28,8 @@ type Mock struct {
 	mu      sync.RWMutex
 	n       int
 	updated []int64 // unix seconds, by record index
-	version []int32 // how many times Mutate changed each record
+	version []int32 // how many times Mutate (or Delete) changed each record
+	deleted []bool  // records Delete marked deleted (served with "deleted":true); nil until then
 	order   []int32 // record indexes sorted by (updated, index)
 	gen     int     // Mutate calls so far
 
@@ -305,7 +306,9 @@ func (m *Mock) appendRecord(b []byte, i int) []byte {
 	b = strconv.AppendInt(b, int64(1+i%12), 10)
 	b = append(b, `,"referral_code":"R`...)
 	b = strconv.AppendInt(b, int64(i*7919%1000003), 36)
-	b = append(b, `"},"deleted":false,"version":`...)
+	b = append(b, `"},"deleted":`...)
+	b = strconv.AppendBool(b, m.deleted != nil && m.deleted[i])
+	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, int64(v), 10)
 	b = append(b, `,"created_at":"`...)
 	b = appendTime(b, baseTime-86400+int64(i))

@@ -50,7 +50,10 @@ the sync run.`,
 			if err != nil && !errors.Is(err, secret.ErrNoKey) {
 				return err
 			}
-			opts := retrieve.Options{Logger: a.logger}
+			// The same owner in the refresh lock as in the lease, so that whoever takes
+			// the lease over from a killed intake sync also clears a refresh lock it
+			// left (store.Claim, store.AcquireLease).
+			opts := retrieve.Options{Logger: a.logger, Owner: cliOwner()}
 			if trace {
 				opts.Trace = a.tracer()
 			}
