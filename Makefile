@@ -25,7 +25,8 @@ FUZZ_TARGETS := \
 	engine/retrieve:FuzzParseLinkHeader \
 	engine/expr:FuzzTemplate \
 	engine/process:FuzzMapRecord \
-	engine/store:FuzzTokenize
+	engine/store:FuzzTokenize \
+	engine/jsonx:FuzzMatchesEncodingJSON
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	@failed=""; for t in $(FUZZ_TARGETS); do \
