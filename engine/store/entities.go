@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -335,7 +336,43 @@ func (r *resolver) created(rec *Record, k *MatchKeys) (data, sources string) {
 	if rec != nil && rec.prep != nil && rec.prep.provider == r.provider && rec.prep.data != "" {
 		return rec.prep.data, rec.prep.sources
 	}
-	return merge(map[string]any{}, map[string]any{}, k, r.provider)
+	return createdAttributes(k, r.provider)
+}
+
+// createdAttributes is merge into an entity that has no attributes yet, which every
+// non-null field of the record sets, encoded without building the maps: it runs for
+// every record of a first sync.
+func createdAttributes(k *MatchKeys, provider string) (data, sources string) {
+	keys := make([]string, 0, len(k.Fields))
+	for f, v := range k.Fields {
+		if v != nil {
+			keys = append(keys, f)
+		}
+	}
+	slices.Sort(keys)
+	d := make([]byte, 0, 64*len(keys))
+	src := make([]byte, 0, 80*len(keys))
+	at := k.At.UTC().Format(time.RFC3339Nano)
+	d, src = append(d, '{'), append(src, '{')
+	for i, f := range keys {
+		if i > 0 {
+			d, src = append(d, ','), append(src, ',')
+		}
+		var err error
+		d, _ = jsonx.Append(d, f, true)
+		d = append(d, ':')
+		if d, err = jsonx.Append(d, k.Fields[f], true); err != nil {
+			return merge(map[string]any{}, map[string]any{}, k, provider) // what encoding/json makes of it
+		}
+		src, _ = jsonx.Append(src, f, true)
+		src = append(src, `:{"at":`...)
+		src, _ = jsonx.Append(src, at, true)
+		src = append(src, `,"provider":`...)
+		src, _ = jsonx.Append(src, provider, true)
+		src = append(src, '}')
+	}
+	d, src = append(d, '}'), append(src, '}')
+	return string(d), string(src)
 }
 
 // update merges a record's attributes into an existing entity by survivorship.

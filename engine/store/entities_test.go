@@ -138,3 +138,23 @@ func TestSurvivorshipRules(t *testing.T) {
 	assert.JSONEq(t, `{"owner":"sf-owner-2","segment":"smb","tier":"silver"}`, data)
 	assert.Contains(t, sources, `"tier":{"at":"2026-01-05T00:00:00Z","provider":"hubspot"}`)
 }
+
+// TestCreatedAttributesAreMerge requires the shortcut for a new entity to give what
+// merge gives on empty attributes, byte for byte.
+func TestCreatedAttributesAreMerge(t *testing.T) {
+	at := time.Date(2026, 3, 4, 5, 6, 7, 890, time.FixedZone("x", 3600))
+	for _, fields := range []map[string]any{
+		nil,
+		{},
+		{"name": "Ann <Lee> & co", "email": "ann@example.com", "score": 87.5, "n": json.Number("12"), "gone": nil},
+		{"tags": []any{"a", 1.0, nil}, "addr": map[string]any{"city": "Köln", "zip": "50667"}, "é": true, "\u2028": "line"},
+		{"bad": func() {}}, // encoding/json cannot: merge's way, whatever that is
+	} {
+		k := &MatchKeys{Entity: EntityContact, Fields: fields, At: at, Rules: map[string]FieldRule{"name": {Prefer: "other"}}}
+		d, s := createdAttributes(k, "hub<spot>")
+		wd, ws := merge(map[string]any{}, map[string]any{}, k, "hub<spot>")
+		if d != wd || s != ws {
+			t.Errorf("fields %v:\n got %s %s\nwant %s %s", fields, d, s, wd, ws)
+		}
+	}
+}

@@ -167,7 +167,7 @@ func (p *Page) Prepare(provider string) {
 		pr.linksHash = linksHash(pr.links)
 		if r.Match != nil && !r.Deleted && r.Match.creates() {
 			pr.provider = provider
-			pr.data, pr.sources = merge(map[string]any{}, map[string]any{}, r.Match, provider)
+			pr.data, pr.sources = createdAttributes(r.Match, provider)
 		}
 		r.prep = pr
 	}
