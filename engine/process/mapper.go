@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/intakehq/intake/engine/expr"
 	"github.com/intakehq/intake/engine/jsonx"
@@ -136,6 +137,9 @@ func (m *Mapper) MapChild(ctx context.Context, raw any, extra []Field) (*Mapped,
 	default:
 		b := make([]byte, 0, 64*(m.it.Fields.Len()+len(extra)))
 		b = append(b, '{')
+		// The document, built beside the JSON when every value has a plain form, so
+		// that it need not be decoded again below.
+		doc, docOK := make(map[string]any, m.it.Fields.Len()), len(extra) == 0
 		for i, name := range m.it.Fields.Keys {
 			v, err := m.it.Fields.Map[name].First(ctx, raw)
 			if err != nil {
@@ -149,6 +153,12 @@ func (m *Mapper) MapChild(ctx context.Context, raw any, extra []Field) (*Mapped,
 			if b, err = jsonx.Append(b, v, false); err != nil {
 				return nil, &RecordError{ExternalID: ext, Reason: "fields." + name + ": " + err.Error()}
 			}
+			if docOK {
+				doc[name], docOK = docValue(v)
+			}
+		}
+		if docOK {
+			out.Doc = doc
 		}
 		for _, f := range extra {
 			b = append(b, ',')
@@ -158,10 +168,12 @@ func (m *Mapper) MapChild(ctx context.Context, raw any, extra []Field) (*Mapped,
 		}
 		out.Data = append(b, '}')
 	}
-	dec := json.NewDecoder(bytes.NewReader(out.Data))
-	dec.UseNumber()
-	if err := dec.Decode(&out.Doc); err != nil {
-		return nil, &RecordError{ExternalID: ext, Reason: "cannot decode mapped record: " + err.Error()}
+	if out.Doc == nil {
+		dec := json.NewDecoder(bytes.NewReader(out.Data))
+		dec.UseNumber()
+		if err := dec.Decode(&out.Doc); err != nil {
+			return nil, &RecordError{ExternalID: ext, Reason: "cannot decode mapped record: " + err.Error()}
+		}
 	}
 	sum := sha256.New()
 	sum.Write(out.Data)
@@ -271,3 +283,45 @@ func describe(v any) string {
 // marshal encodes compactly without HTML escaping; map keys come out sorted, so equal
 // values always hash the same.
 func marshal(v any) ([]byte, error) { return jsonx.MarshalNoHTML(v) }
+
+// docValue is v as decoding its JSON with UseNumber gives it back, and false when v
+// has no such plain form here (a string that is not UTF-8, a big integer, a type of
+// its own): the caller then decodes the JSON.
+func docValue(v any) (any, bool) {
+	switch x := v.(type) {
+	case nil, bool:
+		return x, true
+	case string:
+		return x, utf8.ValidString(x)
+	case float64, int, int64, json.Number:
+		b, err := jsonx.Append(nil, x, false)
+		if err != nil {
+			return nil, false
+		}
+		return json.Number(b), true
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			if !utf8.ValidString(k) {
+				return nil, false
+			}
+			d, ok := docValue(e)
+			if !ok {
+				return nil, false
+			}
+			out[k] = d
+		}
+		return out, true
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			d, ok := docValue(e)
+			if !ok {
+				return nil, false
+			}
+			out[i] = d
+		}
+		return out, true
+	}
+	return nil, false
+}
