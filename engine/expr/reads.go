@@ -57,34 +57,8 @@ func (q *Query) Reads() Reads {
 // plainPath reports whether the query is a plain path, .a.b or . itself, with no
 // iteration, optional or slice, and returns its keys.
 func (q *Query) plainPath() ([]string, bool) {
-	a := q.ast
-	if a == nil || a.Term == nil || a.Left != nil || a.Right != nil || len(a.FuncDefs) > 0 || len(a.Patterns) > 0 {
-		return nil, false
-	}
-	t := a.Term
-	var keys []string
-	switch t.Type {
-	case gojq.TermTypeIdentity:
-	case gojq.TermTypeIndex:
-		k := indexName(t.Index)
-		if k == "" {
-			return nil, false
-		}
-		keys = append(keys, k)
-	default:
-		return nil, false
-	}
-	for _, s := range t.SuffixList {
-		if s.Index == nil || s.Iter || s.Optional {
-			return nil, false
-		}
-		k := indexName(s.Index)
-		if k == "" {
-			return nil, false
-		}
-		keys = append(keys, k)
-	}
-	return keys, true
+	keys, rest, ok := indexPath(q.ast)
+	return keys, ok && len(rest) == 0
 }
 
 // IterPath reports whether the query is a plain path that iterates what it reaches,
@@ -92,41 +66,46 @@ func (q *Query) plainPath() ([]string, bool) {
 // the elements of one array (or the values of one object) and reads nothing else, so
 // its outputs can be produced while the document is still being read.
 func (q *Query) IterPath() ([]string, bool) {
-	a := q.ast
-	if a == nil || a.Term == nil || a.Left != nil || a.Right != nil || len(a.FuncDefs) > 0 || len(a.Patterns) > 0 {
+	keys, rest, ok := indexPath(q.ast)
+	if !ok || len(rest) != 1 || !rest[0].Iter {
 		return nil, false
-	}
-	t := a.Term
-	var keys []string
-	switch t.Type {
-	case gojq.TermTypeIdentity:
-	case gojq.TermTypeIndex:
-		k := indexName(t.Index)
-		if k == "" {
-			return nil, false
-		}
-		keys = append(keys, k)
-	default:
-		return nil, false
-	}
-	sfx := t.SuffixList
-	if len(sfx) == 0 || !sfx[len(sfx)-1].Iter {
-		return nil, false
-	}
-	for _, s := range sfx[:len(sfx)-1] {
-		if s.Index == nil || s.Iter || s.Optional {
-			return nil, false
-		}
-		k := indexName(s.Index)
-		if k == "" {
-			return nil, false
-		}
-		keys = append(keys, k)
 	}
 	if keys == nil {
 		keys = []string{}
 	}
 	return keys, true
+}
+
+// indexPath splits a query that is one term starting with . or .name into the keys of
+// its leading plain indexes and the suffixes after them; ok is false for any other
+// query.
+func indexPath(a *gojq.Query) (keys []string, rest []*gojq.Suffix, ok bool) {
+	if a == nil || a.Term == nil || a.Left != nil || a.Right != nil || len(a.FuncDefs) > 0 || len(a.Patterns) > 0 {
+		return nil, nil, false
+	}
+	t := a.Term
+	switch t.Type {
+	case gojq.TermTypeIdentity:
+	case gojq.TermTypeIndex:
+		k := indexName(t.Index)
+		if k == "" {
+			return nil, nil, false
+		}
+		keys = append(keys, k)
+	default:
+		return nil, nil, false
+	}
+	for i, s := range t.SuffixList {
+		k := ""
+		if s.Index != nil && !s.Iter && !s.Optional {
+			k = indexName(s.Index)
+		}
+		if k == "" {
+			return keys, t.SuffixList[i:], true
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil, true
 }
 
 type readsWalker struct {

@@ -9,6 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// selectInteractionSQL reads what CommitPage reads of a stored record (storedInteractions).
+const selectInteractionSQL = `SELECT id, content_hash, deleted_at IS NOT NULL, COALESCE(parent_id, 0), COALESCE(links_hash, '') FROM interactions WHERE integration_object_id = ? AND external_id = ?`
+
 // exerciseDeletes runs the statements behind deletions and child types (migration
 // 0009) on a fresh database and returns what they did, for SQLite and PostgreSQL to be
 // compared: deleted_at set, kept and cleared by the CASE of updateInteractionSQL, the

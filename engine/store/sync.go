@@ -215,8 +215,7 @@ type PageResult struct {
 
 // Statements of CommitPage (also run on PostgreSQL by deletes_postgres_test.go).
 const (
-	selectInteractionSQL = `SELECT id, content_hash, deleted_at IS NOT NULL, COALESCE(parent_id, 0), COALESCE(links_hash, '') FROM interactions WHERE integration_object_id = ? AND external_id = ?`
-	storeInteractionSQL  = `INSERT INTO interactions (integration_object_id, external_id, kind, data, raw, content_hash, source_updated_at, first_seen_at, updated_at, sync_run_id, deleted_at, parent_id, links_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	storeInteractionSQL = `INSERT INTO interactions (integration_object_id, external_id, kind, data, raw, content_hash, source_updated_at, first_seen_at, updated_at, sync_run_id, deleted_at, parent_id, links_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	// deleted_at: NULL when the record is not deleted; when it is, kept if it already
 	// was (the time it went), else the time given.
 	updateInteractionSQL = `UPDATE interactions SET kind = ?, data = ?, raw = ?, content_hash = ?, source_updated_at = ?, updated_at = ?, sync_run_id = ?, parent_id = ?, links_hash = ?,
@@ -305,8 +304,6 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			if r.Deleted {
 				deletedAt = now
 			}
-			// A record that comes twice in a page finds its first copy.
-			stored[r.ExternalID] = storedInteraction{id: id, hash: r.Hash, links: wantHash, deleted: r.Deleted, parent: r.ParentID}
 			switch {
 			case !existed:
 				if err := ins.QueryRowContext(ctx, obj.ID, r.ExternalID, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, now, runID, nullStr(deletedAt), nullID(r.ParentID), nullStr(wantHash)).Scan(&id); err != nil {
@@ -315,7 +312,6 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 				if err := changes.record(ctx, OpInsert, id, r.ExternalID); err != nil {
 					return err
 				}
-				stored[r.ExternalID] = storedInteraction{id: id, hash: r.Hash, links: wantHash, deleted: r.Deleted, parent: r.ParentID}
 				res.New++
 				if r.Deleted {
 					// First seen already deleted: stored, and its deletion recorded.
@@ -353,6 +349,8 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 					res.Deleted++
 				}
 			}
+			// A record that comes twice in a page finds its first copy.
+			stored[r.ExternalID] = storedInteraction{id: id, hash: r.Hash, links: wantHash, deleted: r.Deleted, parent: r.ParentID}
 			if entities == nil {
 				continue
 			}
