@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -54,7 +53,10 @@ type ChangeFilter struct {
 	Entity     string // "" matches every entity
 }
 
-const insertChangeSQL = `INSERT INTO changes (at, entity, entity_id, op, customer_id, integration_id, interaction_type, external_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+const (
+	insertChangeHead = `INSERT INTO changes (at, entity, entity_id, op, customer_id, integration_id, interaction_type, external_id) VALUES `
+	insertChangeSQL  = insertChangeHead + `(?, ?, ?, ?, ?, ?, ?, ?)`
+)
 
 func checkEntity(e string) error {
 	switch e {
@@ -173,21 +175,16 @@ func (o *objectChanges) flush(ctx context.Context) error {
 		}
 		break
 	}
-	args := make([]any, 0, 8*changesPerInsert)
-	for start := 0; start < len(o.pending); start += changesPerInsert {
-		part := o.pending[start:min(start+changesPerInsert, len(o.pending))]
-		args = args[:0]
-		for _, p := range part {
-			c := p.Change
-			if !p.owned {
-				c.CustomerID, c.IntegrationID, c.Type = owner.CustomerID, owner.IntegrationID, owner.Type
-			}
-			args = append(args, changeArgs(p.at, c)...)
+	rows := make([][]any, len(o.pending))
+	for i, p := range o.pending {
+		c := p.Change
+		if !p.owned {
+			c.CustomerID, c.IntegrationID, c.Type = owner.CustomerID, owner.IntegrationID, owner.Type
 		}
-		q := insertChangeSQL + strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?)", len(part)-1)
-		if _, err := o.tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("record %d changes: %w", len(part), err)
-		}
+		rows[i] = changeArgs(p.at, c)
+	}
+	if err := insertRows(ctx, o.tx, insertChangeHead, "", rows, changesPerInsert); err != nil {
+		return fmt.Errorf("record changes: %w", err)
 	}
 	o.pending = nil
 	return nil

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/intakehq/intake/engine/jsonx"
@@ -149,17 +148,9 @@ const crosswalkPerInsert = 100
 // flushCrosswalk writes the queued crosswalk rows. A row another writer inserted
 // first fails the page on the unique key, which retries it (txRetry).
 func (r *resolver) flushCrosswalk(ctx context.Context) error {
-	for start := 0; start < len(r.crosswalkRows); start += crosswalkPerInsert {
-		part := r.crosswalkRows[start:min(start+crosswalkPerInsert, len(r.crosswalkRows))]
-		args := make([]any, 0, 8*len(part))
-		for _, a := range part {
-			args = append(args, a...)
-		}
-		q := `INSERT INTO entity_links (customer_id, entity, entity_id, provider, integration_id, external_id, matched_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)` +
-			strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?)", len(part)-1)
-		if _, err := r.tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("write %d crosswalk rows: %w", len(part), err)
-		}
+	if err := insertRows(ctx, r.tx, `INSERT INTO entity_links (customer_id, entity, entity_id, provider, integration_id, external_id, matched_by, created_at) VALUES `,
+		"", r.crosswalkRows, crosswalkPerInsert); err != nil {
+		return fmt.Errorf("crosswalk: %w", err)
 	}
 	r.crosswalkRows = r.crosswalkRows[:0]
 	return nil

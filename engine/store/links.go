@@ -271,15 +271,21 @@ func (r *resolver) writeLinks(ctx context.Context, interactionID int64, external
 	return nil
 }
 
-// upsertLinkSQL writes an interaction's reference of one role, keeping the row's id.
-const upsertLinkSQL = `INSERT INTO interaction_links (customer_id, interaction_id, role, origin, provider, ref_type, ref_id, ref_email, ref_domain, ref_name,
+// An interaction's reference of one role, written keeping the row's id: the INSERT up
+// to its VALUES, one row, and what a conflict on (interaction, role) updates.
+const (
+	upsertLinkHead = `INSERT INTO interaction_links (customer_id, interaction_id, role, origin, provider, ref_type, ref_id, ref_email, ref_domain, ref_name,
 		contact_id, entity_id, resolved_by, reason, detail, match_keys, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	VALUES `
+	upsertLinkConflict = `
 	ON CONFLICT (interaction_id, role) DO UPDATE SET origin = excluded.origin, provider = excluded.provider, ref_type = excluded.ref_type,
 		ref_id = excluded.ref_id, ref_email = excluded.ref_email, ref_domain = excluded.ref_domain, ref_name = excluded.ref_name,
 		contact_id = excluded.contact_id, entity_id = excluded.entity_id, resolved_by = excluded.resolved_by, reason = excluded.reason,
-		detail = excluded.detail, match_keys = excluded.match_keys, updated_at = excluded.updated_at
+		detail = excluded.detail, match_keys = excluded.match_keys, updated_at = excluded.updated_at`
+	// upsertLinkSQL writes one, returning its id.
+	upsertLinkSQL = upsertLinkHead + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + upsertLinkConflict + `
 	RETURNING id`
+)
 
 // upsertLink queues a reference row; flushLinks writes it. A row queued again for
 // the same interaction and role replaces the queued one: PostgreSQL refuses an
@@ -308,21 +314,8 @@ func (r *resolver) flushLinks(ctx context.Context) error {
 	if len(r.upserts) == 0 {
 		return nil
 	}
-	head, tail, ok := strings.Cut(upsertLinkSQL, "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-	if !ok {
-		return fmt.Errorf("upsertLinkSQL has no VALUES list") // a programming error
-	}
-	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	for start := 0; start < len(r.upserts); start += linksPerUpsert {
-		part := r.upserts[start:min(start+linksPerUpsert, len(r.upserts))]
-		args := make([]any, 0, 17*len(part))
-		for _, a := range part {
-			args = append(args, a...)
-		}
-		q := head + "VALUES " + row + strings.Repeat(", "+row, len(part)-1) + strings.TrimSuffix(tail, "\n\tRETURNING id")
-		if _, err := r.tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("write %d references: %w", len(part), err)
-		}
+	if err := insertRows(ctx, r.tx, upsertLinkHead, upsertLinkConflict, r.upserts, linksPerUpsert); err != nil {
+		return fmt.Errorf("references: %w", err)
 	}
 	r.upserts, r.upsertAt = r.upserts[:0], nil
 	return nil

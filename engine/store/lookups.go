@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -78,7 +79,7 @@ func (r *resolver) prefetch(ctx context.Context, records []Record) error {
 		}
 	}
 	for group, ids := range xw {
-		err := r.inChunks(ctx, `SELECT external_id, entity_id FROM entity_links WHERE customer_id = ? AND entity = ? AND provider = ? AND external_id IN `,
+		err := inChunks(ctx, r.tx, `SELECT external_id, entity_id FROM entity_links WHERE customer_id = ? AND entity = ? AND provider = ? AND external_id IN `,
 			[]any{r.customer, group[0], group[1]}, ids, func(rows *sql.Rows) error {
 				var ext string
 				var id int64
@@ -99,7 +100,7 @@ func (r *resolver) prefetch(ctx context.Context, records []Record) error {
 }
 
 func (r *resolver) prefetchIDs(ctx context.Context, q string, keys []string, into map[string][]int64) error {
-	return r.inChunks(ctx, q, []any{r.customer}, keys, func(rows *sql.Rows) error {
+	return inChunks(ctx, r.tx, q, []any{r.customer}, keys, func(rows *sql.Rows) error {
 		var key string
 		var id int64
 		if err := rows.Scan(&key, &id); err != nil {
@@ -110,23 +111,21 @@ func (r *resolver) prefetchIDs(ctx context.Context, q string, keys []string, int
 	})
 }
 
-// inChunks runs q (ending in "IN ") with args and each chunk of keys as its list.
-func (r *resolver) inChunks(ctx context.Context, q string, args []any, keys []string, row func(*sql.Rows) error) error {
+// queryer is what inChunks queries: a transaction or the database.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// inChunks runs q (ending in "IN ") with args and then each lookupChunk of keys as its
+// list, calling row for every row.
+func inChunks(ctx context.Context, db queryer, q string, args []any, keys []string, row func(*sql.Rows) error) error {
 	for start := 0; start < len(keys); start += lookupChunk {
 		part := keys[start:min(start+lookupChunk, len(keys))]
-		var b strings.Builder
-		b.WriteString(q)
-		b.WriteByte('(')
-		all := append(slices.Clip(args), make([]any, 0, len(part))...)
-		for i, k := range part {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteByte('?')
+		all := slices.Grow(slices.Clip(args), len(part))
+		for _, k := range part {
 			all = append(all, k)
 		}
-		b.WriteByte(')')
-		rows, err := r.tx.QueryContext(ctx, b.String(), all...)
+		rows, err := db.QueryContext(ctx, q+"(?"+strings.Repeat(", ?", len(part)-1)+")", all...)
 		if err != nil {
 			return err
 		}
@@ -141,6 +140,24 @@ func (r *resolver) inChunks(ctx context.Context, q string, args []any, keys []st
 		}
 		if err := rows.Err(); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// insertRows writes rows with INSERTs of up to perStatement rows each: head (ending
+// in "VALUES "), then one "(?, ...)" per row, then tail. Multi-row VALUES keep their
+// order, so the rows take ids, and change-feed positions, in the order given.
+func insertRows(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any, perStatement int) error {
+	for start := 0; start < len(rows); start += perStatement {
+		part := rows[start:min(start+perStatement, len(rows))]
+		row := "(?" + strings.Repeat(", ?", len(part[0])-1) + ")"
+		args := make([]any, 0, len(part)*len(part[0]))
+		for _, a := range part {
+			args = append(args, a...)
+		}
+		if _, err := tx.ExecContext(ctx, head+row+strings.Repeat(", "+row, len(part)-1)+tail, args...); err != nil {
+			return fmt.Errorf("write %d rows: %w", len(part), err)
 		}
 	}
 	return nil

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -437,44 +436,25 @@ type storedInteraction struct {
 }
 
 // storedInteractions reads the stored rows of an object's records, by external id,
-// in queries of up to 500 ids.
+// a lookupChunk of ids a query.
 func storedInteractions(ctx context.Context, tx *sql.Tx, objectID int64, records []Record) (map[string]storedInteraction, error) {
 	out := make(map[string]storedInteraction, len(records))
-	const chunk = 500
-	args := make([]any, 0, chunk+1)
-	var q strings.Builder
-	for start := 0; start < len(records); start += chunk {
-		part := records[start:min(start+chunk, len(records))]
-		args = append(args[:0], objectID)
-		q.Reset()
-		q.WriteString(`SELECT external_id, id, content_hash, deleted_at IS NOT NULL, COALESCE(parent_id, 0), COALESCE(links_hash, '') FROM interactions WHERE integration_object_id = ? AND external_id IN (`)
-		for i := range part {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteByte('?')
-			args = append(args, part[i].ExternalID)
-		}
-		q.WriteByte(')')
-		rows, err := tx.QueryContext(ctx, q.String(), args...)
-		if err != nil {
-			return nil, fmt.Errorf("read stored records: %w", err)
-		}
-		for rows.Next() {
+	ids := make([]string, len(records))
+	for i := range records {
+		ids[i] = records[i].ExternalID
+	}
+	err := inChunks(ctx, tx, `SELECT external_id, id, content_hash, deleted_at IS NOT NULL, COALESCE(parent_id, 0), COALESCE(links_hash, '') FROM interactions WHERE integration_object_id = ? AND external_id IN `,
+		[]any{objectID}, ids, func(rows *sql.Rows) error {
 			var ext string
 			var si storedInteraction
 			if err := rows.Scan(&ext, &si.id, &si.hash, &si.deleted, &si.parent, &si.links); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("read stored records: %w", err)
+				return err
 			}
 			out[ext] = si
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read stored records: %w", err)
-		}
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("read stored records: %w", err)
 	}
 	return out, nil
 }
