@@ -43,16 +43,16 @@ func BenchmarkCommitPage(b *testing.B) {
 		name string
 		// setup commits what the measured pages find stored; page is the i-th
 		// measured page.
-		setup func(s *Store, first, second *Object, run2 int64, pages int)
+		setup func(s *Store, first *Object, pages int)
 		page  func(i int) Page
 		obj   func(first, second *Object) *Object
 	}{
 		{"new", nil, func(i int) Page { return benchPage(i*n, n, 0) }, func(f, _ *Object) *Object { return f }},
-		{"unchanged", func(s *Store, f, _ *Object, _ int64, pages int) { commitAll(b, s, f, pages, 0) },
+		{"unchanged", func(s *Store, f *Object, pages int) { commitAll(b, s, f, pages) },
 			func(i int) Page { return benchPage(i*n, n, 0) }, func(f, _ *Object) *Object { return f }},
-		{"changed", func(s *Store, f, _ *Object, _ int64, pages int) { commitAll(b, s, f, pages, 0) },
+		{"changed", func(s *Store, f *Object, pages int) { commitAll(b, s, f, pages) },
 			func(i int) Page { return benchPage(i*n, n, 1) }, func(f, _ *Object) *Object { return f }},
-		{"match-other-provider", func(s *Store, f, _ *Object, _ int64, pages int) { commitAll(b, s, f, pages, 0) },
+		{"match-other-provider", func(s *Store, f *Object, pages int) { commitAll(b, s, f, pages) },
 			func(i int) Page { return benchPage(i*n, n, 0) }, func(_, o *Object) *Object { return o }},
 	}
 	for _, c := range cases {
@@ -76,7 +76,7 @@ func BenchmarkCommitPage(b *testing.B) {
 				b.Fatal(err)
 			}
 			if c.setup != nil {
-				c.setup(s, first, second, 0, b.N)
+				c.setup(s, first, b.N)
 			}
 			obj := c.obj(first, second)
 			run, err := s.StartRun(ctx, obj)
@@ -102,8 +102,8 @@ func BenchmarkCommitPage(b *testing.B) {
 	}
 }
 
-// commitAll stores pages of the bench's records in obj.
-func commitAll(b *testing.B, s *Store, obj *Object, pages, gen int) {
+// commitAll stores pages of the bench's records, as first generated, in obj.
+func commitAll(b *testing.B, s *Store, obj *Object, pages int) {
 	b.Helper()
 	ctx := context.Background()
 	run, err := s.StartRun(ctx, obj)
@@ -111,7 +111,7 @@ func commitAll(b *testing.B, s *Store, obj *Object, pages, gen int) {
 		b.Fatal(err)
 	}
 	for i := range pages {
-		if _, err := s.CommitPage(ctx, run, obj, benchPage(i*1000, 1000, gen)); err != nil {
+		if _, err := s.CommitPage(ctx, run, obj, benchPage(i*1000, 1000, 0)); err != nil {
 			b.Fatal(err)
 		}
 	}
