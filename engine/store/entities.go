@@ -224,13 +224,10 @@ func (r *resolver) account(ctx context.Context, rec *Record, ext string, k *Matc
 			return 0, false, err
 		}
 		by = "created"
-		r.hasDomain(id, k.Domain)
 		if err := r.changed(ctx, EntityAccount, OpInsert, id, ext); err != nil {
 			return 0, false, err
 		}
-		if k.Domain != "" {
-			r.push(linkEvent{kind: evDomain, key: k.Domain})
-		}
+		r.hasDomain(id, k.Domain)
 	case k.Mode == modeLinkOnly:
 		// Linked, never changed.
 	default:
@@ -247,7 +244,6 @@ func (r *resolver) account(ctx context.Context, rec *Record, ext string, k *Matc
 			}
 			if n, _ := res.RowsAffected(); n > 0 {
 				r.hasDomain(id, k.Domain)
-				r.push(linkEvent{kind: evDomain, key: k.Domain})
 			}
 		}
 	}
@@ -288,14 +284,11 @@ func (r *resolver) contact(ctx context.Context, rec *Record, ext string, k *Matc
 			return 0, false, err
 		}
 		by = "created"
-		r.hasEmail(id, k.Email)
 		if err := r.changed(ctx, EntityContact, OpInsert, id, ext); err != nil {
 			return 0, false, err
 		}
 		r.inserted[id] = true
-		if k.Email != "" {
-			r.push(linkEvent{kind: evEmail, key: k.Email})
-		}
+		r.hasEmail(id, k.Email)
 	case k.Mode == modeLinkOnly:
 		// Linked, never changed.
 	default:
@@ -310,7 +303,6 @@ func (r *resolver) contact(ctx context.Context, rec *Record, ext string, k *Matc
 			}
 			if n, _ := res.RowsAffected(); n > 0 {
 				r.hasEmail(id, k.Email)
-				r.push(linkEvent{kind: evEmail, key: k.Email})
 			}
 		}
 	}

@@ -212,15 +212,25 @@ func (r *resolver) byKey(ctx context.Context, m map[string][]int64, q, key strin
 	return ids, nil
 }
 
-// hasEmail and hasDomain keep the lookups exact after a write gave an entity the key.
+// hasEmail and hasDomain record that a write gave an entity the key: the page's
+// lookups stay exact, and the references waiting for the key are settled with the
+// page. An empty key is none.
 func (r *resolver) hasEmail(id int64, email string) {
+	if email == "" {
+		return
+	}
 	if ids, ok := r.lookups.emails[email]; ok {
 		r.lookups.emails[email] = insertSorted(ids, id)
 	}
+	r.push(linkEvent{kind: evEmail, key: email})
 }
 
 func (r *resolver) hasDomain(id int64, domain string) {
+	if domain == "" {
+		return
+	}
 	if ids, ok := r.lookups.domains[domain]; ok {
 		r.lookups.domains[domain] = insertSorted(ids, id)
 	}
+	r.push(linkEvent{kind: evDomain, key: domain})
 }
