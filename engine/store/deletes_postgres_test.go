@@ -9,6 +9,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// storeInteractionSQL is CommitPage's insert of a new record (newRows) for one row,
+// with its id given.
+const storeInteractionSQL = insertInteractionHead + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+
 // selectInteractionSQL reads what CommitPage reads of a stored record (storedInteractions).
 const selectInteractionSQL = `SELECT id, content_hash, deleted_at IS NOT NULL, COALESCE(parent_id, 0), COALESCE(links_hash, '') FROM interactions WHERE integration_object_id = ? AND external_id = ?`
 
@@ -26,8 +30,8 @@ func exerciseDeletes(t *testing.T, b backend) []string {
 	obj := b.id(t, `SELECT id FROM integration_objects WHERE interaction_type = ?`, "tickets")
 	run := b.id(t, insertRunSQL, obj, now, RunRunning, nil)
 
-	live := b.id(t, storeInteractionSQL, obj, "t1", "ticket", `{}`, `{}`, "h1", nil, now, now, run, nil, nil, nil)
-	gone := b.id(t, storeInteractionSQL, obj, "t2", "ticket", `{}`, `{}`, "h2", nil, now, now, run, now, nil, nil)
+	live := b.id(t, storeInteractionSQL, 1, obj, "t1", "ticket", `{}`, `{}`, "h1", nil, now, now, run, nil, nil, nil)
+	gone := b.id(t, storeInteractionSQL, 2, obj, "t2", "ticket", `{}`, `{}`, "h2", nil, now, now, run, now, nil, nil)
 	state := func(ext string) string {
 		var deletedAt sql.NullString
 		var deleted bool
@@ -58,7 +62,7 @@ func exerciseDeletes(t *testing.T, b backend) []string {
 	// A child row points at its parent.
 	b.mustExec(t, insertObjectSQL, "acme-desk", "comments")
 	child := b.id(t, `SELECT id FROM integration_objects WHERE interaction_type = ?`, "comments")
-	b.id(t, storeInteractionSQL, child, "c1", "comment", `{}`, `{}`, "hc", nil, now, now, run, nil, live, nil)
+	b.id(t, storeInteractionSQL, 3, child, "c1", "comment", `{}`, `{}`, "hc", nil, now, now, run, nil, live, nil)
 	var parentID int64
 	require.NoError(t, b.db.QueryRow(b.d.Rebind(selectInteractionSQL), child, "c1").Scan(new(int64), new(string), new(bool), &parentID, new(string)))
 	see("child's parent is t1: %v", parentID == live)

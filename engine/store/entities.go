@@ -55,11 +55,19 @@ type resolver struct {
 	stmts                          map[string]*sql.Stmt
 	lookups                        *lookups
 	changes                        *objectChanges // the page's, written when it commits
+	rows                           *newRows       // the page's new rows, written before any statement reads them
 	*pageLinks
 }
 
+// entityTable is the table of each entity.
+var entityTable = map[string]string{EntityAccount: "accounts", EntityContact: "contacts"}
+
 // stmt prepares q once per page: statements prepared on the transaction close with it.
+// The page's waiting rows are written first, since q runs next and may read them.
 func (r *resolver) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if err := r.rows.flush(ctx); err != nil {
+		return nil, err
+	}
 	if st, ok := r.stmts[q]; ok {
 		return st, nil
 	}
@@ -94,8 +102,8 @@ func (r *resolver) queryRow(ctx context.Context, q string, args ...any) *sql.Row
 // writer at a time; on PostgreSQL with concurrent workers, the transaction must first
 // serialize on the customer (pg_advisory_xact_lock on it), or a reference written by one
 // page could miss the contact another page creates at the same moment.
-func (s *Store) newResolver(ctx context.Context, tx *sql.Tx, obj *Object, changes *objectChanges) (*resolver, error) {
-	r := &resolver{s: s, tx: tx, changes: changes, typ: obj.Type, integ: obj.IntegrationID, now: s.ts(), stmts: map[string]*sql.Stmt{}, lookups: newLookups(), pageLinks: &pageLinks{inserted: map[int64]bool{}}}
+func (s *Store) newResolver(ctx context.Context, tx *sql.Tx, obj *Object, changes *objectChanges, rows *newRows) (*resolver, error) {
+	r := &resolver{s: s, tx: tx, changes: changes, rows: rows, typ: obj.Type, integ: obj.IntegrationID, now: s.ts(), stmts: map[string]*sql.Stmt{}, lookups: newLookups(), pageLinks: &pageLinks{inserted: map[int64]bool{}}}
 	err := tx.QueryRowContext(ctx, `SELECT customer_id, provider FROM integrations WHERE id = ?`, obj.IntegrationID).Scan(&r.customer, &r.provider)
 	if err != nil {
 		return nil, fmt.Errorf("resolve entities of %s: %w", obj.IntegrationID, err)
@@ -218,11 +226,10 @@ func (r *resolver) account(ctx context.Context, rec *Record, ext string, k *Matc
 		return 0, true, nil
 	case id == 0:
 		data, sources := r.created(rec, k)
-		// RETURNING, not LastInsertId: PostgreSQL drivers have no last insert id.
-		if err := r.queryRow(ctx, `INSERT INTO accounts (customer_id, domain, name, name_key, data, sources, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			r.customer, nullStr(k.Domain), nullStr(k.Name), nullStr(k.NameKey), data, sources, r.now, r.now).Scan(&id); err != nil {
+		if id, err = r.rows.id(ctx, "accounts"); err != nil {
 			return 0, false, err
 		}
+		r.rows.entity(&newEntity{table: "accounts", id: id, customer: r.customer, key: k.Domain, name: k.Name, nameKey: k.NameKey, data: data, sources: sources, created: r.now, updated: r.now})
 		by = "created"
 		if err := r.changed(ctx, EntityAccount, OpInsert, id, ext); err != nil {
 			return 0, false, err
@@ -234,16 +241,11 @@ func (r *resolver) account(ctx context.Context, rec *Record, ext string, k *Matc
 		if err := r.update(ctx, EntityAccount, id, ext, k); err != nil {
 			return 0, false, err
 		}
-		if k.Domain != "" {
+		if k.Domain != "" && by != "domain" {
 			// An account found by crosswalk or name learns its domain, unless another
 			// account already holds it: two accounts are never merged silently.
-			res, err := r.exec(ctx, `UPDATE accounts SET domain = ? WHERE id = ? AND domain IS NULL
-			AND NOT EXISTS (SELECT 1 FROM accounts o WHERE o.customer_id = ? AND o.domain = ?)`, k.Domain, id, r.customer, k.Domain)
-			if err != nil {
+			if err := r.learnKey(ctx, "accounts", id, k.Domain); err != nil {
 				return 0, false, err
-			}
-			if n, _ := res.RowsAffected(); n > 0 {
-				r.hasDomain(id, k.Domain)
 			}
 		}
 	}
@@ -279,10 +281,10 @@ func (r *resolver) contact(ctx context.Context, rec *Record, ext string, k *Matc
 		return 0, true, nil
 	case id == 0:
 		data, sources := r.created(rec, k)
-		if err := r.queryRow(ctx, `INSERT INTO contacts (customer_id, email, name, data, sources, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			r.customer, nullStr(k.Email), nullStr(k.Name), data, sources, r.now, r.now).Scan(&id); err != nil {
+		if id, err = r.rows.id(ctx, "contacts"); err != nil {
 			return 0, false, err
 		}
+		r.rows.entity(&newEntity{table: "contacts", id: id, customer: r.customer, key: k.Email, name: k.Name, data: data, sources: sources, created: r.now, updated: r.now})
 		by = "created"
 		if err := r.changed(ctx, EntityContact, OpInsert, id, ext); err != nil {
 			return 0, false, err
@@ -295,14 +297,9 @@ func (r *resolver) contact(ctx context.Context, rec *Record, ext string, k *Matc
 		if err := r.update(ctx, EntityContact, id, ext, k); err != nil {
 			return 0, false, err
 		}
-		if k.Email != "" {
-			res, err := r.exec(ctx, `UPDATE contacts SET email = ? WHERE id = ? AND email IS NULL
-				AND NOT EXISTS (SELECT 1 FROM contacts o WHERE o.customer_id = ? AND o.email = ?)`, k.Email, id, r.customer, k.Email)
-			if err != nil {
+		if k.Email != "" && by != "email" {
+			if err := r.learnKey(ctx, "contacts", id, k.Email); err != nil {
 				return 0, false, err
-			}
-			if n, _ := res.RowsAffected(); n > 0 {
-				r.hasEmail(id, k.Email)
 			}
 		}
 	}
@@ -312,6 +309,49 @@ func (r *resolver) contact(ctx context.Context, rec *Record, ext string, k *Matc
 		}
 	}
 	return id, false, nil
+}
+
+// Giving an account found by other means its domain, or a contact its address:
+// only one without, and only when no other of the customer's has it.
+const (
+	learnDomainSQL = `UPDATE accounts SET domain = ? WHERE id = ? AND domain IS NULL
+		AND NOT EXISTS (SELECT 1 FROM accounts o WHERE o.customer_id = ? AND o.domain = ?)`
+	learnEmailSQL = `UPDATE contacts SET email = ? WHERE id = ? AND email IS NULL
+		AND NOT EXISTS (SELECT 1 FROM contacts o WHERE o.customer_id = ? AND o.email = ?)`
+)
+
+// learnKey gives the account or contact id (table) its domain or address key, as
+// learnDomainSQL and learnEmailSQL do. One the page created and has not written yet
+// learns it where it waits.
+func (r *resolver) learnKey(ctx context.Context, table string, id int64, key string) error {
+	learned := r.hasDomain
+	find, q := r.accountsByDomain, learnDomainSQL
+	if table == "contacts" {
+		learned, find, q = r.hasEmail, r.contactsByEmail, learnEmailSQL
+	}
+	if e := r.rows.waitingEntity(table, id); e != nil {
+		if e.key != "" {
+			return nil
+		}
+		holders, err := find(ctx, key)
+		if err != nil || len(holders) > 0 {
+			return err
+		}
+		// find may have written the waiting rows: e is then the row to update.
+		if r.rows.waitingEntity(table, id) != nil {
+			e.key = key
+			learned(id, key)
+			return nil
+		}
+	}
+	res, err := r.exec(ctx, q, key, id, r.customer, key)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		learned(id, key)
+	}
+	return nil
 }
 
 // created are the attributes of the entity a record creates.
@@ -360,9 +400,13 @@ func createdAttributes(k *MatchKeys, provider string) (data, sources string) {
 
 // update merges a record's attributes into an existing entity by survivorship.
 func (r *resolver) update(ctx context.Context, entity string, id int64, ext string, k *MatchKeys) error {
-	table := map[string]string{EntityAccount: "accounts", EntityContact: "contacts"}[entity]
+	table := entityTable[entity]
 	var dataText, sourcesText string
-	if err := r.queryRow(ctx, `SELECT data, sources FROM `+table+` WHERE id = ?`, id).Scan(&dataText, &sourcesText); err != nil {
+	waiting := r.rows.waitingEntity(table, id)
+	if waiting != nil {
+		// Created by this page and not written yet: merged where it waits.
+		dataText, sourcesText = waiting.data, waiting.sources
+	} else if err := r.queryRow(ctx, `SELECT data, sources FROM `+table+` WHERE id = ?`, id).Scan(&dataText, &sourcesText); err != nil {
 		return err
 	}
 	var data, sources map[string]any
@@ -377,7 +421,12 @@ func (r *resolver) update(ctx context.Context, entity string, id int64, ext stri
 		return nil
 	}
 	name, _ := data["name"].(string)
-	if _, err := r.exec(ctx, `UPDATE `+table+` SET data = ?, sources = ?, name = COALESCE(?, name), updated_at = ? WHERE id = ?`,
+	if waiting != nil {
+		waiting.data, waiting.sources, waiting.updated = newData, newSources, r.now
+		if name != "" {
+			waiting.name = name
+		}
+	} else if _, err := r.exec(ctx, `UPDATE `+table+` SET data = ?, sources = ?, name = COALESCE(?, name), updated_at = ? WHERE id = ?`,
 		newData, newSources, nullStr(name), r.now, id); err != nil {
 		return err
 	}

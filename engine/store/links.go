@@ -314,6 +314,10 @@ func (r *resolver) flushLinks(ctx context.Context) error {
 	if len(r.upserts) == 0 {
 		return nil
 	}
+	// The rows name interactions, accounts and contacts that may still wait.
+	if err := r.rows.flush(ctx); err != nil {
+		return err
+	}
 	if err := insertRows(ctx, r.tx, upsertLinkHead, upsertLinkConflict, r.upserts, linksPerUpsert); err != nil {
 		return fmt.Errorf("references: %w", err)
 	}
@@ -366,7 +370,9 @@ func (r *resolver) evaluate(ctx context.Context, l *linkRow) error {
 		}
 		var account sql.NullInt64
 		var email string
-		if err := r.queryRow(ctx, `SELECT account_id, COALESCE(email, '') FROM contacts WHERE id = ?`, l.contactID).Scan(&account, &email); err != nil {
+		if c := r.rows.waitingEntity("contacts", l.contactID); c != nil {
+			account, email = nullInt(c.account), c.key
+		} else if err := r.queryRow(ctx, `SELECT account_id, COALESCE(email, '') FROM contacts WHERE id = ?`, l.contactID).Scan(&account, &email); err != nil {
 			return fmt.Errorf("contact %d: %w", l.contactID, err)
 		}
 		if !account.Valid {
@@ -430,16 +436,25 @@ const (
 // reference of a record just stored, or one resolved through the crosswalk); otherwise
 // it only fills a contact without one.
 func (r *resolver) setContactAccount(ctx context.Context, contact, account int64, force bool) error {
-	q, args := fillContactAccountSQL, []any{account, r.now, contact}
-	if force {
-		q, args = setContactAccountSQL, append(args, account)
-	}
-	res, err := r.exec(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("set the account of contact %d: %w", contact, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil
+	if c := r.rows.waitingEntity("contacts", contact); c != nil {
+		// Created by this page and not written yet: set where it waits, as the
+		// statements below would.
+		if c.account == account || (c.account != 0 && !force) {
+			return nil
+		}
+		c.account, c.updated = account, r.now
+	} else {
+		q, args := fillContactAccountSQL, []any{account, r.now, contact}
+		if force {
+			q, args = setContactAccountSQL, append(args, account)
+		}
+		res, err := r.exec(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("set the account of contact %d: %w", contact, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
 	}
 	r.push(linkEvent{kind: evContactAccount, id: contact})
 	if r.inserted[contact] {

@@ -78,6 +78,9 @@ func (r *resolver) prefetch(ctx context.Context, records []Record) error {
 			}
 		}
 	}
+	if err := r.rows.flush(ctx); err != nil {
+		return err
+	}
 	for group, ids := range xw {
 		err := inChunks(ctx, r.tx, `SELECT external_id, entity_id FROM entity_links WHERE customer_id = ? AND entity = ? AND provider = ? AND external_id IN `,
 			[]any{r.customer, group[0], group[1]}, ids, func(rows *sql.Rows) error {

@@ -67,10 +67,15 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open store: empty database path")
 	}
-	db, err := sql.Open("sqlite", SQLiteDSN(path))
+	// The driver registered as "sqlite", with a statement cache on each connection
+	// (stmtcache.go).
+	reg, err := sql.Open("sqlite", "")
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	drv := reg.Driver()
+	reg.Close()
+	db := sql.OpenDB(stmtCacheConnector{dsn: SQLiteDSN(path), drv: drv})
 	// One writer at a time is how SQLite works; a single connection also keeps
 	// BEGIN IMMEDIATE from failing with SQLITE_BUSY between our own goroutines.
 	db.SetMaxOpenConns(1)

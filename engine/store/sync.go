@@ -214,7 +214,6 @@ type PageResult struct {
 
 // Statements of CommitPage (also run on PostgreSQL by deletes_postgres_test.go).
 const (
-	storeInteractionSQL = `INSERT INTO interactions (integration_object_id, external_id, kind, data, raw, content_hash, source_updated_at, first_seen_at, updated_at, sync_run_id, deleted_at, parent_id, links_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	// deleted_at: NULL when the record is not deleted; when it is, kept if it already
 	// was (the time it went), else the time given.
 	updateInteractionSQL = `UPDATE interactions SET kind = ?, data = ?, raw = ?, content_hash = ?, source_updated_at = ?, updated_at = ?, sync_run_id = ?, parent_id = ?, links_hash = ?,
@@ -252,11 +251,8 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 		if err != nil {
 			return err
 		}
-		ins, err := tx.PrepareContext(ctx, storeInteractionSQL)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
+		rows := newNewRows(tx, s.dialect)
+		rows.hints = newRowHints(p.Records, stored)
 		upd, err := tx.PrepareContext(ctx, updateInteractionSQL)
 		if err != nil {
 			return err
@@ -283,7 +279,7 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			resolveEntity := r.Match != nil && !r.Deleted && changed
 			if entities == nil && (relink || resolveEntity) {
 				var rerr error
-				if entities, rerr = s.newResolver(ctx, tx, obj, changes); rerr != nil {
+				if entities, rerr = s.newResolver(ctx, tx, obj, changes, rows); rerr != nil {
 					return rerr
 				}
 				// What the records still to come will look up, at once.
@@ -305,9 +301,10 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			}
 			switch {
 			case !existed:
-				if err := ins.QueryRowContext(ctx, obj.ID, r.ExternalID, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, now, runID, nullStr(deletedAt), nullID(r.ParentID), nullStr(wantHash)).Scan(&id); err != nil {
+				if id, err = rows.id(ctx, "interactions"); err != nil {
 					return fmt.Errorf("insert %s: %w", r.ExternalID, err)
 				}
+				rows.interaction([]any{id, obj.ID, r.ExternalID, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, now, runID, nullStr(deletedAt), nullID(r.ParentID), nullStr(wantHash)})
 				if err := changes.record(ctx, OpInsert, id, r.ExternalID); err != nil {
 					return err
 				}
@@ -322,11 +319,17 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			case old == r.Hash && wasDeleted == r.Deleted && oldParent == r.ParentID:
 				res.Unchanged++
 				if wantHash != oldLinks {
+					if err := flushFor(ctx, rows, prev); err != nil {
+						return err
+					}
 					if _, err := tx.ExecContext(ctx, `UPDATE interactions SET links_hash = ? WHERE id = ?`, nullStr(wantHash), id); err != nil {
 						return fmt.Errorf("relink %s: %w", r.ExternalID, err)
 					}
 				}
 			default:
+				if err := flushFor(ctx, rows, prev); err != nil {
+					return err
+				}
 				_, err := upd.ExecContext(ctx, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, runID, nullID(r.ParentID), nullStr(wantHash), nullStr(deletedAt), nullStr(deletedAt), obj.ID, r.ExternalID)
 				if err != nil {
 					return fmt.Errorf("update %s: %w", r.ExternalID, err)
@@ -349,7 +352,7 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 				}
 			}
 			// A record that comes twice in a page finds its first copy.
-			stored[r.ExternalID] = storedInteraction{id: id, hash: r.Hash, links: wantHash, deleted: r.Deleted, parent: r.ParentID}
+			stored[r.ExternalID] = storedInteraction{id: id, hash: r.Hash, links: wantHash, deleted: r.Deleted, parent: r.ParentID, queued: !existed || prev.queued}
 			if entities == nil {
 				continue
 			}
@@ -371,6 +374,9 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			if err := entities.flushCrosswalk(ctx); err != nil {
 				return err
 			}
+		}
+		if err := rows.flush(ctx); err != nil {
+			return err
 		}
 		if len(p.Deletes) > 0 {
 			n, err := markDeleted(ctx, tx, changes, obj.ID, runID, now, p.Deletes)
@@ -433,6 +439,36 @@ type storedInteraction struct {
 	hash, links string
 	deleted     bool
 	parent      int64
+	queued      bool // inserted by this page: its row may still wait in newRows
+}
+
+// flushFor writes the page's waiting rows before a statement on a record's row, if
+// the record is one the page inserted (it came twice): the row may not be written yet.
+func flushFor(ctx context.Context, rows *newRows, si storedInteraction) error {
+	if !si.queued {
+		return nil
+	}
+	return rows.flush(ctx)
+}
+
+// newRowHints are how many rows of each table a page may insert at most: its records
+// not stored, and the accounts and contacts its new or changed records may create.
+func newRowHints(records []Record, stored map[string]storedInteraction) map[string]int {
+	h := map[string]int{}
+	for i := range records {
+		r := &records[i]
+		si, existed := stored[r.ExternalID]
+		if existed && si.hash == r.Hash && si.deleted == r.Deleted {
+			continue
+		}
+		if !existed {
+			h["interactions"]++
+		}
+		if r.Match != nil && !r.Deleted && r.Match.creates() {
+			h[entityTable[r.Match.Entity]]++
+		}
+	}
+	return h
 }
 
 // storedInteractions reads the stored rows of an object's records, by external id,
