@@ -25,13 +25,14 @@ import (
 // kinds. A kind with neither is not validated. A Validator is safe for concurrent use.
 type Validator struct {
 	custom map[string]*jsonschema.Schema // compiled once, read-only afterwards
+	quick  map[string]*quickSchema       // their quick forms, where they have one
 }
 
 // NewValidator compiles the schema of every custom kind conn declares and of every
 // built-in kind its interaction types use. Built-in schemas are compiled once per
 // process and shared.
 func NewValidator(conn *spec.Connector) (*Validator, error) {
-	v := &Validator{custom: map[string]*jsonschema.Schema{}}
+	v := &Validator{custom: map[string]*jsonschema.Schema{}, quick: map[string]*quickSchema{}}
 	for _, name := range conn.Kinds.Keys {
 		k := conn.Kinds.Map[name]
 		if k == nil {
@@ -42,6 +43,9 @@ func NewValidator(conn *spec.Connector) (*Validator, error) {
 			return nil, fmt.Errorf("%s: kinds.%s: %w", conn.File, name, err)
 		}
 		v.custom[name] = sch
+		if q := compileQuick(sch); q != nil {
+			v.quick[name] = q
+		}
 	}
 	for _, t := range conn.InteractionTypes.Keys {
 		it := conn.InteractionTypes.Map[t]
@@ -56,8 +60,9 @@ func NewValidator(conn *spec.Connector) (*Validator, error) {
 }
 
 type compiled struct {
-	sch *jsonschema.Schema
-	err error
+	sch   *jsonschema.Schema
+	quick *quickSchema // nil when it has none
+	err   error
 }
 
 var builtinSchemas sync.Map // kind name -> func() compiled, run once
@@ -68,12 +73,21 @@ func builtinSchema(name string) (*jsonschema.Schema, error) {
 	f, _ := builtinSchemas.LoadOrStore(name, sync.OnceValue(func() compiled {
 		sch, err := schemas.CompileBuiltinKind(name)
 		if err != nil {
-			err = fmt.Errorf("built-in kind %s: %w", name, err)
+			return compiled{err: fmt.Errorf("built-in kind %s: %w", name, err)}
 		}
-		return compiled{sch, err}
+		return compiled{sch: sch, quick: compileQuick(sch)}
 	}))
 	c := f.(func() compiled)()
 	return c.sch, c.err
+}
+
+// builtinQuick is the quick form of a built-in kind's schema, nil when it has none.
+func builtinQuick(name string) *quickSchema {
+	if _, err := builtinSchema(name); err != nil {
+		return nil
+	}
+	f, _ := builtinSchemas.Load(name)
+	return f.(func() compiled)().quick
 }
 
 // schema returns the schema records of kind must match, or nil when the kind is not
@@ -86,6 +100,15 @@ func (v *Validator) schema(kind string) (*jsonschema.Schema, error) {
 		return builtinSchema(kind)
 	}
 	return nil, nil
+}
+
+// quickSchema is the quick form of the schema records of kind must match, nil when
+// there is none.
+func (v *Validator) quickSchema(kind string) *quickSchema {
+	if v.custom[kind] != nil {
+		return v.quick[kind]
+	}
+	return builtinQuick(kind)
 }
 
 // Validates reports whether records of kind are checked against a schema.
@@ -135,6 +158,9 @@ func (v *Validator) CheckValue(kind string, inst any) error {
 		return err
 	}
 	if sch == nil {
+		return nil
+	}
+	if q := v.quickSchema(kind); q != nil && q.valid(inst) {
 		return nil
 	}
 	err = sch.Validate(inst)
