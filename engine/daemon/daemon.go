@@ -139,7 +139,7 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.box = box
-	db, err := store.Open(ctx, cfg.Store, store.WithMaxConns(cfg.Workers+4), store.WithClock(opts.Clock.Now))
+	db, err := store.Open(ctx, cfg.Store, store.WithMaxConns(cfg.Workers+4), store.WithClock(opts.Clock.Now), store.WithLogger(d.log))
 	if err != nil {
 		return nil, err
 	}

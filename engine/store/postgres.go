@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"sync"
 	"time"
@@ -47,7 +48,7 @@ func openPG(ctx context.Context, dsn string, opts []Option) (*Store, error) {
 		// pgx quotes the DSN in some parse errors; say what is wrong without it.
 		return nil, fmt.Errorf("open store %s: not a valid PostgreSQL URL (postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE?sslmode=...)", shown)
 	}
-	s := &Store{dialect: Postgres, now: time.Now, pg: cfg, maxConns: DefaultMaxConns}
+	s := &Store{dialect: Postgres, now: time.Now, pg: cfg, maxConns: DefaultMaxConns, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(s)
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"sort"
@@ -36,6 +37,10 @@ type Store struct {
 	pg *pgx.ConnConfig
 	// maxConns bounds the PostgreSQL pool.
 	maxConns int
+	// ckpt checkpoints a SQLite store's WAL in the background (checkpoint.go); nil on
+	// PostgreSQL.
+	ckpt *checkpointer
+	log  *slog.Logger
 }
 
 // Option configures a Store.
@@ -43,6 +48,16 @@ type Option func(*Store)
 
 // WithClock sets the clock used for timestamps (tests).
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithLogger sets where the store logs what goes wrong in the background (a failed
+// checkpoint); by default nowhere.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
 
 // WithMaxConns bounds the number of PostgreSQL connections the store opens (default
 // 10). SQLite always uses one: it has one writer at a time.
@@ -75,15 +90,21 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	drv := reg.Driver()
 	reg.Close()
-	db := sql.OpenDB(stmtCacheConnector{dsn: SQLiteDSN(path), drv: drv})
+	// The writer checkpoints only past walLimitPages: the checkpointer does it before.
+	writerDSN := SQLiteDSN(path) + "&_pragma=" + url.QueryEscape(fmt.Sprintf("wal_autocheckpoint(%d)", walLimitPages))
+	db := sql.OpenDB(stmtCacheConnector{dsn: writerDSN, drv: drv})
 	// One writer at a time is how SQLite works; a single connection also keeps
 	// BEGIN IMMEDIATE from failing with SQLITE_BUSY between our own goroutines.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, dialect: SQLite, now: time.Now}
+	s := &Store{db: db, dialect: SQLite, now: time.Now, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(s)
 	}
 	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if s.ckpt, err = startCheckpointer(path, s.log); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -116,7 +137,12 @@ func SQLiteDSN(path string) string {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.ckpt != nil {
+		s.ckpt.close()
+	}
+	return s.db.Close()
+}
 
 // DB exposes the handle for read-only inspection in tests and tools.
 func (s *Store) DB() *sql.DB { return s.db }
@@ -211,5 +237,11 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if s.ckpt != nil {
+		s.ckpt.wrote()
+	}
+	return nil
 }

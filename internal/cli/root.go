@@ -133,7 +133,7 @@ func (a *app) setupLogging() error {
 }
 
 func (a *app) openStore(ctx context.Context) (*store.Store, error) {
-	return store.Open(ctx, a.db)
+	return store.Open(ctx, a.db, store.WithLogger(a.logger))
 }
 
 func (a *app) box() (*secret.Box, error) {
