@@ -121,3 +121,27 @@ func TestQuickSchemaRecursive(t *testing.T) {
 	assert.False(t, q.valid(bad))
 	assert.Error(t, sch.Validate(bad))
 }
+
+// BenchmarkValidateContact validates a mapped contact as a first sync does: through
+// the quick check, and through the library alone.
+func BenchmarkValidateContact(b *testing.B) {
+	sch, err := builtinSchema("contact")
+	require.NoError(b, err)
+	q := compileQuick(sch)
+	var doc any
+	require.NoError(b, json.Unmarshal([]byte(`{"email":"zara.ali@blueharbor-robotics.example","name":"Zara Ali","first_name":"Zara","last_name":"Ali","title":"CTO","phone":"+1 206 555 7116","account_id":"acc_0001","company":"Blue Harbor Robotics","lifecycle_stage":"customer","country":"US","owner_email":"dana@demo-crm.example","updated_at":"2026-02-01T10:00:00Z"}`), &doc))
+	b.Run("quick", func(b *testing.B) {
+		for b.Loop() {
+			if !q.valid(doc) {
+				b.Fatal("not valid")
+			}
+		}
+	})
+	b.Run("library", func(b *testing.B) {
+		for b.Loop() {
+			if err := sch.Validate(doc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
