@@ -82,7 +82,7 @@ func checkChange(c Change) error {
 }
 
 func changeArgs(at string, c Change) []any {
-	return []any{at, c.Entity, c.EntityID, c.Op, nullStr(c.CustomerID), nullStr(c.IntegrationID), nullStr(c.Type), nullStr(c.ExternalID)}
+	return []any{at, c.Entity, c.EntityID, c.Op, textArg(c.CustomerID), textArg(c.IntegrationID), textArg(c.Type), textArg(c.ExternalID)}
 }
 
 // RecordChange appends c to the change feed inside tx, the transaction that makes the

@@ -205,3 +205,20 @@ func nullStr(s string) sql.NullString { return sql.NullString{String: s, Valid: 
 
 // nullID is a row id, NULL for 0.
 func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+// textArg and idArg are nullStr and nullID as plain driver values, for the rows a page
+// writes in batches: database/sql binds a sql.NullString through its Value method, two
+// allocations more for each of hundreds of parameters a statement.
+func textArg(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func idArg(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}

@@ -291,8 +291,8 @@ const (
 // the same interaction and role replaces the queued one: PostgreSQL refuses an
 // INSERT that upserts one row twice.
 func (r *resolver) upsertLink(_ context.Context, l *linkRow) error {
-	args := []any{r.customer, l.interactionID, l.role, l.origin, l.provider, nullStr(l.refType), nullStr(l.refID), nullStr(l.refEmail), nullStr(l.refDomain),
-		nullStr(l.refName), nullInt(l.contactID), nullInt(l.entityID), nullStr(l.by), nullStr(l.reason), nullStr(l.detail), nullStr(l.matchKeys), r.now}
+	args := []any{r.customer, l.interactionID, l.role, l.origin, l.provider, textArg(l.refType), textArg(l.refID), textArg(l.refEmail), textArg(l.refDomain),
+		textArg(l.refName), idArg(l.contactID), idArg(l.entityID), textArg(l.by), textArg(l.reason), textArg(l.detail), textArg(l.matchKeys), r.now}
 	key := [2]any{l.interactionID, l.role}
 	if i, ok := r.upsertAt[key]; ok {
 		r.upserts[i] = args

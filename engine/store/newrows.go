@@ -140,9 +140,9 @@ func (n *newRows) flush(ctx context.Context) error {
 		var accounts, contacts [][]any
 		for _, e := range n.entities {
 			if e.table == "accounts" {
-				accounts = append(accounts, []any{e.id, e.customer, nullStr(e.key), nullStr(e.name), nullStr(e.nameKey), e.data, e.sources, e.created, e.updated})
+				accounts = append(accounts, []any{e.id, e.customer, textArg(e.key), textArg(e.name), textArg(e.nameKey), e.data, e.sources, e.created, e.updated})
 			} else {
-				contacts = append(contacts, []any{e.id, e.customer, nullStr(e.key), nullStr(e.name), e.data, e.sources, nullInt(e.account), e.created, e.updated})
+				contacts = append(contacts, []any{e.id, e.customer, textArg(e.key), textArg(e.name), e.data, e.sources, idArg(e.account), e.created, e.updated})
 			}
 		}
 		if err := insertRows(ctx, n.tx, insertAccountHead, "", accounts, entitiesPerInsert); err != nil {

@@ -304,7 +304,7 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 				if id, err = rows.id(ctx, "interactions"); err != nil {
 					return fmt.Errorf("insert %s: %w", r.ExternalID, err)
 				}
-				rows.interaction([]any{id, obj.ID, r.ExternalID, r.Kind, string(r.Data), string(r.Raw), r.Hash, nullStr(r.SourceUpdatedAt), now, now, runID, nullStr(deletedAt), nullID(r.ParentID), nullStr(wantHash)})
+				rows.interaction([]any{id, obj.ID, r.ExternalID, r.Kind, string(r.Data), string(r.Raw), r.Hash, textArg(r.SourceUpdatedAt), now, now, runID, textArg(deletedAt), idArg(r.ParentID), textArg(wantHash)})
 				if err := changes.record(ctx, OpInsert, id, r.ExternalID); err != nil {
 					return err
 				}
