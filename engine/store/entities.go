@@ -386,13 +386,16 @@ func createdAttributes(k *MatchKeys, provider string) (data, sources string) {
 	var b strings.Builder
 	b.Grow(len(keys)*(48+len(tail)) + 4)
 	scratch := make([]byte, 0, 128)
-	b.WriteByte('{')
-	for i, f := range keys {
+	key := func(i int, f string) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		scratch = jsonxAppendString(scratch[:0], f)
 		b.Write(scratch)
+	}
+	b.WriteByte('{')
+	for i, f := range keys {
+		key(i, f)
 		b.WriteByte(':')
 		var err error
 		if scratch, err = jsonx.Append(scratch[:0], k.Fields[f], true); err != nil {
@@ -404,11 +407,7 @@ func createdAttributes(k *MatchKeys, provider string) (data, sources string) {
 	split := b.Len()
 	b.WriteByte('{')
 	for i, f := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		scratch = jsonxAppendString(scratch[:0], f)
-		b.Write(scratch)
+		key(i, f)
 		b.Write(tail)
 	}
 	b.WriteByte('}')

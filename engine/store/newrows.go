@@ -14,10 +14,10 @@ import (
 // A waiting row is invisible to SQL, so the rows are written (flush) before any
 // statement that could read or write those tables, or refer to them through a
 // foreign key: the resolver's statements, its link and crosswalk batches, and
-// CommitPage's updates of a record that came twice. The resolver answers the two
-// questions it asks most of a contact it just created, its account and its address,
-// from here (contact), and sets its account and merges into its attributes here too,
-// so that a first sync's page stays in batches.
+// CommitPage's updates of a record that came twice. What the resolver asks and changes
+// most of an account or contact it just created (a contact's account and address, an
+// entity's attributes and key) it reads and changes here instead, so that a first
+// sync's page stays in batches.
 type newRows struct {
 	tx      *sql.Tx
 	dialect Dialect
