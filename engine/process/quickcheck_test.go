@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/intakehq/intake/schemas"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // quickValues are values of every JSON type, with the edges of the kinds' keywords:
@@ -134,6 +135,14 @@ func BenchmarkValidateContact(b *testing.B) {
 		for b.Loop() {
 			if !q.valid(doc) {
 				b.Fatal("not valid")
+			}
+		}
+	})
+	b.Run("CheckValue", func(b *testing.B) {
+		v := &Validator{custom: map[string]*jsonschema.Schema{}, quick: map[string]*quickSchema{}}
+		for b.Loop() {
+			if err := v.CheckValue("contact", doc); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})

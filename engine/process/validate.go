@@ -70,25 +70,29 @@ var builtinSchemas sync.Map // kind name -> func() compiled, run once
 // builtinSchema returns the compiled schema of a built-in kind, compiling it on first
 // use.
 func builtinSchema(name string) (*jsonschema.Schema, error) {
-	f, _ := builtinSchemas.LoadOrStore(name, sync.OnceValue(func() compiled {
-		sch, err := schemas.CompileBuiltinKind(name)
-		if err != nil {
-			return compiled{err: fmt.Errorf("built-in kind %s: %w", name, err)}
-		}
-		return compiled{sch: sch, quick: compileQuick(sch)}
-	}))
-	c := f.(func() compiled)()
+	c := builtinCompiled(name)
 	return c.sch, c.err
 }
 
-// builtinQuick is the quick form of a built-in kind's schema, nil when it has none.
-func builtinQuick(name string) *quickSchema {
-	if _, err := builtinSchema(name); err != nil {
-		return nil
+// builtinCompiled is the compiled schema of a built-in kind, compiled on first use.
+// It runs for every record: the map is read first, so that the closure to compile it
+// is made only the first time.
+func builtinCompiled(name string) compiled {
+	f, ok := builtinSchemas.Load(name)
+	if !ok {
+		f, _ = builtinSchemas.LoadOrStore(name, sync.OnceValue(func() compiled {
+			sch, err := schemas.CompileBuiltinKind(name)
+			if err != nil {
+				return compiled{err: fmt.Errorf("built-in kind %s: %w", name, err)}
+			}
+			return compiled{sch: sch, quick: compileQuick(sch)}
+		}))
 	}
-	f, _ := builtinSchemas.Load(name)
-	return f.(func() compiled)().quick
+	return f.(func() compiled)()
 }
+
+// builtinQuick is the quick form of a built-in kind's schema, nil when it has none.
+func builtinQuick(name string) *quickSchema { return builtinCompiled(name).quick }
 
 // schema returns the schema records of kind must match, or nil when the kind is not
 // validated.
