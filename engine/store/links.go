@@ -25,6 +25,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -125,8 +126,16 @@ type linkEvent struct {
 type pageLinks struct {
 	// upserts are interaction_links rows written but not yet sent: they go a batch
 	// at a time, before anything reads or deletes rows of the table (flushLinks).
-	upserts  [][]any
+	upserts  [][]any        // nil: dropped (unpend)
 	upsertAt map[[2]any]int // (interaction id, role) -> index in upserts
+	// unpended are the interactions whose pending (origin self) rows are to go, in a
+	// batch before the queued upserts (which may add one again).
+	unpended []any
+	// oldRoles are the reference rows (not self) that the page's stored records had
+	// when it began, by interaction, read at once (prefetchOldLinks); rewritten are the
+	// records whose rows the page has written since, for which they are stale.
+	oldRoles  map[int64][]oldLink
+	rewritten map[int64]bool
 	// crosswalk rows not yet sent: nothing reads them but the page's lookups, which
 	// hold them already; they go when the page ends.
 	crosswalkRows [][]any
@@ -224,7 +233,7 @@ func (r *resolver) writeLinks(ctx context.Context, interactionID int64, external
 		for _, l := range want {
 			roles[l.role] = true
 		}
-		old, err := r.linkRows(ctx, `interaction_id = ? AND origin <> ?`, interactionID, OriginSelf)
+		old, err := r.oldLinks(ctx, interactionID)
 		if err != nil {
 			return err
 		}
@@ -236,6 +245,10 @@ func (r *resolver) writeLinks(ctx context.Context, interactionID int64, external
 			}
 		}
 	}
+	if r.rewritten == nil {
+		r.rewritten = map[int64]bool{}
+	}
+	r.rewritten[interactionID] = true
 	var err error
 	var contact int64 // what the record's contact reference resolved to
 	for i := range want {
@@ -311,14 +324,21 @@ const linksPerUpsert = 50
 
 // flushLinks writes the queued reference rows, in the order queued.
 func (r *resolver) flushLinks(ctx context.Context) error {
-	if len(r.upserts) == 0 {
+	if len(r.upserts) == 0 && len(r.unpended) == 0 {
 		return nil
 	}
 	// The rows name interactions, accounts and contacts that may still wait.
 	if err := r.rows.flush(ctx); err != nil {
 		return err
 	}
-	if err := insertRows(ctx, r.tx, upsertLinkHead, upsertLinkConflict, r.upserts, linksPerUpsert); err != nil {
+	if len(r.unpended) > 0 {
+		if err := execInChunks(ctx, r.tx, unpendSQL, []any{OriginSelf}, r.unpended); err != nil {
+			return fmt.Errorf("references: %w", err)
+		}
+		r.unpended = r.unpended[:0]
+	}
+	live := slices.DeleteFunc(r.upserts, func(a []any) bool { return a == nil })
+	if err := insertRows(ctx, r.tx, upsertLinkHead, upsertLinkConflict, live, linksPerUpsert); err != nil {
 		return fmt.Errorf("references: %w", err)
 	}
 	r.upserts, r.upsertAt = r.upserts[:0], nil
@@ -497,13 +517,70 @@ func (r *resolver) pend(ctx context.Context, interactionID int64, k *MatchKeys) 
 }
 
 // unpend forgets that a record is waiting for its entity.
-func (r *resolver) unpend(ctx context.Context, interactionID int64) error {
-	if err := r.flushLinks(ctx); err != nil {
-		return err
+// Queued, like the upserts: a changed record of a matching type is unpended every
+// time, and a statement each (with the upserts written before it) broke the page's
+// batches. A pending row queued for it is dropped.
+func (r *resolver) unpend(_ context.Context, interactionID int64) error {
+	for _, role := range []string{EntityAccount, EntityContact} {
+		key := [2]any{interactionID, role}
+		if i, ok := r.upsertAt[key]; ok && r.upserts[i][3] == OriginSelf {
+			r.upserts[i] = nil
+			delete(r.upsertAt, key)
+		}
 	}
-	_, err := r.exec(ctx, `DELETE FROM interaction_links WHERE interaction_id = ? AND origin = ?`, interactionID, OriginSelf)
-	return err
+	r.unpended = append(r.unpended, interactionID)
+	return nil
 }
+
+// oldLink is a stored reference row: its id and role.
+type oldLink struct {
+	id   int64
+	role string
+}
+
+// oldLinksSQL reads the reference rows (not self) of interactions, a list of ids after it.
+const oldLinksSQL = `SELECT interaction_id, id, role FROM interaction_links WHERE origin <> ? AND interaction_id IN `
+
+// prefetchOldLinks reads the reference rows of the page's stored records at once:
+// reading them a record at a time, with the page's queued rows written before each
+// read, broke the page's batches for every changed record.
+func (r *resolver) prefetchOldLinks(ctx context.Context, interactionIDs []int64) error {
+	if r.oldRoles == nil {
+		r.oldRoles = map[int64][]oldLink{}
+	}
+	for _, id := range interactionIDs {
+		r.oldRoles[id] = nil
+	}
+	return inChunks(ctx, r.tx, oldLinksSQL, []any{OriginSelf}, interactionIDs, func(rows *sql.Rows) error {
+		var interaction int64
+		var l oldLink
+		if err := rows.Scan(&interaction, &l.id, &l.role); err != nil {
+			return err
+		}
+		r.oldRoles[interaction] = append(r.oldRoles[interaction], l)
+		return nil
+	})
+}
+
+// oldLinks are the reference rows (not self) an interaction has now: as read ahead,
+// unless the page has written its rows since (a record that came twice).
+func (r *resolver) oldLinks(ctx context.Context, interactionID int64) ([]oldLink, error) {
+	if old, ok := r.oldRoles[interactionID]; ok && !r.rewritten[interactionID] {
+		return old, nil
+	}
+	rows, err := r.linkRows(ctx, `interaction_id = ? AND origin <> ?`, interactionID, OriginSelf)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]oldLink, len(rows))
+	for i, l := range rows {
+		out[i] = oldLink{id: l.id, role: l.role}
+	}
+	return out, nil
+}
+
+// unpendSQL deletes the pending rows of interactions, a list of ids after it.
+const unpendSQL = `DELETE FROM interaction_links WHERE origin = ? AND interaction_id IN `
 
 // storedKeys are the match keys of a pending record (interaction_links.match_keys);
 // its attributes are its stored data.

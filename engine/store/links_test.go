@@ -328,3 +328,28 @@ func TestLinkLookupsUseIndexes(t *testing.T) {
 		assert.Contains(t, plan, want, "%s: %v", q.where, plan)
 	}
 }
+
+// A record that comes twice in one page, first matching nothing and then matching,
+// ends linked and not pending: the second copy's unpend drops the first's queued
+// pending row, and the page's rows stay correct though they are written in batches.
+func TestPendThenMatchInOnePage(t *testing.T) {
+	f := newReadFixture(t, "acme-crm", "acme-billing")
+	ctx := context.Background()
+	f.account("acme-crm", "a1", "acme.com", "Acme", 1)
+	rec := func(domain, plan string) Record {
+		k := &MatchKeys{Entity: EntityAccount, Domain: domain, Name: "Billing", Mode: modeUpdateOnly, At: rday(5), Fields: map[string]any{"plan": plan}}
+		data, _ := json.Marshal(k.Fields)
+		return Record{ExternalID: "cus_9", Kind: "account", Data: data, Raw: data, Hash: string(data), Match: k}
+	}
+	obj, run := f.object("acme-billing", "customers")
+	res, err := f.s.CommitPage(ctx, run, obj, Page{Records: []Record{rec("nowhere.example", "free"), rec("acme.com", "pro")}})
+	require.NoError(t, err)
+	assert.Equal(t, PageResult{New: 1, Updated: 1, Unmatched: 1}, res)
+	list, err := f.s.ListUnresolved(ctx, UnresolvedFilter{Reason: ReasonUnmatched})
+	require.NoError(t, err)
+	assert.Empty(t, list, "the second copy matched: nothing is pending")
+	acme, err := f.s.Account(ctx, accountByDomain(t, f.s, "acme.com").ID)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"name":"Acme","domain":"acme.com","plan":"pro"}`, string(acme.Data))
+	assert.Equal(t, []string{"acme-billing cus_9 domain", "acme-crm a1 created"}, linkNames(acme.Links))
+}

@@ -121,14 +121,14 @@ type queryer interface {
 
 // inChunks runs q (ending in "IN ") with args and then each lookupChunk of keys as its
 // list, calling row for every row.
-func inChunks(ctx context.Context, db queryer, q string, args []any, keys []string, row func(*sql.Rows) error) error {
+func inChunks[K any](ctx context.Context, db queryer, q string, args []any, keys []K, row func(*sql.Rows) error) error {
 	for start := 0; start < len(keys); start += lookupChunk {
 		part := keys[start:min(start+lookupChunk, len(keys))]
 		all := slices.Grow(slices.Clip(args), len(part))
 		for _, k := range part {
 			all = append(all, k)
 		}
-		rows, err := db.QueryContext(ctx, q+"(?"+strings.Repeat(", ?", len(part)-1)+")", all...)
+		rows, err := db.QueryContext(ctx, q+placeholders(len(part)), all...)
 		if err != nil {
 			return err
 		}
@@ -148,13 +148,28 @@ func inChunks(ctx context.Context, db queryer, q string, args []any, keys []stri
 	return nil
 }
 
+// execInChunks runs q (ending in "IN ") with args and then each lookupChunk of keys
+// as its list.
+func execInChunks(ctx context.Context, tx *sql.Tx, q string, args []any, keys []any) error {
+	for start := 0; start < len(keys); start += lookupChunk {
+		part := keys[start:min(start+lookupChunk, len(keys))]
+		if _, err := tx.ExecContext(ctx, q+placeholders(len(part)), append(slices.Clip(args), part...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// placeholders is "(?, ?, ...)" for n values.
+func placeholders(n int) string { return "(?" + strings.Repeat(", ?", n-1) + ")" }
+
 // insertRows writes rows with INSERTs of up to perStatement rows each: head (ending
 // in "VALUES "), then one "(?, ...)" per row, then tail. Multi-row VALUES keep their
 // order, so the rows take ids, and change-feed positions, in the order given.
 func insertRows(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any, perStatement int) error {
 	for start := 0; start < len(rows); start += perStatement {
 		part := rows[start:min(start+perStatement, len(rows))]
-		row := "(?" + strings.Repeat(", ?", len(part[0])-1) + ")"
+		row := placeholders(len(part[0]))
 		args := make([]any, 0, len(part)*len(part[0]))
 		for _, a := range part {
 			args = append(args, a...)

@@ -283,8 +283,18 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 					return rerr
 				}
 				// What the records still to come will look up, at once.
-				if rerr = entities.prefetch(ctx, changedRecords(p.Records[i:], stored)); rerr != nil {
+				changedRest := changedRecords(p.Records[i:], stored)
+				if rerr = entities.prefetch(ctx, changedRest); rerr != nil {
 					return fmt.Errorf("look up the page's accounts and contacts: %w", rerr)
+				}
+				var storedIDs []int64
+				for _, c := range changedRest {
+					if si, ok := stored[c.ExternalID]; ok && !si.queued {
+						storedIDs = append(storedIDs, si.id)
+					}
+				}
+				if rerr = entities.prefetchOldLinks(ctx, storedIDs); rerr != nil {
+					return fmt.Errorf("read the page's references: %w", rerr)
 				}
 			}
 			var entity int64
