@@ -56,8 +56,9 @@ type idBlock struct {
 	ids  []int64 // PostgreSQL: the ids left of the block
 }
 
-func newNewRows(tx *sql.Tx, dialect Dialect) *newRows {
-	return &newRows{tx: tx, dialect: dialect, blocks: map[string]*idBlock{}, hints: map[string]int{}, byTable: map[string]map[int64]*newEntity{}}
+// newNewRows starts a page's new rows; hints are newRowHints.
+func newNewRows(tx *sql.Tx, dialect Dialect, hints map[string]int) *newRows {
+	return &newRows{tx: tx, dialect: dialect, blocks: map[string]*idBlock{}, hints: hints, byTable: map[string]map[int64]*newEntity{}}
 }
 
 // id hands out the next id of table.
@@ -107,7 +108,7 @@ func (n *newRows) id(ctx context.Context, table string) (int64, error) {
 	return id, nil
 }
 
-// interaction queues an interactions row; args are insertInteractionCols' values.
+// interaction queues an interactions row: the values of insertInteractionHead's columns.
 func (n *newRows) interaction(args []any) { n.interactions = append(n.interactions, args) }
 
 // entity queues an account or contact.

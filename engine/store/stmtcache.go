@@ -3,6 +3,7 @@ package store
 import (
 	"container/list"
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"reflect"
@@ -24,6 +25,18 @@ const stmtCacheSize = 256
 type stmtCacheConnector struct {
 	dsn string
 	drv driver.Driver
+}
+
+// newStmtCacheConnector connects to dsn through the driver registered as "sqlite"
+// (with the functions and hooks registered with it), a statement cache on each
+// connection.
+func newStmtCacheConnector(dsn string) (stmtCacheConnector, error) {
+	reg, err := sql.Open("sqlite", "") // connects to nothing: it only names the driver
+	if err != nil {
+		return stmtCacheConnector{}, err
+	}
+	defer reg.Close()
+	return stmtCacheConnector{dsn: dsn, drv: reg.Driver()}, nil
 }
 
 func (c stmtCacheConnector) Connect(context.Context) (driver.Conn, error) {

@@ -15,11 +15,9 @@ import (
 // connection as the store does, and returns the connection's cache too.
 func openCached(t *testing.T) (*sql.DB, func() *cachingConn) {
 	t.Helper()
-	reg, err := sql.Open("sqlite", "")
+	connector, err := newStmtCacheConnector(SQLiteDSN(filepath.Join(t.TempDir(), "c.db")))
 	require.NoError(t, err)
-	drv := reg.Driver()
-	reg.Close()
-	db := sql.OpenDB(stmtCacheConnector{dsn: SQLiteDSN(filepath.Join(t.TempDir(), "c.db")), drv: drv})
+	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(1)
 	t.Cleanup(func() { db.Close() })
 	_, err = db.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`)

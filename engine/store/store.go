@@ -82,17 +82,13 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open store: empty database path")
 	}
-	// The driver registered as "sqlite", with a statement cache on each connection
-	// (stmtcache.go).
-	reg, err := sql.Open("sqlite", "")
+	// The writer checkpoints only past walLimitPages: the checkpointer does it before.
+	writerDSN := SQLiteDSN(path) + "&_pragma=" + url.QueryEscape(fmt.Sprintf("wal_autocheckpoint(%d)", walLimitPages))
+	conn, err := newStmtCacheConnector(writerDSN)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	drv := reg.Driver()
-	reg.Close()
-	// The writer checkpoints only past walLimitPages: the checkpointer does it before.
-	writerDSN := SQLiteDSN(path) + "&_pragma=" + url.QueryEscape(fmt.Sprintf("wal_autocheckpoint(%d)", walLimitPages))
-	db := sql.OpenDB(stmtCacheConnector{dsn: writerDSN, drv: drv})
+	db := sql.OpenDB(conn)
 	// One writer at a time is how SQLite works; a single connection also keeps
 	// BEGIN IMMEDIATE from failing with SQLITE_BUSY between our own goroutines.
 	db.SetMaxOpenConns(1)

@@ -251,8 +251,7 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 		if err != nil {
 			return err
 		}
-		rows := newNewRows(tx, s.dialect)
-		rows.hints = newRowHints(p.Records, stored)
+		rows := newNewRows(tx, s.dialect, newRowHints(p.Records, stored))
 		upd, err := tx.PrepareContext(ctx, updateInteractionSQL)
 		if err != nil {
 			return err
