@@ -233,22 +233,17 @@ func (r *resolver) byKey(ctx context.Context, m map[string][]int64, q, key strin
 // hasEmail and hasDomain record that a write gave an entity the key: the page's
 // lookups stay exact, and the references waiting for the key are settled with the
 // page. An empty key is none.
-func (r *resolver) hasEmail(id int64, email string) {
-	if email == "" {
-		return
-	}
-	if ids, ok := r.lookups.emails[email]; ok {
-		r.lookups.emails[email] = insertSorted(ids, id)
-	}
-	r.push(linkEvent{kind: evEmail, key: email})
-}
+func (r *resolver) hasEmail(id int64, email string) { r.hasKey(r.lookups.emails, evEmail, id, email) }
 
-func (r *resolver) hasDomain(id int64, domain string) {
-	if domain == "" {
+func (r *resolver) hasDomain(id int64, domain string) { r.hasKey(r.lookups.domains, evDomain, id, domain) }
+
+// hasKey is hasEmail and hasDomain: m is the lookup of the key, event its link event.
+func (r *resolver) hasKey(m map[string][]int64, event int, id int64, key string) {
+	if key == "" {
 		return
 	}
-	if ids, ok := r.lookups.domains[domain]; ok {
-		r.lookups.domains[domain] = insertSorted(ids, id)
+	if ids, ok := m[key]; ok {
+		m[key] = insertSorted(ids, id)
 	}
-	r.push(linkEvent{kind: evDomain, key: domain})
+	r.push(linkEvent{kind: event, key: key})
 }
