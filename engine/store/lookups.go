@@ -235,7 +235,9 @@ func (r *resolver) byKey(ctx context.Context, m map[string][]int64, q, key strin
 // page. An empty key is none.
 func (r *resolver) hasEmail(id int64, email string) { r.hasKey(r.lookups.emails, evEmail, id, email) }
 
-func (r *resolver) hasDomain(id int64, domain string) { r.hasKey(r.lookups.domains, evDomain, id, domain) }
+func (r *resolver) hasDomain(id int64, domain string) {
+	r.hasKey(r.lookups.domains, evDomain, id, domain)
+}
 
 // hasKey is hasEmail and hasDomain: m is the lookup of the key, event its link event.
 func (r *resolver) hasKey(m map[string][]int64, event int, id int64, key string) {
