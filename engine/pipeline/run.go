@@ -29,10 +29,13 @@ type run struct {
 	now       time.Time // the client's clock when the run started: the end of the range read
 
 	// mu serializes commits (and OnPage) when a child type fetches several parents at
-	// once, and guards seen and read.
-	mu   sync.Mutex
-	seen map[string]bool // deletes.reconcile of a type without parent: external ids read in this run
-	read int             // records read in this run
+	// once.
+	mu sync.Mutex
+	// readMu guards seen and read. It is not mu: a page being mapped would wait on it
+	// for the commit of the page before, which is meant to run meanwhile.
+	readMu sync.Mutex
+	seen   map[string]bool // deletes.reconcile of a type without parent: external ids read in this run
+	read   int             // records read in this run
 }
 
 // span is one range of cursor values a sync asks for: the whole of an incremental
@@ -260,9 +263,9 @@ func (r *run) page(ctx context.Context, pg retrieve.Page, from process.Cursor, p
 		}
 		page.Records = append(page.Records, rec)
 	}
-	r.mu.Lock()
+	r.readMu.Lock()
 	r.read += len(pg.Records)
-	r.mu.Unlock()
+	r.readMu.Unlock()
 	out.high, out.seen = high, seen
 	return out, nil
 }
@@ -272,11 +275,11 @@ func (r *run) markSeen(ids []string) {
 	if r.seen == nil {
 		return
 	}
-	r.mu.Lock()
+	r.readMu.Lock()
 	for _, ext := range ids {
 		r.seen[ext] = true
 	}
-	r.mu.Unlock()
+	r.readMu.Unlock()
 }
 
 // overlap commits one page on a goroutine of its own while the caller fetches and
