@@ -121,6 +121,7 @@ func (s *Store) RecordChangeTx(ctx context.Context, tx *sql.Tx, c Change) error 
 // are written with a statement per hundred.
 type objectChanges struct {
 	tx       *sql.Tx
+	dialect  Dialect
 	objectID int64
 	at       string
 	pending  []pendingChange
@@ -132,8 +133,8 @@ type pendingChange struct {
 	owned bool // CustomerID, IntegrationID and Type are set; otherwise they are the object's
 }
 
-func newObjectChanges(tx *sql.Tx, objectID int64, at string) *objectChanges {
-	return &objectChanges{tx: tx, objectID: objectID, at: at}
+func newObjectChanges(tx *sql.Tx, d Dialect, objectID int64, at string) *objectChanges {
+	return &objectChanges{tx: tx, dialect: d, objectID: objectID, at: at}
 }
 
 func (o *objectChanges) record(_ context.Context, op string, id int64, externalID string) error {
@@ -183,7 +184,7 @@ func (o *objectChanges) flush(ctx context.Context) error {
 		}
 		rows[i] = changeArgs(p.at, c)
 	}
-	if err := insertRows(ctx, o.tx, insertChangeHead, "", rows, changesPerInsert); err != nil {
+	if err := insertRows(ctx, o.tx, o.dialect, insertChangeHead, "", rows, changesPerInsert); err != nil {
 		return fmt.Errorf("record changes: %w", err)
 	}
 	o.pending = nil

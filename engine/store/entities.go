@@ -157,7 +157,7 @@ const crosswalkPerInsert = 100
 // flushCrosswalk writes the queued crosswalk rows. A row another writer inserted
 // first fails the page on the unique key, which retries it (txRetry).
 func (r *resolver) flushCrosswalk(ctx context.Context) error {
-	if err := insertRows(ctx, r.tx, `INSERT INTO entity_links (customer_id, entity, entity_id, provider, integration_id, external_id, matched_by, created_at) VALUES `,
+	if err := insertRows(ctx, r.tx, r.s.dialect, `INSERT INTO entity_links (customer_id, entity, entity_id, provider, integration_id, external_id, matched_by, created_at) VALUES `,
 		"", r.crosswalkRows, crosswalkPerInsert); err != nil {
 		return fmt.Errorf("crosswalk: %w", err)
 	}

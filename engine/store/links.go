@@ -338,7 +338,7 @@ func (r *resolver) flushLinks(ctx context.Context) error {
 		r.unpended = r.unpended[:0]
 	}
 	live := slices.DeleteFunc(r.upserts, func(a []any) bool { return a == nil })
-	if err := insertRows(ctx, r.tx, upsertLinkHead, upsertLinkConflict, live, linksPerUpsert); err != nil {
+	if err := insertRows(ctx, r.tx, r.s.dialect, upsertLinkHead, upsertLinkConflict, live, linksPerUpsert); err != nil {
 		return fmt.Errorf("references: %w", err)
 	}
 	r.upserts, r.upsertAt = r.upserts[:0], nil

@@ -146,17 +146,17 @@ func (n *newRows) flush(ctx context.Context) error {
 				contacts = append(contacts, []any{e.id, e.customer, textArg(e.key), textArg(e.name), e.data, e.sources, idArg(e.account), e.created, e.updated})
 			}
 		}
-		if err := insertRows(ctx, n.tx, insertAccountHead, "", accounts, entitiesPerInsert); err != nil {
+		if err := insertRows(ctx, n.tx, n.dialect, insertAccountHead, "", accounts, entitiesPerInsert); err != nil {
 			return fmt.Errorf("insert accounts: %w", err)
 		}
-		if err := insertRows(ctx, n.tx, insertContactHead, "", contacts, entitiesPerInsert); err != nil {
+		if err := insertRows(ctx, n.tx, n.dialect, insertContactHead, "", contacts, entitiesPerInsert); err != nil {
 			return fmt.Errorf("insert contacts: %w", err)
 		}
 		n.entities = n.entities[:0]
 		clear(n.byTable)
 	}
 	if len(n.interactions) > 0 {
-		if err := insertRows(ctx, n.tx, insertInteractionHead, "", n.interactions, interactionsPerInsert); err != nil {
+		if err := insertRows(ctx, n.tx, n.dialect, insertInteractionHead, "", n.interactions, interactionsPerInsert); err != nil {
 			return fmt.Errorf("insert records: %w", err)
 		}
 		n.interactions = n.interactions[:0]

@@ -259,7 +259,7 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 		defer upd.Close()
 		// Each insert and update takes the next seq of the change feed, in this same
 		// transaction: the feed holds a change if and only if it committed.
-		changes := newObjectChanges(tx, obj.ID, now)
+		changes := newObjectChanges(tx, s.dialect, obj.ID, now)
 		var entities *resolver
 		for i, r := range p.Records {
 			if err := outer.Err(); err != nil {
@@ -597,7 +597,7 @@ func (s *Store) reconcile(ctx context.Context, runID int64, obj *Object, query s
 			if err := s.fence(ctx, tx, obj); err != nil {
 				return err
 			}
-			changes := newObjectChanges(tx, obj.ID, now)
+			changes := newObjectChanges(tx, s.dialect, obj.ID, now)
 			var err error
 			if n, err = markDeleted(ctx, tx, changes, obj.ID, runID, now, chunk); err != nil {
 				return err
