@@ -6,6 +6,7 @@
 //	intake-bench [-records N] [-pages 100,1000] [-runs 3] [-changed 1] [-profile DIR]
 //	intake-bench mock -records N                       (prints its URL, serves until stdin closes)
 //	intake-bench engine|floor -url URL -dir DIR -page P (prints a JSON result)
+//	intake-bench compare [-records N] [-page P] [-runs K] BUILD...  (A/B of builds' engines)
 package main
 
 import (
@@ -35,6 +36,8 @@ func main() {
 		err = mock(os.Args[2:])
 	case "engine", "floor":
 		err = measure(ctx, cmd, os.Args[2:])
+	case "compare":
+		err = compare(ctx, os.Args[2:])
 	default:
 		err = drive(ctx, os.Args[1:])
 	}
@@ -80,6 +83,28 @@ func drive(ctx context.Context, args []string) error {
 		}
 	}
 	return bench.Drive(ctx, o)
+}
+
+// compare runs the engines of several intake-bench builds in turns against one mock.
+func compare(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	records := fs.Int("records", 50000, "records the mock serves")
+	page := fs.Int("page", 1000, "records per request")
+	runs := fs.Int("runs", 5, "runs of each build, taken in turns")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return fmt.Errorf("compare: name the intake-bench builds to compare")
+	}
+	if *page < 1 || *page > 1000 {
+		return fmt.Errorf("compare: -page %d is not from 1 to 1000", *page)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	return bench.Compare(ctx, bench.CompareOptions{Exe: exe, Builds: fs.Args(), Records: *records, Page: *page, Runs: max(1, *runs), Out: os.Stdout, Log: os.Stderr})
 }
 
 // mock serves the mock provider on a free local port, printing its URL, until stdin
