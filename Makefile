@@ -24,6 +24,7 @@ FUZZ_TARGETS := \
 	engine/spec:FuzzOverrideLayering \
 	engine/retrieve:FuzzParseLinkHeader \
 	engine/expr:FuzzTemplate \
+	engine/expr:FuzzFastAgreesWithJQ \
 	engine/process:FuzzMapRecord \
 	engine/store:FuzzTokenize \
 	engine/jsonx:FuzzMatchesEncodingJSON

@@ -28,6 +28,9 @@ type Query struct {
 	// third of mapping a record.
 	path  []string
 	plain bool
+	// fast evaluates a few common forms that are not plain paths without gojq
+	// (fast.go); nil for the others.
+	fast fastFn
 }
 
 // Error is a compile error with the byte offset of the problem inside the expression,
@@ -67,6 +70,9 @@ func Compile(src string, vars ...string) (*Query, error) {
 	}
 	q := &Query{src: src, code: code, ast: ast, vars: append([]string(nil), vars...)}
 	q.path, q.plain = q.plainPath()
+	if !q.plain {
+		q.fast = compileFast(ast)
+	}
 	return q, nil
 }
 
@@ -121,6 +127,15 @@ func (q *Query) EachVars(ctx context.Context, input any, vars Vars, fn func(any)
 			return fn(v)
 		}
 		// A value that is neither an object nor null on the way: gojq says why.
+	}
+	if q.fast != nil {
+		if v, n, ok := q.fast(input); ok {
+			if n == 0 {
+				return nil
+			}
+			return fn(v)
+		}
+		// Not sure of jq's answer: gojq gives it.
 	}
 	var values []any
 	if len(q.vars) > 0 {
