@@ -11,6 +11,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -48,20 +49,26 @@ func Append(b []byte, v any, escapeHTML bool) ([]byte, error) {
 		if x == nil {
 			return append(b, "null"...), nil
 		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
+		// Pairs, not keys: a record's objects are small, so they sort on the stack,
+		// and no value is looked up again. Key order is encoding/json's.
+		var small [16]member
+		members := small[:0]
+		if len(x) > len(small) {
+			members = make([]member, 0, len(x))
 		}
-		slices.Sort(keys)
+		for k, e := range x {
+			members = append(members, member{k, e})
+		}
+		slices.SortFunc(members, func(p, q member) int { return strings.Compare(p.key, q.key) })
 		b = append(b, '{')
 		var err error
-		for i, k := range keys {
+		for i, m := range members {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k, escapeHTML)
+			b = appendString(b, m.key, escapeHTML)
 			b = append(b, ':')
-			if b, err = Append(b, x[k], escapeHTML); err != nil {
+			if b, err = Append(b, m.value, escapeHTML); err != nil {
 				return nil, err
 			}
 		}
@@ -83,6 +90,12 @@ func Append(b []byte, v any, escapeHTML bool) ([]byte, error) {
 		return append(b, ']'), nil
 	}
 	return fallback(b, v, escapeHTML)
+}
+
+// member is one key of an object being encoded, with its value.
+type member struct {
+	key   string
+	value any
 }
 
 func fallback(b []byte, v any, escapeHTML bool) ([]byte, error) {
