@@ -102,7 +102,9 @@ func (d *Daemon) work(c *store.Claim) {
 		}
 	}
 	syncer := &pipeline.Syncer{
-		Store: store.Leased{Store: d.db, Owner: d.owner},
+		Store:         store.Leased{Store: d.db, Owner: d.owner},
+		CommitRecords: pipeline.DefaultCommitRecords,
+		CommitNow:     d.draining.Load,
 		// Its "sync run" line names the integration and type itself.
 		Logger: d.log.With("customer", c.CustomerID, "provider", c.Provider),
 		Alerts: rt.alerts,

@@ -49,13 +49,39 @@ type PageEvent struct {
 	Cursor      string
 }
 
+// DefaultCommitRecords and DefaultCommitWait are the daemon's and the CLI's
+// Syncer.CommitRecords and CommitWait: pages of 1,000 records commit one by one as
+// before, and pages of 100 ten at a time.
+const (
+	DefaultCommitRecords = 1000
+	DefaultCommitWait    = time.Second
+)
+
 // Syncer runs syncs.
 type Syncer struct {
 	Store  Store
 	Logger *slog.Logger
 	// OnPage, when set, is called after each committed page. Pages of a child type
 	// with parent.concurrency above 1 are committed, and reported, one at a time.
+	// Pages that commit together (CommitRecords) are reported in order once their
+	// commit is done, the commit's Result with the last of them.
 	OnPage func(PageEvent)
+	// CommitRecords, when above 1, lets the pages of a type's own requests commit
+	// together: a page waits for the pages after it until they have read this many
+	// records, or until it has waited CommitWait (checked as each page arrives), or
+	// the requests end. Each commit rewrites the b-tree pages it touches to the WAL,
+	// so a sync of 100-record pages cost a fifth more CPU per record than one of
+	// 1,000; a crash loses the pages that wait, read again from the stored cursor.
+	// 0 or 1: each page commits on its own. DefaultCommitRecords is what the daemon
+	// and the CLI use.
+	CommitRecords int
+	// CommitWait bounds how long a page waits to commit with later ones; 0 means
+	// DefaultCommitWait.
+	CommitWait time.Duration
+	// CommitNow, when set and true, makes the pages that wait commit as the next
+	// arrives: a daemon that drains stops after that commit, as it would after one
+	// page.
+	CommitNow func() bool
 	// Alerts, when set, is told how each run ended (an *alert.Policy): it logs
 	// failures, raises alerts and disables integrations that keep failing.
 	Alerts interface {

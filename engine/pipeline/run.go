@@ -82,17 +82,31 @@ func (r *run) readSpan(ctx context.Context, sp span) error {
 	rangedDeletes := r.it.Deletes.Endpoint() != nil && r.it.Deletes.Ranged()
 	perPage := inc != nil && inc.Sorted && inc.Order != spec.OrderDesc && !rangedDeletes
 	q := r.query(sp)
-	var ov overlap
+	var (
+		ov overlap
+		b  batch // pages mapped and waiting to commit together (Syncer.CommitRecords)
+	)
+	// flush starts the commit of the pages that wait, once the one before is done.
+	flush := func() error {
+		if len(b.pages) == 0 {
+			return nil
+		}
+		pages, page := b.pages, b.page
+		b = batch{}
+		// The previous commit ran while these pages were fetched and mapped. If it
+		// failed, they never commit: the cursor would pass over its records.
+		if err := ov.wait(); err != nil {
+			return err
+		}
+		ov.start(func() error { return r.commitPages(ctx, pages, page) })
+		return nil
+	}
 	err := r.job.Client.Pages(ctx, r.req, q, func(pg retrieve.Page) error {
 		out, err := r.page(ctx, pg, sp.from, nil, nil)
 		if err != nil {
 			return err
 		}
 		out.page.Prepare(r.job.Connector.Provider)
-		// The previous page's commit ran while this one was fetched and mapped.
-		if err := ov.wait(); err != nil {
-			return err
-		}
 		page := out.page
 		if out.high.After(high) {
 			high = out.high
@@ -106,13 +120,23 @@ func (r *run) readSpan(ctx context.Context, sp span) error {
 			}
 		}
 		r.markSeen(out.seen)
-		ov.start(func() error { return r.commit(ctx, pg, page) })
+		b.add(pg, page)
+		if out.stop || b.full(r.s.CommitRecords, r.s.commitWait()) || (r.s.CommitNow != nil && r.s.CommitNow()) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
 		if out.stop {
 			// Newest first: the rest is older than the cursor, read by earlier syncs.
 			return retrieve.ErrStopPaging
 		}
 		return nil
 	})
+	// The pages that wait were read whole: they commit whatever ended the paging, as
+	// the page before a failure always has.
+	if ferr := flush(); ferr != nil {
+		err = ferr // a failed commit, which came first
+	}
 	if err := ov.finish(err); err != nil {
 		return err
 	}
@@ -317,6 +341,61 @@ func (o *overlap) finish(err error) error {
 		return cerr
 	}
 	return err
+}
+
+// batch is pages mapped and waiting to commit together.
+type batch struct {
+	pages   []retrieve.Page // as read, for OnPage
+	page    store.Page      // what they commit
+	records int             // records read
+	since   time.Time       // when the first arrived
+}
+
+func (b *batch) add(pg retrieve.Page, page store.Page) {
+	if len(b.pages) == 0 {
+		b.page, b.since = page, time.Now()
+	} else {
+		b.page.Merge(page)
+	}
+	b.pages = append(b.pages, pg)
+	b.records += len(pg.Records)
+}
+
+// full reports whether the batch should commit now: it has read records records, or
+// its first page has waited wait. records of 0 or 1 commits each page.
+func (b *batch) full(records int, wait time.Duration) bool {
+	return records <= 1 || b.records >= records || time.Since(b.since) >= wait
+}
+
+func (s *Syncer) commitWait() time.Duration {
+	if s.CommitWait > 0 {
+		return s.CommitWait
+	}
+	return DefaultCommitWait
+}
+
+// commitPages stores pages read one after another, merged into page, in one
+// commit, and reports each of them.
+func (r *run) commitPages(ctx context.Context, pages []retrieve.Page, page store.Page) error {
+	if len(pages) == 1 {
+		return r.commit(ctx, pages[0], page)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res, err := r.s.Store.CommitPage(ctx, r.id, r.obj, page)
+	if err != nil {
+		return err
+	}
+	if r.s.OnPage != nil {
+		for i, pg := range pages {
+			ev := PageEvent{Integration: r.job.IntegrationID, Type: r.it.Name, Page: pg.Number, Records: len(pg.Records), Cursor: r.obj.Cursor}
+			if i == len(pages)-1 {
+				ev.Result = res
+			}
+			r.s.OnPage(ev)
+		}
+	}
+	return nil
 }
 
 // commit stores a page and reports it. Commits are serialized: the pages of parents

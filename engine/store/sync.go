@@ -201,6 +201,25 @@ type Page struct {
 	// Deletes are external ids a deleted-records endpoint listed: their rows get
 	// deleted_at (ids never stored are ignored).
 	Deletes []string
+	// Pages is how many of the provider's pages this commit holds (Merge), counted
+	// in the run's pages; 0 counts as 1.
+	Pages int
+}
+
+// Merge appends next, a page read after p, to p, so that both commit at once: as
+// committing p and then next would, with next's cursors.
+func (p *Page) Merge(next Page) {
+	p.Pages = max(p.Pages, 1) + max(next.Pages, 1)
+	p.Records = append(p.Records, next.Records...)
+	p.Quarantined = append(p.Quarantined, next.Quarantined...)
+	p.Filtered += next.Filtered
+	p.Deletes = append(p.Deletes, next.Deletes...)
+	if next.Cursor != "" {
+		p.Cursor = next.Cursor
+	}
+	if next.PendingCursor != "" {
+		p.PendingCursor = next.PendingCursor
+	}
 }
 
 // PageResult counts what a page changed. Every record read is one of New, Updated,
@@ -411,8 +430,8 @@ func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page
 			}
 		}
 		res.Filtered = p.Filtered
-		_, err = tx.ExecContext(ctx, `UPDATE sync_runs SET pages = pages + 1, records_new = records_new + ?, records_updated = records_updated + ?, records_unchanged = records_unchanged + ?, records_quarantined = records_quarantined + ?, records_filtered = records_filtered + ?, records_unmatched = records_unmatched + ?, records_deleted = records_deleted + ? WHERE id = ?`,
-			res.New, res.Updated, res.Unchanged, res.Quarantined, res.Filtered, res.Unmatched, res.Deleted, runID)
+		_, err = tx.ExecContext(ctx, `UPDATE sync_runs SET pages = pages + ?, records_new = records_new + ?, records_updated = records_updated + ?, records_unchanged = records_unchanged + ?, records_quarantined = records_quarantined + ?, records_filtered = records_filtered + ?, records_unmatched = records_unmatched + ?, records_deleted = records_deleted + ? WHERE id = ?`,
+			max(p.Pages, 1), res.New, res.Updated, res.Unchanged, res.Quarantined, res.Filtered, res.Unmatched, res.Deleted, runID)
 		if err != nil {
 			return err
 		}

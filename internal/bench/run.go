@@ -114,7 +114,8 @@ func RunEngine(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 	start := time.Now()
-	results, err := (&pipeline.Syncer{Store: db}).Sync(ctx, job)
+	// As the daemon and the CLI commit.
+	results, err := (&pipeline.Syncer{Store: db, CommitRecords: pipeline.DefaultCommitRecords}).Sync(ctx, job)
 	res.Seconds = time.Since(start).Seconds()
 	if err != nil {
 		return res, err

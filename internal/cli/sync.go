@@ -99,7 +99,7 @@ the sync run.`,
 				_ = db.ReleaseLease(rctx, id, owner)
 			}()
 			p := a.newProgress()
-			syncer := &pipeline.Syncer{Store: store.Leased{Store: db, Owner: owner}, Logger: a.logger, OnPage: p.page, Alerts: policy}
+			syncer := &pipeline.Syncer{Store: store.Leased{Store: db, Owner: owner}, Logger: a.logger, OnPage: p.page, Alerts: policy, CommitRecords: pipeline.DefaultCommitRecords}
 			results, err := syncer.Sync(ctx, job)
 			p.done()
 			if ferr := policy.Flush(ctx); ferr != nil {
