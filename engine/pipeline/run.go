@@ -345,11 +345,14 @@ func (o *overlap) finish(err error) error {
 
 // batch is pages mapped and waiting to commit together.
 type batch struct {
-	pages   []retrieve.Page // as read, for OnPage
-	page    store.Page      // what they commit
-	records int             // records read
-	since   time.Time       // when the first arrived
+	pages   []pageRead // for OnPage; not the records, which the page holds mapped
+	page    store.Page // what they commit
+	records int        // records read
+	since   time.Time  // when the first arrived
 }
+
+// pageRead is what OnPage reports of a page read.
+type pageRead struct{ number, records int }
 
 func (b *batch) add(pg retrieve.Page, page store.Page) {
 	if len(b.pages) == 0 {
@@ -357,7 +360,7 @@ func (b *batch) add(pg retrieve.Page, page store.Page) {
 	} else {
 		b.page.Merge(page)
 	}
-	b.pages = append(b.pages, pg)
+	b.pages = append(b.pages, pageRead{pg.Number, len(pg.Records)})
 	b.records += len(pg.Records)
 }
 
@@ -376,10 +379,7 @@ func (s *Syncer) commitWait() time.Duration {
 
 // commitPages stores pages read one after another, merged into page, in one
 // commit, and reports each of them.
-func (r *run) commitPages(ctx context.Context, pages []retrieve.Page, page store.Page) error {
-	if len(pages) == 1 {
-		return r.commit(ctx, pages[0], page)
-	}
+func (r *run) commitPages(ctx context.Context, pages []pageRead, page store.Page) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	res, err := r.s.Store.CommitPage(ctx, r.id, r.obj, page)
@@ -388,7 +388,7 @@ func (r *run) commitPages(ctx context.Context, pages []retrieve.Page, page store
 	}
 	if r.s.OnPage != nil {
 		for i, pg := range pages {
-			ev := PageEvent{Integration: r.job.IntegrationID, Type: r.it.Name, Page: pg.Number, Records: len(pg.Records), Cursor: r.obj.Cursor}
+			ev := PageEvent{Integration: r.job.IntegrationID, Type: r.it.Name, Page: pg.number, Records: pg.records, Cursor: r.obj.Cursor}
 			if i == len(pages)-1 {
 				ev.Result = res
 			}
