@@ -378,7 +378,8 @@ func (s *Syncer) commitWait() time.Duration {
 }
 
 // commitPages stores pages read one after another, merged into page, in one
-// commit, and reports each of them.
+// commit, and reports each of them. Commits are serialized: the pages of parents
+// fetched at once commit one at a time.
 func (r *run) commitPages(ctx context.Context, pages []pageRead, page store.Page) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -398,19 +399,9 @@ func (r *run) commitPages(ctx context.Context, pages []pageRead, page store.Page
 	return nil
 }
 
-// commit stores a page and reports it. Commits are serialized: the pages of parents
-// fetched at once commit one at a time.
+// commit stores a page and reports it.
 func (r *run) commit(ctx context.Context, pg retrieve.Page, page store.Page) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	res, err := r.s.Store.CommitPage(ctx, r.id, r.obj, page)
-	if err != nil {
-		return err
-	}
-	if r.s.OnPage != nil {
-		r.s.OnPage(PageEvent{Integration: r.job.IntegrationID, Type: r.it.Name, Page: pg.Number, Records: len(pg.Records), Result: res, Cursor: r.obj.Cursor})
-	}
-	return nil
+	return r.commitPages(ctx, []pageRead{{pg.Number, len(pg.Records)}}, page)
 }
 
 // resume reads a source that keeps its own position (a SQL table, files) from the
