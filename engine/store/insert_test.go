@@ -120,3 +120,16 @@ func TestInsertRowsSQLite(t *testing.T) {
 	require.NoError(t, got.Err())
 	assert.Equal(t, len(rows), i)
 }
+
+func TestPageMerge(t *testing.T) {
+	p := Page{Records: []Record{{ExternalID: "1"}}, Filtered: 1, Cursor: "c1", PendingCursor: "p1"}
+	p.Merge(Page{Records: []Record{{ExternalID: "2"}}, Quarantined: []Quarantined{{ExternalID: "q"}}, Filtered: 2})
+	p.Merge(Page{Records: []Record{{ExternalID: "3"}}, Cursor: "c3"})
+	assert.Equal(t, 3, p.Pages)
+	assert.Len(t, p.Records, 3)
+	assert.Equal(t, "3", p.Records[2].ExternalID)
+	assert.Len(t, p.Quarantined, 1)
+	assert.Equal(t, 3, p.Filtered)
+	assert.Equal(t, "c3", p.Cursor, "the last cursor set wins")
+	assert.Equal(t, "p1", p.PendingCursor, "a page without one keeps the one before")
+}

@@ -206,8 +206,10 @@ type Page struct {
 	Pages int
 }
 
-// Merge appends next, a page read after p, to p, so that both commit at once: as
-// committing p and then next would, with next's cursors.
+// Merge appends next, a page read after p, to p, so that both commit at once, as
+// committing p and then next would: counts add up and next's cursors win. It is for
+// pages of records: the merged page's Deletes apply after all of its records, so
+// deletions of p followed by records of next would not commit as they would apart.
 func (p *Page) Merge(next Page) {
 	p.Pages = max(p.Pages, 1) + max(next.Pages, 1)
 	p.Records = append(p.Records, next.Records...)
