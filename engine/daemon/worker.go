@@ -51,7 +51,7 @@ func (d *Daemon) work(c *store.Claim) {
 		}
 	}()
 
-	opts := retrieve.Options{Logger: log, Owner: d.owner, Transport: d.opts.Transport, Trace: d.metrics.trace(c.Provider)}
+	opts := retrieve.Options{Logger: log, Owner: d.owner, Transport: d.opts.Transport, Trace: d.metrics.trace(c.Provider), PartSize: pipeline.DefaultPartSize}
 	job, err := pipeline.LoadJob(ctx, &tokenCounter{Store: d.db, refreshes: d.metrics.refreshes.WithLabelValues(c.Provider)}, rt.catalog, d.box, c.IntegrationID, opts)
 	var oerr *spec.OverrideError
 	switch {

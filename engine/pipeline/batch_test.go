@@ -108,3 +108,25 @@ func TestCommitNowCommitsWaitingPages(t *testing.T) {
 	require.NoError(t, results[0].Err)
 	assert.Equal(t, []int{20, 10, 10, 10}, cs.commits)
 }
+
+// Parts of one response that commit together count as one page and are reported as
+// one: responses of 300 records in parts of 100, committed 1,000 records at a time.
+// The fourth response's parts straddle two commits, and count in each.
+func TestPartsOfAResponseCountAsOnePage(t *testing.T) {
+	fx := newFixtureParts(t, &feed{n: 1100, size: 300}, true, 100)
+	cs := &countingStore{Store: fx.db}
+	var events []PageEvent
+	s := &Syncer{Store: cs, CommitRecords: 1000, CommitWait: time.Hour, OnPage: func(e PageEvent) { events = append(events, e) }}
+	results, err := s.Sync(context.Background(), fx.job)
+	require.NoError(t, err)
+	require.NoError(t, results[0].Err)
+	assert.Equal(t, []int{1000, 100}, cs.commits)
+	var pages, records []int
+	for _, e := range events {
+		pages, records = append(pages, e.Page), append(records, e.Records)
+	}
+	assert.Equal(t, []int{1, 2, 3, 4, 4}, pages)
+	assert.Equal(t, []int{300, 300, 300, 100, 100}, records)
+	assert.Equal(t, 5, results[0].Run.Pages, "four responses, the fourth in two commits")
+	assert.Len(t, fx.storedIDs(t), 1100)
+}

@@ -51,10 +51,15 @@ type PageEvent struct {
 
 // DefaultCommitRecords and DefaultCommitWait are the daemon's and the CLI's
 // Syncer.CommitRecords and CommitWait: pages of 1,000 records commit one by one as
-// before, and pages of 100 ten at a time.
+// before, and pages of 100 ten at a time. DefaultPartSize is their
+// retrieve.Options.PartSize: records are mapped a part at a time, as soon as the part
+// is decoded, and parts of 100 are mapped while more of their records are in the
+// CPU's caches (a sync of 200,000 records in pages of 1,000 took 3% less CPU than in
+// parts of 1,000). The parts of one response commit together, and count as one page.
 const (
 	DefaultCommitRecords = 1000
 	DefaultCommitWait    = time.Second
+	DefaultPartSize      = 100
 )
 
 // Syncer runs syncs.

@@ -108,6 +108,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, f *feed, sorted bool) *fixture {
 	t.Helper()
+	return newFixtureParts(t, f, sorted, 0)
+}
+
+// newFixtureParts is newFixture with the client's retrieve.Options.PartSize.
+func newFixtureParts(t *testing.T, f *feed, sorted bool, partSize int) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -117,7 +123,7 @@ func newFixture(t *testing.T, f *feed, sorted bool) *fixture {
 	require.NoError(t, db.CreateIntegration(ctx, store.Integration{ID: "acme-tickets", CustomerID: "acme", Provider: "tickets"}, nil, nil))
 	conn := connector(t, sorted)
 	client, err := retrieve.NewClient(ctx, retrieve.Source{Connector: conn, Config: map[string]any{"url": srv.URL}, Credentials: map[string]any{"api_key": "secret-key-123"}},
-		retrieve.Options{RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond})
+		retrieve.Options{RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond, PartSize: partSize})
 	require.NoError(t, err)
 	return &fixture{db: db, feed: f, job: Job{IntegrationID: "acme-tickets", Connector: conn, Client: client}}
 }

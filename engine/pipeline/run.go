@@ -351,7 +351,8 @@ type batch struct {
 	since   time.Time  // when the first arrived
 }
 
-// pageRead is what OnPage reports of a page read.
+// pageRead is what OnPage reports of a page read: of the parts of one response that
+// commit together, one page.
 type pageRead struct{ number, records int }
 
 func (b *batch) add(pg retrieve.Page, page store.Page) {
@@ -360,7 +361,12 @@ func (b *batch) add(pg retrieve.Page, page store.Page) {
 	} else {
 		b.page.Merge(page)
 	}
-	b.pages = append(b.pages, pageRead{pg.Number, len(pg.Records)})
+	if n := len(b.pages); n > 0 && b.pages[n-1].number == pg.Number {
+		b.pages[n-1].records += len(pg.Records) // the next part of the same response
+	} else {
+		b.pages = append(b.pages, pageRead{pg.Number, len(pg.Records)})
+	}
+	b.page.Pages = len(b.pages)
 	b.records += len(pg.Records)
 }
 

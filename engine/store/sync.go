@@ -201,17 +201,18 @@ type Page struct {
 	// Deletes are external ids a deleted-records endpoint listed: their rows get
 	// deleted_at (ids never stored are ignored).
 	Deletes []string
-	// Pages is how many of the provider's pages this commit holds (Merge), counted
-	// in the run's pages; 0 counts as 1.
+	// Pages is how many of the provider's pages this commit holds, counted in the
+	// run's pages; 0 counts as 1.
 	Pages int
 }
 
 // Merge appends next, a page read after p, to p, so that both commit at once, as
-// committing p and then next would: counts add up and next's cursors win. It is for
-// pages of records: the merged page's Deletes apply after all of its records, so
-// deletions of p followed by records of next would not commit as they would apart.
+// committing p and then next would: counts add up and next's cursors win. Pages is
+// left to the caller, which knows whether next is a page of its own or a part of
+// p's. It is for pages of records: the merged page's Deletes apply after all of its
+// records, so deletions of p followed by records of next would not commit as they
+// would apart.
 func (p *Page) Merge(next Page) {
-	p.Pages = max(p.Pages, 1) + max(next.Pages, 1)
 	p.Records = append(p.Records, next.Records...)
 	p.Quarantined = append(p.Quarantined, next.Quarantined...)
 	p.Filtered += next.Filtered

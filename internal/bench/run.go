@@ -109,7 +109,7 @@ func RunEngine(ctx context.Context, o Options) (Result, error) {
 	if err := db.SetIntegrationOverride(ctx, integrationID, override); err != nil {
 		return res, err
 	}
-	job, err := pipeline.LoadJob(ctx, db, cat, box, integrationID, retrieve.Options{})
+	job, err := pipeline.LoadJob(ctx, db, cat, box, integrationID, retrieve.Options{PartSize: pipeline.DefaultPartSize})
 	if err != nil {
 		return res, err
 	}

@@ -53,7 +53,7 @@ the sync run.`,
 			// The same owner in the refresh lock as in the lease, so that whoever takes
 			// the lease over from a killed intake sync also clears a refresh lock it
 			// left (store.Claim, store.AcquireLease).
-			opts := retrieve.Options{Logger: a.logger, Owner: cliOwner()}
+			opts := retrieve.Options{Logger: a.logger, Owner: cliOwner(), PartSize: pipeline.DefaultPartSize}
 			if trace {
 				opts.Trace = a.tracer()
 			}
