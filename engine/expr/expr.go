@@ -23,13 +23,9 @@ type Query struct {
 	code *gojq.Code
 	ast  *gojq.Query
 	vars []string // the variables it was compiled with, in the order gojq binds them
-	// path holds the keys of a plain path (.a.b, or . itself), which EachVars walks
-	// without gojq: most mapped fields are one, and gojq's evaluation of them cost a
-	// third of mapping a record.
-	path  []string
-	plain bool
-	// fast evaluates a few common forms that are not plain paths without gojq
-	// (fast.go); nil for the others.
+	// fast evaluates plain paths (.a.b, or . itself) and a few common forms without
+	// gojq (fast.go): most mapped fields are a plain path, and gojq's evaluation of
+	// them cost a third of mapping a record. nil for the other queries.
 	fast fastFn
 }
 
@@ -69,10 +65,7 @@ func Compile(src string, vars ...string) (*Query, error) {
 		return nil, &Error{Offset: -1, Msg: invalid(src, err)}
 	}
 	q := &Query{src: src, code: code, ast: ast, vars: append([]string(nil), vars...)}
-	q.path, q.plain = q.plainPath()
-	if !q.plain {
-		q.fast = compileFast(ast)
-	}
+	q.fast = compileFast(ast)
 	return q, nil
 }
 
@@ -122,12 +115,6 @@ func (q *Query) Each(ctx context.Context, input any, fn func(any) error) error {
 
 // EachVars is Each with variables bound.
 func (q *Query) EachVars(ctx context.Context, input any, vars Vars, fn func(any) error) error {
-	if q.plain {
-		if v, ok := walkPath(input, q.path); ok {
-			return fn(v)
-		}
-		// A value that is neither an object nor null on the way: gojq says why.
-	}
 	if q.fast != nil {
 		if v, n, ok := q.fast(input); ok {
 			if n == 0 {

@@ -79,6 +79,8 @@ func compileFast(a *gojq.Query) fastFn {
 func fastTerm(t *gojq.Term) fastFn {
 	switch t.Type {
 	case gojq.TermTypeIdentity, gojq.TermTypeIndex:
+		// A plain path (.a.b): walked as jq would; a value that is neither an object
+		// nor null on the way gives up, and gojq words the error.
 		keys, rest, ok := indexPath(&gojq.Query{Term: t})
 		if !ok || len(rest) > 0 {
 			return nil

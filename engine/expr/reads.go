@@ -54,13 +54,6 @@ func (q *Query) Reads() Reads {
 	return out
 }
 
-// plainPath reports whether the query is a plain path, .a.b or . itself, with no
-// iteration, optional or slice, and returns its keys.
-func (q *Query) plainPath() ([]string, bool) {
-	keys, rest, ok := indexPath(q.ast)
-	return keys, ok && len(rest) == 0
-}
-
 // IterPath reports whether the query is a plain path that iterates what it reaches,
 // .a.b[] (or .[] for the input itself), and returns its keys. Such a query yields
 // the elements of one array (or the values of one object) and reads nothing else, so
