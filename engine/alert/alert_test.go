@@ -26,6 +26,7 @@ import (
 	"github.com/intakehq/intake/engine/secret"
 	"github.com/intakehq/intake/engine/spec"
 	"github.com/intakehq/intake/engine/store"
+	"github.com/intakehq/intake/internal/syncbuf"
 )
 
 // clock is a test clock shared by the policy, the store and the receivers.
@@ -142,24 +143,6 @@ func (r *receiver) callCount() int {
 	return r.calls
 }
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var (
 	operatorSecret = []byte("op-signing-secret-0123456789abcdef")
 	customerSecret = []byte("acme-signing-secret-fedcba9876543210")
@@ -171,7 +154,7 @@ type fixture struct {
 	db       *store.Store
 	box      *secret.Box
 	clock    *clock
-	logs     *syncBuffer
+	logs     *syncbuf.Buffer
 	operator *receiver
 	customer *receiver
 	policy   *Policy
@@ -191,7 +174,7 @@ func setup(t *testing.T, disableAfter int) *fixture {
 	require.NoError(t, err)
 	require.NoError(t, db.CreateIntegration(ctx, store.Integration{ID: "acme-crm", CustomerID: "acme", Provider: "demo-crm"}, nil, nil))
 
-	f := &fixture{ctx: ctx, path: path, db: db, box: box, clock: c, logs: &syncBuffer{}}
+	f := &fixture{ctx: ctx, path: path, db: db, box: box, clock: c, logs: &syncbuf.Buffer{}}
 	f.operator = newReceiver(t, operatorSecret, c, "/ops/hooks/OPTOKEN123")
 	f.customer = newReceiver(t, customerSecret, c, "/acme/hooks/CUSTTOKEN456")
 	require.NoError(t, db.SetCustomerWebhook(ctx, "acme", f.customer.URL(), customerSecret, box))

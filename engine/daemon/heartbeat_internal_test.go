@@ -1,11 +1,9 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,24 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/intakehq/intake/engine/store"
+	"github.com/intakehq/intake/internal/syncbuf"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A heartbeat waits for the page commit in progress (SQLite's one connection; on
 // PostgreSQL the commit's FOR SHARE lock on the integration's row) instead of giving up
@@ -51,7 +33,7 @@ func TestHeartbeatWaitsForTheCommitInProgress(t *testing.T) {
 	var claimedAt string
 	require.NoError(t, db.DB().QueryRowContext(ctx, `SELECT lease_heartbeat_at FROM integrations WHERE id = 'a'`).Scan(&claimedAt))
 	time.Sleep(2 * time.Millisecond) // timestamps have milliseconds: a renewal is later
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	d := &Daemon{db: db, owner: "d1", log: slog.New(slog.NewTextHandler(&logs, nil))}
 
 	// A page commit: it holds the store's one connection for 2.5 beats.

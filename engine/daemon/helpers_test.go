@@ -26,6 +26,7 @@ import (
 	"github.com/intakehq/intake/engine/store"
 	"github.com/intakehq/intake/internal/democrm"
 	"github.com/intakehq/intake/internal/mockapi"
+	"github.com/intakehq/intake/internal/syncbuf"
 )
 
 const (
@@ -45,29 +46,12 @@ type env struct {
 	configFile string
 	getenv     func(string) string
 	box        *secret.Box
-	logs       *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs       *syncbuf.Buffer
 }
 
 func newEnv(t *testing.T) *env {
 	dir := t.TempDir()
-	e := &env{t: t, dir: dir, connectors: filepath.Join(dir, "connectors"), customers: filepath.Join(dir, "customers"), logs: &syncBuffer{}}
+	e := &env{t: t, dir: dir, connectors: filepath.Join(dir, "connectors"), customers: filepath.Join(dir, "customers"), logs: &syncbuf.Buffer{}}
 	require.NoError(t, os.MkdirAll(e.connectors, 0o755))
 	require.NoError(t, os.MkdirAll(e.customers, 0o755))
 	keyEnv := base64.StdEncoding.EncodeToString(testKey)

@@ -22,6 +22,7 @@ import (
 	"github.com/intakehq/intake/engine/store"
 	"github.com/intakehq/intake/internal/mockapi"
 	"github.com/intakehq/intake/internal/pgtest"
+	"github.com/intakehq/intake/internal/syncbuf"
 )
 
 // Three daemons on one PostgreSQL database share 300 integration objects of four
@@ -88,7 +89,7 @@ func TestScaleOutOnPostgres(t *testing.T) {
 	proc.Env = append(os.Environ(), secret.EnvKey+"="+base64.StdEncoding.EncodeToString(testKey), "INTAKE_DB=", "INTAKE_CONFIG=")
 	stdout, err := proc.StdoutPipe()
 	require.NoError(t, err)
-	var procErr syncBuffer
+	var procErr syncbuf.Buffer
 	proc.Stderr = &procErr
 	require.NoError(t, proc.Start())
 	t.Cleanup(func() { _ = proc.Process.Kill(); _ = proc.Wait() })

@@ -26,6 +26,7 @@ import (
 	"github.com/intakehq/intake/engine/secret"
 	"github.com/intakehq/intake/engine/spec"
 	"github.com/intakehq/intake/engine/store"
+	"github.com/intakehq/intake/internal/syncbuf"
 )
 
 const (
@@ -211,24 +212,7 @@ type fixture struct {
 	box    *secret.Box
 	mock   *mockProvider
 	now    time.Time
-	logBuf *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logBuf *syncbuf.Buffer
 }
 
 func newFixture(t *testing.T, clientAuth string) *fixture {
@@ -253,7 +237,7 @@ func newFixture(t *testing.T, clientAuth string) *fixture {
 	require.NoError(t, err)
 	require.NoError(t, db.SetOAuthApp(ctx, store.OAuthApp{Provider: "acmecrm", ClientID: clientID, ClientSecret: clientSecret}, box))
 
-	f := &fixture{t: t, db: db, box: box, mock: mock, now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), logBuf: &syncBuffer{}}
+	f := &fixture{t: t, db: db, box: box, mock: mock, now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), logBuf: &syncbuf.Buffer{}}
 	f.h = oauthflow.New(oauthflow.Options{
 		Store: db, Box: box, Catalog: cat, PublicURL: publicURL + "/",
 		HTTPClient: mock.srv.Client(),

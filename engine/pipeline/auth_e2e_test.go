@@ -34,6 +34,7 @@ import (
 	"github.com/intakehq/intake/engine/spec"
 	"github.com/intakehq/intake/engine/store"
 	"github.com/intakehq/intake/internal/mockapi"
+	"github.com/intakehq/intake/internal/syncbuf"
 )
 
 // Credentials of the mock's OAuth client: long and distinctive, so that a leak is
@@ -365,24 +366,6 @@ func TestE2ERateLimitPrevents429(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]byte(nil), l.b.Bytes()...)
-}
-
 // (c) Secrets never land in logs, traces or the database file: the client secret,
 // every access token the mock issued and every refresh token.
 func TestE2ESecretsNeverLand(t *testing.T) {
@@ -398,7 +381,7 @@ func TestE2ESecretsNeverLand(t *testing.T) {
 				cfg.creds = map[string]any{"client_id": e2eClientID, "client_secret": e2eClientSecret, "refresh_token": initialRefresh}
 			}
 			e := newE2E(t, cfg)
-			var buf lockedBuffer
+			var buf syncbuf.Buffer
 			logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			opts := e2eOptions("proc-a")
 			opts.Logger = logger

@@ -6,10 +6,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/intakehq/intake/internal/syncbuf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -45,30 +45,10 @@ func TestCompareSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var stdout bytes.Buffer
-	var log lockedBuffer // the mock's stderr is copied into it from another goroutine
+	var log syncbuf.Buffer // the mock's stderr is copied into it from another goroutine
 	err = Compare(ctx, CompareOptions{Exe: bin, Builds: []string{bin, bin}, Records: 2000, Page: 500, Runs: 2, Out: &stdout, Log: &log})
 	require.NoError(t, err, "%s", log.String())
 	line := `compare: build=` + regexp.QuoteMeta(bin) + ` page=500 records=2000 runs=2 median_rps=\d+ median_cpu_us=[\d.]+`
 	assert.Regexp(t, `^`+line+`\n`+line+` rps_vs_first=[\d.]+ cpu_vs_first=[\d.]+\n$`, stdout.String())
 	assert.Len(t, regexp.MustCompile(`(?m)^# run \d `).FindAllString(log.String(), -1), 4, "%s", log.String())
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writes. It has no ReadFrom: the
-// copy of a child's output into a bytes.Buffer holds the buffer while it waits for
-// the child, and a write made meanwhile is lost when the copy returns.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

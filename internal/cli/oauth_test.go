@@ -12,10 +12,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/intakehq/intake/internal/syncbuf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -44,23 +44,6 @@ func oauthEnv(t *testing.T) map[string]string {
 	require.NoError(t, os.MkdirAll(env["INTAKE_CONNECTORS"], 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(env["INTAKE_CONNECTORS"], "acmecrm.yaml"), []byte(oauthSpec), 0o644))
 	return env
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // runOAuth runs the CLI like Main does, with the oauth command added to the root when
@@ -181,7 +164,7 @@ func TestOAuthServe(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errb lockedBuffer
+	var out, errb syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() { done <- runOAuth(ctx, env, "", &out, &errb, "oauth", "serve", "--addr", "127.0.0.1:0") }()
 
