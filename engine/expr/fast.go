@@ -119,8 +119,7 @@ func constant(c any) fastFn {
 	return func(any) (any, int, bool) { return c, 1, true }
 }
 
-// fastArray is [e1, e2, ...]: the outputs of each element in turn. An element that is
-// not null, a string or a boolean gives up, so that the array holds what gojq's would.
+// fastArray is [e1, e2, ...]: the outputs of each element in turn (see collect).
 func fastArray(a *gojq.Array) fastFn {
 	if a == nil {
 		return nil
@@ -144,16 +143,26 @@ func fastArray(a *gojq.Array) fastFn {
 	return func(v any) (any, int, bool) {
 		out := make([]any, 0, len(elems))
 		for _, f := range elems {
-			x, n, ok := f(v)
-			if !ok || (n == 1 && !plainScalar(x)) {
+			var ok bool
+			if out, ok = collect(out, f, v); !ok {
 				return nil, 0, false
-			}
-			if n == 1 {
-				out = append(out, x)
 			}
 		}
 		return out, 1, true
 	}
+}
+
+// collect appends f's output over v, if any, to an array being built. It gives up on
+// anything but null, a string or a boolean, so that the array holds what gojq's would.
+func collect(out []any, f fastFn, v any) ([]any, bool) {
+	x, n, ok := f(v)
+	if !ok || (n == 1 && !plainScalar(x)) {
+		return nil, false
+	}
+	if n == 1 {
+		out = append(out, x)
+	}
+	return out, true
 }
 
 func fastFunc(f *gojq.Func) fastFn {
@@ -191,12 +200,9 @@ func fastFunc(f *gojq.Func) fastFn {
 			}
 			out := make([]any, 0, len(in))
 			for _, e := range in {
-				x, n, ok := each(e)
-				if !ok || (n == 1 && !plainScalar(x)) {
+				var ok bool
+				if out, ok = collect(out, each, e); !ok {
 					return nil, 0, false
-				}
-				if n == 1 {
-					out = append(out, x)
 				}
 			}
 			return out, 1, true
