@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -374,43 +375,37 @@ func createdAttributes(k *MatchKeys, provider string) (data, sources string) {
 		}
 	}
 	slices.Sort(keys)
-	// Every field's source is the same object: encoded once.
 	at := k.At.UTC().Format(time.RFC3339Nano)
-	tail := jsonxAppendString([]byte(`:{"at":`), at)
-	tail = append(tail, `,"provider":`...)
-	tail = jsonxAppendString(tail, provider)
-	tail = append(tail, '}')
 	// Both documents in one buffer, and one string cut in two: this runs for every
 	// record of a first sync, and separate buffers and strings were a tenth of its
 	// allocations.
 	var b strings.Builder
-	b.Grow(len(keys)*(48+len(tail)) + 4)
+	b.Grow(len(keys)*64 + len(at) + len(provider) + 48)
 	scratch := make([]byte, 0, 128)
-	key := func(i int, f string) {
+	b.WriteByte('{')
+	for i, f := range keys {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		scratch = jsonxAppendString(scratch[:0], f)
 		b.Write(scratch)
-	}
-	b.WriteByte('{')
-	for i, f := range keys {
-		key(i, f)
 		b.WriteByte(':')
 		var err error
 		if scratch, err = jsonx.Append(scratch[:0], k.Fields[f], true); err != nil {
-			return merge(map[string]any{}, map[string]any{}, k, provider) // what encoding/json makes of it
+			return merge(map[string]any{}, map[string]attrSource{}, k, provider) // what encoding/json makes of it
 		}
 		b.Write(scratch)
 	}
 	b.WriteByte('}')
 	split := b.Len()
-	b.WriteByte('{')
-	for i, f := range keys {
-		key(i, f)
-		b.Write(tail)
+	// Every field has the same source: one group (encodeSources).
+	if len(keys) == 0 {
+		b.WriteString("[]")
+	} else {
+		b.WriteByte('[')
+		b.Write(appendSourceGroup(scratch[:0], attrSource{provider: provider, at: at}, keys))
+		b.WriteByte(']')
 	}
-	b.WriteByte('}')
 	both := b.String()
 	return both[:split], both[split:]
 }
@@ -432,15 +427,19 @@ func (r *resolver) update(ctx context.Context, entity string, id int64, ext stri
 	} else if err := r.queryRow(ctx, `SELECT data, sources FROM `+table+` WHERE id = ?`, id).Scan(&dataText, &sourcesText); err != nil {
 		return err
 	}
-	var data, sources map[string]any
+	var data map[string]any
 	if err := json.Unmarshal([]byte(dataText), &data); err != nil {
 		return err
 	}
-	if err := json.Unmarshal([]byte(sourcesText), &sources); err != nil {
+	sources, err := decodeSources(sourcesText)
+	if err != nil {
 		return err
 	}
+	before := maps.Clone(sources)
 	newData, newSources := merge(data, sources, k, r.provider)
-	if newData == dataText && newSources == sourcesText {
+	// Compared as sources, not as text: a row in the older form of the column is
+	// not a change.
+	if newData == dataText && maps.Equal(before, sources) {
 		return nil
 	}
 	name, _ := data["name"].(string)
@@ -459,31 +458,28 @@ func (r *resolver) update(ctx context.Context, entity string, id int64, ext stri
 // merge applies a record's attributes to an entity's: by default the most recently
 // changed record wins each attribute; a rule may prefer one provider or only fill
 // empty attributes. A null never erases a value.
-func merge(data, sources map[string]any, k *MatchKeys, provider string) (string, string) {
+func merge(data map[string]any, sources map[string]attrSource, k *MatchKeys, provider string) (string, string) {
 	at := k.At.UTC().Format(time.RFC3339Nano)
 	for field, v := range k.Fields {
 		if v == nil {
 			continue
 		}
 		rule := k.Rules[field]
-		src, _ := sources[field].(map[string]any)
-		srcProvider, _ := src["provider"].(string)
-		srcAt, _ := src["at"].(string)
+		src, hasSrc := sources[field]
 		cur, has := data[field]
 		switch {
 		case rule.FillOnlyEmpty && has && cur != nil:
 			continue
-		case rule.Prefer != "" && provider != rule.Prefer && srcProvider == rule.Prefer:
+		case rule.Prefer != "" && provider != rule.Prefer && src.provider == rule.Prefer:
 			continue
-		case rule.Prefer == "" && !rule.FillOnlyEmpty && src != nil && srcProvider != provider && laterThan(srcAt, at):
+		case rule.Prefer == "" && !rule.FillOnlyEmpty && hasSrc && src.provider != provider && laterThan(src.at, at):
 			continue
 		}
 		data[field] = v
-		sources[field] = map[string]any{"provider": provider, "at": at}
+		sources[field] = attrSource{provider: provider, at: at}
 	}
 	d, _ := jsonx.Marshal(data)
-	s, _ := jsonx.Marshal(sources)
-	return string(d), string(s)
+	return string(d), encodeSources(sources)
 }
 
 // laterThan compares two RFC 3339 times.

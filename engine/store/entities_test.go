@@ -136,7 +136,9 @@ func TestSurvivorshipRules(t *testing.T) {
 	var data, sources string
 	require.NoError(t, f.s.DB().QueryRow(`SELECT data, sources FROM accounts`).Scan(&data, &sources))
 	assert.JSONEq(t, `{"owner":"sf-owner-2","segment":"smb","tier":"silver"}`, data)
-	assert.Contains(t, sources, `"tier":{"at":"2026-01-05T00:00:00Z","provider":"hubspot"}`)
+	assert.Equal(t, `[{"at":"2026-01-05T00:00:00Z","fields":["tier"],"provider":"hubspot"},`+
+		`{"at":"2026-01-01T00:00:00Z","fields":["segment"],"provider":"salesforce"},`+
+		`{"at":"2026-01-02T00:00:00Z","fields":["owner"],"provider":"salesforce"}]`, sources)
 }
 
 // TestCreatedAttributesAreMerge requires the shortcut for a new entity to give what
@@ -152,7 +154,7 @@ func TestCreatedAttributesAreMerge(t *testing.T) {
 	} {
 		k := &MatchKeys{Entity: EntityContact, Fields: fields, At: at, Rules: map[string]FieldRule{"name": {Prefer: "other"}}}
 		d, s := createdAttributes(k, "hub<spot>")
-		wd, ws := merge(map[string]any{}, map[string]any{}, k, "hub<spot>")
+		wd, ws := merge(map[string]any{}, map[string]attrSource{}, k, "hub<spot>")
 		if d != wd || s != ws {
 			t.Errorf("fields %v:\n got %s %s\nwant %s %s", fields, d, s, wd, ws)
 		}

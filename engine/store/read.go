@@ -299,19 +299,16 @@ func attributes(data, sources string) ([]Attribute, error) {
 	if err := json.Unmarshal([]byte(data), &values); err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
-	var srcs map[string]struct {
-		Provider string `json:"provider"`
-		At       string `json:"at"`
-	}
-	if err := json.Unmarshal([]byte(sources), &srcs); err != nil {
-		return nil, fmt.Errorf("sources: %w", err)
+	srcs, err := decodeSources(sources)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]Attribute, 0, len(values))
 	for name, v := range values {
 		a := Attribute{Name: name, Value: v}
 		if src, ok := srcs[name]; ok {
-			a.Provider = src.Provider
-			a.At, _ = time.Parse(time.RFC3339Nano, src.At)
+			a.Provider = src.provider
+			a.At, _ = time.Parse(time.RFC3339Nano, src.at)
 		}
 		out = append(out, a)
 	}
