@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -120,7 +121,7 @@ func (r *run) readSpan(ctx context.Context, sp span) error {
 			}
 		}
 		r.markSeen(out.seen)
-		b.add(pg, page)
+		b.add(pg, page, r.s.CommitRecords)
 		if out.stop || b.full(r.s.CommitRecords, r.s.commitWait()) || (r.s.CommitNow != nil && r.s.CommitNow()) {
 			if err := flush(); err != nil {
 				return err
@@ -355,9 +356,14 @@ type batch struct {
 // commit together, one page.
 type pageRead struct{ number, records int }
 
-func (b *batch) add(pg retrieve.Page, page store.Page) {
+func (b *batch) add(pg retrieve.Page, page store.Page, room int) {
 	if len(b.pages) == 0 {
 		b.page, b.since = page, time.Now()
+		// Room at once for the pages that will join it (room records): grown a part
+		// at a time, a batch of parts of 100 allocated three times its records.
+		if room > len(page.Records) {
+			b.page.Records = slices.Grow(b.page.Records, room-len(page.Records))
+		}
 	} else {
 		b.page.Merge(page)
 	}

@@ -125,6 +125,9 @@ type objectChanges struct {
 	objectID int64
 	at       string
 	pending  []pendingChange
+	// expect is how many changes to make room for at the first: a page's changes
+	// grown one append at a time cost twice their size in allocations.
+	expect int
 }
 
 type pendingChange struct {
@@ -142,7 +145,7 @@ func (o *objectChanges) record(_ context.Context, op string, id int64, externalI
 	if err := checkChange(c); err != nil {
 		return err
 	}
-	o.pending = append(o.pending, pendingChange{Change: c, at: o.at})
+	o.pending = append(o.grown(), pendingChange{Change: c, at: o.at})
 	return nil
 }
 
@@ -151,8 +154,17 @@ func (o *objectChanges) add(at string, c Change) error {
 	if err := checkChange(c); err != nil {
 		return err
 	}
-	o.pending = append(o.pending, pendingChange{Change: c, at: at, owned: true})
+	o.pending = append(o.grown(), pendingChange{Change: c, at: at, owned: true})
 	return nil
+}
+
+// grown is pending, with room for expect changes once the first comes: a page
+// of unchanged records makes none.
+func (o *objectChanges) grown() []pendingChange {
+	if o.pending == nil && o.expect > 0 {
+		o.pending = make([]pendingChange, 0, o.expect)
+	}
+	return o.pending
 }
 
 // changesPerInsert is how many changes one INSERT writes (8 parameters each).

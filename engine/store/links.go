@@ -629,7 +629,7 @@ func (r *resolver) settle(ctx context.Context) error {
 		}
 		var groups []*group
 		byKey := map[string]*group{}
-		seen := map[linkEvent]bool{}
+		seen := make(map[linkEvent]bool, len(events))
 		for _, ev := range events {
 			if seen[ev] {
 				continue
