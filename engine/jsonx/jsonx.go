@@ -24,72 +24,82 @@ func MarshalNoHTML(v any) ([]byte, error) { return Append(nil, v, false) }
 
 // Append appends v's encoding to b.
 func Append(b []byte, v any, escapeHTML bool) ([]byte, error) {
+	var small [32]member
+	b, _, err := appendValue(b, v, escapeHTML, small[:0])
+	return b, err
+}
+
+// appendValue appends v's encoding to b. ms holds the members of the objects being
+// encoded, outermost first: an object sorts its own at the end of ms and drops them
+// when done, so all of a record's objects share Append's array on the stack unless
+// they hold more than 32 members between them. It returns ms, which may have moved
+// to a larger array.
+func appendValue(b []byte, v any, escapeHTML bool, ms []member) ([]byte, []member, error) {
+	var err error
 	switch x := v.(type) {
 	case nil:
-		return append(b, "null"...), nil
+		return append(b, "null"...), ms, nil
 	case bool:
-		return strconv.AppendBool(b, x), nil
+		return strconv.AppendBool(b, x), ms, nil
 	case string:
-		return appendString(b, x, escapeHTML), nil
+		return appendString(b, x, escapeHTML), ms, nil
 	case float64:
-		return appendFloat(b, x)
+		b, err = appendFloat(b, x)
+		return b, ms, err
 	case int:
-		return strconv.AppendInt(b, int64(x), 10), nil
+		return strconv.AppendInt(b, int64(x), 10), ms, nil
 	case int64:
-		return strconv.AppendInt(b, x, 10), nil
+		return strconv.AppendInt(b, x, 10), ms, nil
 	case json.Number:
 		if x == "" {
-			return append(b, '0'), nil
+			return append(b, '0'), ms, nil
 		}
 		if !json.Valid([]byte(x)) {
-			return fallback(b, v, escapeHTML)
+			b, err = fallback(b, v, escapeHTML)
+			return b, ms, err
 		}
-		return append(b, x...), nil
+		return append(b, x...), ms, nil
 	case map[string]any:
 		if x == nil {
-			return append(b, "null"...), nil
+			return append(b, "null"...), ms, nil
 		}
-		// Pairs, not keys: a record's objects are small, so they sort on the stack,
-		// and no value is looked up again. Key order is encoding/json's.
-		var small [16]member
-		members := small[:0]
-		if len(x) > len(small) {
-			members = make([]member, 0, len(x))
+		// Pairs, not keys: no value is looked up again. Key order is encoding/json's.
+		start := len(ms)
+		for k, v := range x {
+			ms = append(ms, member{k, v})
 		}
-		for k, e := range x {
-			members = append(members, member{k, e})
-		}
-		slices.SortFunc(members, func(p, q member) int { return strings.Compare(p.key, q.key) })
+		end := len(ms)
+		slices.SortFunc(ms[start:], func(p, q member) int { return strings.Compare(p.key, q.key) })
 		b = append(b, '{')
-		var err error
-		for i, m := range members {
-			if i > 0 {
+		for i := start; i < end; i++ {
+			if i > start {
 				b = append(b, ',')
 			}
-			b = appendString(b, m.key, escapeHTML)
+			b = appendString(b, ms[i].key, escapeHTML)
 			b = append(b, ':')
-			if b, err = Append(b, m.value, escapeHTML); err != nil {
-				return nil, err
+			if b, ms, err = appendValue(b, ms[i].value, escapeHTML, ms); err != nil {
+				return nil, ms, err
 			}
 		}
-		return append(b, '}'), nil
+		clear(ms[start:end]) // nothing kept alive through the array
+		return append(b, '}'), ms[:start], nil
 	case []any:
 		if x == nil {
-			return append(b, "null"...), nil
+			return append(b, "null"...), ms, nil
 		}
 		b = append(b, '[')
-		var err error
-		for i, e := range x {
+		for i, v := range x {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			if b, err = Append(b, e, escapeHTML); err != nil {
-				return nil, err
+			if b, ms, err = appendValue(b, v, escapeHTML, ms); err != nil {
+				return nil, ms, err
 			}
 		}
-		return append(b, ']'), nil
+		return append(b, ']'), ms, nil
 	}
-	return fallback(b, v, escapeHTML)
+	b, err = fallback(b, v, escapeHTML)
+	return b, ms, err
 }
 
 // member is one key of an object being encoded, with its value.

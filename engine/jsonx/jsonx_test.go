@@ -3,6 +3,7 @@ package jsonx
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"testing"
 )
@@ -46,6 +47,19 @@ func TestMatchesEncodingJSON(t *testing.T) {
 	for _, v := range cases {
 		same(t, v)
 	}
+	// Objects with more members between them than Append's array holds: the members
+	// move to a larger array while outer objects are half written.
+	wide := func(n int, inner func(i int) any) map[string]any {
+		m := map[string]any{}
+		for i := range n {
+			m[fmt.Sprintf("k%02d", i)] = inner(i)
+		}
+		return m
+	}
+	same(t, wide(40, func(i int) any { return float64(i) }))
+	same(t, wide(20, func(i int) any {
+		return wide(20, func(j int) any { return []any{wide(3, func(int) any { return i*100 + j })} })
+	}))
 }
 
 // FuzzMatchesEncodingJSON decodes arbitrary JSON as the engine does and compares the

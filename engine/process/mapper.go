@@ -136,8 +136,10 @@ func (m *Mapper) MapChild(ctx context.Context, raw any, extra []Field) (*Mapped,
 			return nil, &RecordError{ExternalID: ext, Reason: "parent.fields: " + err.Error()}
 		}
 	default:
-		b := make([]byte, 0, 64*(m.it.Fields.Len()+len(extra)))
-		b = append(b, '{')
+		// In a reused buffer, copied out at its size, as marshal does.
+		bp := marshalBufs.Get().(*[]byte)
+		defer putMarshalBuf(bp)
+		b := append((*bp)[:0], '{')
 		// The document, built beside the JSON when every value has a plain form, so
 		// that it need not be decoded again below.
 		doc, docOK := make(map[string]any, m.it.Fields.Len()), len(extra) == 0
@@ -167,7 +169,9 @@ func (m *Mapper) MapChild(ctx context.Context, raw any, extra []Field) (*Mapped,
 			b = append(b, ':')
 			b = append(b, f.Value...)
 		}
-		out.Data = append(b, '}')
+		b = append(b, '}')
+		*bp = b
+		out.Data = bytes.Clone(b)
 	}
 	if out.Doc == nil {
 		dec := json.NewDecoder(bytes.NewReader(out.Data))
@@ -292,11 +296,16 @@ func marshal(v any) ([]byte, error) {
 	if err == nil {
 		out = bytes.Clone(b)
 	}
-	if cap(b) <= maxPooledBuf {
-		*bp = b
+	*bp = b
+	putMarshalBuf(bp)
+	return out, err
+}
+
+// putMarshalBuf returns a buffer to marshalBufs, unless it grew past maxPooledBuf.
+func putMarshalBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooledBuf {
 		marshalBufs.Put(bp)
 	}
-	return out, err
 }
 
 // marshalBufs are marshal's buffers; one that grew past maxPooledBuf (a huge

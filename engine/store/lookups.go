@@ -36,8 +36,14 @@ const lookupChunk = 500
 // prefetch reads ahead the keys a page's records will look up: each record's own
 // crosswalk entry, address or domain, and those of its references.
 func (r *resolver) prefetch(ctx context.Context, records []Record) error {
+	// Room at once for a page of contacts, each with its own crosswalk key and its
+	// account's, its address and its domain: grown one key at a time, these maps and
+	// lists were a twentieth of a first sync's allocations.
+	if l := r.lookups; len(l.crosswalk) == 0 && len(l.emails) == 0 && len(l.domains) == 0 {
+		*l = lookups{crosswalk: make(map[crosswalkKey]int64, 2*len(records)), emails: make(map[string][]int64, len(records)), domains: make(map[string][]int64, len(records))}
+	}
 	xw := map[[2]string][]string{} // (entity, provider) -> external ids
-	var emails, domains []string
+	emails, domains := make([]string, 0, len(records)), make([]string, 0, len(records))
 	addXW := func(entity, provider, ext string) {
 		k := crosswalkKey{entity, provider, ext}
 		if _, ok := r.lookups.crosswalk[k]; ok || ext == "" {
