@@ -25,8 +25,68 @@ func MarshalNoHTML(v any) ([]byte, error) { return Append(nil, v, false) }
 // Append appends v's encoding to b.
 func Append(b []byte, v any, escapeHTML bool) ([]byte, error) {
 	var small [32]member
-	b, _, err := appendValue(b, v, escapeHTML, small[:0])
+	b, _, err := appendValue(b, v, escapeHTML, small[:0], nil)
 	return b, err
+}
+
+// Encoder appends encodings as Append does, remembering the key sets of the objects
+// it sorted: the records of one type mostly have the same keys, and sorting them
+// again was most of the time encoding a record took. An object whose keys are a set
+// it remembers is written in that order after a lookup of each key. Not safe for
+// concurrent use; the zero value is ready.
+type Encoder struct {
+	EscapeHTML bool
+	orders     keyOrders
+}
+
+// Append appends v's encoding to b.
+func (e *Encoder) Append(b []byte, v any) ([]byte, error) {
+	var small [32]member
+	b, _, err := appendValue(b, v, e.EscapeHTML, small[:0], &e.orders)
+	return b, err
+}
+
+// keyOrders are the sorted key sets of recent objects, most recent first.
+type keyOrders struct{ sets [][]string }
+
+// maxKeyOrders is how many key sets an Encoder keeps: a record's objects (itself,
+// an address, a company, an owner) and a few variants of each.
+const maxKeyOrders = 16
+
+// members appends x's members to ms in the order of a remembered key set, if x's
+// keys are one: a set of as many keys that x has all of is x's.
+func (o *keyOrders) members(ms []member, x map[string]any) ([]member, bool) {
+	start := len(ms)
+next:
+	for _, keys := range o.sets {
+		if len(keys) != len(x) {
+			continue
+		}
+		for _, k := range keys {
+			v, ok := x[k]
+			if !ok {
+				clear(ms[start:])
+				ms = ms[:start]
+				continue next
+			}
+			ms = append(ms, member{k, v})
+		}
+		return ms, true
+	}
+	return ms, false
+}
+
+// remember keeps the sorted keys of members, dropping the oldest set when full.
+func (o *keyOrders) remember(members []member) {
+	keys := make([]string, len(members))
+	for i, m := range members {
+		keys[i] = m.key
+	}
+	if len(o.sets) < maxKeyOrders {
+		o.sets = append(o.sets, nil)
+	}
+	copy(o.sets[1:], o.sets)
+	o.sets[0] = keys
 }
 
 // appendValue appends v's encoding to b. ms holds the members of the objects being
@@ -34,7 +94,7 @@ func Append(b []byte, v any, escapeHTML bool) ([]byte, error) {
 // when done, so all of a record's objects share Append's array on the stack unless
 // they hold more than 32 members between them. It returns ms, which may have moved
 // to a larger array.
-func appendValue(b []byte, v any, escapeHTML bool, ms []member) ([]byte, []member, error) {
+func appendValue(b []byte, v any, escapeHTML bool, ms []member, orders *keyOrders) ([]byte, []member, error) {
 	var err error
 	switch x := v.(type) {
 	case nil:
@@ -65,11 +125,20 @@ func appendValue(b []byte, v any, escapeHTML bool, ms []member) ([]byte, []membe
 		}
 		// Pairs, not keys: no value is looked up again. Key order is encoding/json's.
 		start := len(ms)
-		for k, v := range x {
-			ms = append(ms, member{k, v})
+		known := false
+		if orders != nil && len(x) > 1 {
+			ms, known = orders.members(ms, x)
+		}
+		if !known {
+			for k, v := range x {
+				ms = append(ms, member{k, v})
+			}
+			slices.SortFunc(ms[start:], func(p, q member) int { return strings.Compare(p.key, q.key) })
+			if orders != nil && len(x) > 1 {
+				orders.remember(ms[start:])
+			}
 		}
 		end := len(ms)
-		slices.SortFunc(ms[start:], func(p, q member) int { return strings.Compare(p.key, q.key) })
 		b = append(b, '{')
 		for i := start; i < end; i++ {
 			if i > start {
@@ -77,7 +146,7 @@ func appendValue(b []byte, v any, escapeHTML bool, ms []member) ([]byte, []membe
 			}
 			b = appendString(b, ms[i].key, escapeHTML)
 			b = append(b, ':')
-			if b, ms, err = appendValue(b, ms[i].value, escapeHTML, ms); err != nil {
+			if b, ms, err = appendValue(b, ms[i].value, escapeHTML, ms, orders); err != nil {
 				return nil, ms, err
 			}
 		}
@@ -92,7 +161,7 @@ func appendValue(b []byte, v any, escapeHTML bool, ms []member) ([]byte, []membe
 			if i > 0 {
 				b = append(b, ',')
 			}
-			if b, ms, err = appendValue(b, v, escapeHTML, ms); err != nil {
+			if b, ms, err = appendValue(b, v, escapeHTML, ms, orders); err != nil {
 				return nil, ms, err
 			}
 		}

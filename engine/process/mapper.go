@@ -137,9 +137,9 @@ func (m *Mapper) MapChild(ctx context.Context, raw any, extra []Field) (*Mapped,
 		}
 	default:
 		// In a reused buffer, copied out at its size, as marshal does.
-		bp := marshalBufs.Get().(*[]byte)
-		defer putMarshalBuf(bp)
-		b := append((*bp)[:0], '{')
+		st := marshalStates.Get().(*marshalState)
+		defer st.put()
+		b := append(st.buf[:0], '{')
 		// The document, built beside the JSON when every value has a plain form, so
 		// that it need not be decoded again below.
 		doc, docOK := make(map[string]any, m.it.Fields.Len()), len(extra) == 0
@@ -170,7 +170,7 @@ func (m *Mapper) MapChild(ctx context.Context, raw any, extra []Field) (*Mapped,
 			b = append(b, f.Value...)
 		}
 		b = append(b, '}')
-		*bp = b
+		st.buf = b
 		out.Data = bytes.Clone(b)
 	}
 	if out.Doc == nil {
@@ -290,27 +290,33 @@ func describe(v any) string {
 func marshal(v any) ([]byte, error) {
 	// Encoded in a reused buffer and copied out at its size: grown from nothing, a
 	// 1 KB record cost four times its size in allocations.
-	bp := marshalBufs.Get().(*[]byte)
-	b, err := jsonx.Append((*bp)[:0], v, false)
+	st := marshalStates.Get().(*marshalState)
+	b, err := st.enc.Append(st.buf[:0], v)
 	var out []byte
 	if err == nil {
 		out = bytes.Clone(b)
 	}
-	*bp = b
-	putMarshalBuf(bp)
+	st.buf = b
+	st.put()
 	return out, err
 }
 
-// putMarshalBuf returns a buffer to marshalBufs, unless it grew past maxPooledBuf.
-func putMarshalBuf(bp *[]byte) {
-	if cap(*bp) <= maxPooledBuf {
-		marshalBufs.Put(bp)
+// marshalState is a buffer to encode into, and an encoder that remembers the key
+// sets of the records it encoded.
+type marshalState struct {
+	buf []byte
+	enc jsonx.Encoder
+}
+
+// put returns st to marshalStates, unless its buffer grew past maxPooledBuf (a huge
+// record), which is left to the collector rather than kept.
+func (st *marshalState) put() {
+	if cap(st.buf) <= maxPooledBuf {
+		marshalStates.Put(st)
 	}
 }
 
-// marshalBufs are marshal's buffers; one that grew past maxPooledBuf (a huge
-// record) is left to the collector rather than kept.
-var marshalBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+var marshalStates = sync.Pool{New: func() any { return &marshalState{buf: make([]byte, 0, 4096)} }}
 
 const maxPooledBuf = 256 << 10
 
