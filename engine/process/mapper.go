@@ -42,10 +42,18 @@ type Mapped struct {
 // Mapper maps the records of one interaction type. It is safe for concurrent use.
 type Mapper struct {
 	it *spec.InteractionType
+	// keys are the fields' names quoted, as each mapped record's JSON has them.
+	keys [][]byte
 }
 
 // NewMapper returns a mapper for it.
-func NewMapper(it *spec.InteractionType) *Mapper { return &Mapper{it: it} }
+func NewMapper(it *spec.InteractionType) *Mapper {
+	m := &Mapper{it: it, keys: make([][]byte, len(it.Fields.Keys))}
+	for i, name := range it.Fields.Keys {
+		m.keys[i] = strconv.AppendQuote(nil, name)
+	}
+	return m
+}
 
 // RecordError is a record that cannot be mapped; it is quarantined, not fatal.
 type RecordError struct {
@@ -151,7 +159,7 @@ func (m *Mapper) MapChild(ctx context.Context, raw any, extra []Field) (*Mapped,
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = strconv.AppendQuote(b, name)
+			b = append(b, m.keys[i]...)
 			b = append(b, ':')
 			if b, err = jsonx.Append(b, v, false); err != nil {
 				return nil, &RecordError{ExternalID: ext, Reason: "fields." + name + ": " + err.Error()}
