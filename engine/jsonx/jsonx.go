@@ -102,7 +102,7 @@ func appendValue(b []byte, v any, escapeHTML bool, ms []member, orders *keyOrder
 	case bool:
 		return strconv.AppendBool(b, x), ms, nil
 	case string:
-		return appendString(b, x, escapeHTML), ms, nil
+		return AppendString(b, x, escapeHTML), ms, nil
 	case float64:
 		b, err = appendFloat(b, x)
 		return b, ms, err
@@ -144,7 +144,7 @@ func appendValue(b []byte, v any, escapeHTML bool, ms []member, orders *keyOrder
 			if i > start {
 				b = append(b, ',')
 			}
-			b = appendString(b, ms[i].key, escapeHTML)
+			b = AppendString(b, ms[i].key, escapeHTML)
 			b = append(b, ':')
 			if b, ms, err = appendValue(b, ms[i].value, escapeHTML, ms, orders); err != nil {
 				return nil, ms, err
@@ -210,9 +210,10 @@ func appendFloat(b []byte, f float64) ([]byte, error) {
 	return b, nil
 }
 
-// appendString quotes s. Plain printable ASCII, the common case, is copied as it is;
-// the rest is escaped as encoding/json escapes it.
-func appendString(b []byte, s string, escapeHTML bool) []byte {
+// AppendString appends s quoted as Append quotes a string, without boxing it in an
+// interface. Plain printable ASCII, the common case, is copied as it is; the rest is
+// escaped as encoding/json escapes it.
+func AppendString(b []byte, s string, escapeHTML bool) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {

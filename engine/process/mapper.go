@@ -332,11 +332,12 @@ const maxPooledBuf = 256 << 10
 // has no such plain form here (a string that is not UTF-8, a big integer, a type of
 // its own): the caller then decodes the JSON.
 func docValue(v any) (any, bool) {
+	// v itself where it is kept: boxing x again would allocate.
 	switch x := v.(type) {
 	case nil, bool:
-		return x, true
+		return v, true
 	case string:
-		return x, utf8.ValidString(x)
+		return v, utf8.ValidString(x)
 	case float64, int, int64, json.Number:
 		b, err := jsonx.Append(nil, x, false)
 		if err != nil {

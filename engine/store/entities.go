@@ -411,10 +411,7 @@ func createdAttributes(k *MatchKeys, provider string) (data, sources string) {
 }
 
 // jsonxAppendString appends s encoded as a JSON string, as encoding/json does.
-func jsonxAppendString(b []byte, s string) []byte {
-	b, _ = jsonx.Append(b, s, true)
-	return b
-}
+func jsonxAppendString(b []byte, s string) []byte { return jsonx.AppendString(b, s, true) }
 
 // update merges a record's attributes into an existing entity by survivorship.
 func (r *resolver) update(ctx context.Context, entity string, id int64, ext string, k *MatchKeys) error {
