@@ -61,8 +61,8 @@ func Domain(s string) string {
 		}
 		host = u.Hostname()
 	} else {
-		host = strings.SplitN(host, "/", 2)[0]
-		host = strings.SplitN(host, ":", 2)[0]
+		host, _, _ = strings.Cut(host, "/")
+		host, _, _ = strings.Cut(host, ":")
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "."), ".")
 	if host == "" || !strings.Contains(host, ".") || strings.ContainsAny(host, " _") {
