@@ -215,14 +215,21 @@ func appendFloat(b []byte, f float64) ([]byte, error) {
 // escaped as encoding/json escapes it.
 func AppendString(b []byte, s string, escapeHTML bool) []byte {
 	b = append(b, '"')
+	plain := &plainASCII
+	if escapeHTML {
+		plain = &plainASCIIHTML
+	}
 	start := 0
 	for i := 0; i < len(s); {
+		// One table lookup a byte for the bytes copied as they are.
+		for i < len(s) && plain[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && (!escapeHTML || (c != '<' && c != '>' && c != '&')) {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -267,3 +274,15 @@ func AppendString(b []byte, s string, escapeHTML bool) []byte {
 }
 
 const hex = "0123456789abcdef"
+
+// plainASCII and plainASCIIHTML say which bytes a string's encoding copies as they
+// are: printable ASCII but the quote and the backslash (and, escaping HTML, <, >
+// and &).
+var plainASCII, plainASCIIHTML = plainTable(""), plainTable("<>&")
+
+func plainTable(escaped string) (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && !strings.ContainsRune(escaped, rune(c))
+	}
+	return t
+}
