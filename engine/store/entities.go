@@ -240,13 +240,14 @@ func (r *resolver) account(ctx context.Context, rec *Record, ext string, k *Matc
 	case k.Mode == modeLinkOnly:
 		// Linked, never changed.
 	default:
-		if err := r.update(ctx, EntityAccount, id, ext, k); err != nil {
+		updated, err := r.update(ctx, EntityAccount, id, ext, k)
+		if err != nil {
 			return 0, false, err
 		}
 		if k.Domain != "" && by != "domain" {
 			// An account found by crosswalk or name learns its domain, unless another
 			// account already holds it: two accounts are never merged silently.
-			if err := r.learnKey(ctx, "accounts", id, k.Domain); err != nil {
+			if err := r.learnKeyChange(ctx, EntityAccount, id, ext, k.Domain, updated); err != nil {
 				return 0, false, err
 			}
 		}
@@ -296,11 +297,12 @@ func (r *resolver) contact(ctx context.Context, rec *Record, ext string, k *Matc
 	case k.Mode == modeLinkOnly:
 		// Linked, never changed.
 	default:
-		if err := r.update(ctx, EntityContact, id, ext, k); err != nil {
+		updated, err := r.update(ctx, EntityContact, id, ext, k)
+		if err != nil {
 			return 0, false, err
 		}
 		if k.Email != "" && by != "email" {
-			if err := r.learnKey(ctx, "contacts", id, k.Email); err != nil {
+			if err := r.learnKeyChange(ctx, EntityContact, id, ext, k.Email, updated); err != nil {
 				return 0, false, err
 			}
 		}
@@ -322,10 +324,20 @@ const (
 		AND NOT EXISTS (SELECT 1 FROM contacts o WHERE o.customer_id = ? AND o.email = ?)`
 )
 
+// learnKeyChange is learnKey for the entity a record resolved to, which puts it on
+// the change feed when it learned its key and survivorship did not already (updated).
+func (r *resolver) learnKeyChange(ctx context.Context, entity string, id int64, ext, key string, updated bool) error {
+	learned, err := r.learnKey(ctx, entityTable[entity], id, key)
+	if err != nil || !learned || updated {
+		return err
+	}
+	return r.changed(ctx, entity, OpUpdate, id, ext)
+}
+
 // learnKey gives the account or contact id (table) its domain or address key, as
-// learnDomainSQL and learnEmailSQL do. One the page created and has not written yet
-// learns it where it waits.
-func (r *resolver) learnKey(ctx context.Context, table string, id int64, key string) error {
+// learnDomainSQL and learnEmailSQL do, and reports whether it did. One the page
+// created and has not written yet learns it where it waits.
+func (r *resolver) learnKey(ctx context.Context, table string, id int64, key string) (bool, error) {
 	learned := r.hasDomain
 	find, q := r.accountsByDomain, learnDomainSQL
 	if table == "contacts" {
@@ -333,27 +345,28 @@ func (r *resolver) learnKey(ctx context.Context, table string, id int64, key str
 	}
 	if e := r.rows.waitingEntity(table, id); e != nil {
 		if e.key != "" {
-			return nil
+			return false, nil
 		}
 		holders, err := find(ctx, key)
 		if err != nil || len(holders) > 0 {
-			return err
+			return false, err
 		}
 		// find may have written the waiting rows: e is then the row to update.
 		if r.rows.waitingEntity(table, id) != nil {
 			e.key = key
 			learned(id, key)
-			return nil
+			return true, nil
 		}
 	}
 	res, err := r.exec(ctx, q, key, id, r.customer, key)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
+	n, _ := res.RowsAffected()
+	if n > 0 {
 		learned(id, key)
 	}
-	return nil
+	return n > 0, nil
 }
 
 // created are the attributes of the entity a record creates.
@@ -413,8 +426,9 @@ func createdAttributes(k *MatchKeys, provider string) (data, sources string) {
 // jsonxAppendString appends s encoded as a JSON string, as encoding/json does.
 func jsonxAppendString(b []byte, s string) []byte { return jsonx.AppendString(b, s, true) }
 
-// update merges a record's attributes into an existing entity by survivorship.
-func (r *resolver) update(ctx context.Context, entity string, id int64, ext string, k *MatchKeys) error {
+// update merges a record's attributes into an existing entity by survivorship. It
+// reports whether they changed, which puts the entity on the change feed.
+func (r *resolver) update(ctx context.Context, entity string, id int64, ext string, k *MatchKeys) (bool, error) {
 	table := entityTable[entity]
 	var dataText, sourcesText string
 	waiting := r.rows.waitingEntity(table, id)
@@ -422,22 +436,22 @@ func (r *resolver) update(ctx context.Context, entity string, id int64, ext stri
 		// Created by this page and not written yet: merged where it waits.
 		dataText, sourcesText = waiting.data, waiting.sources
 	} else if err := r.queryRow(ctx, `SELECT data, sources FROM `+table+` WHERE id = ?`, id).Scan(&dataText, &sourcesText); err != nil {
-		return err
+		return false, err
 	}
 	var data map[string]any
 	if err := json.Unmarshal([]byte(dataText), &data); err != nil {
-		return err
+		return false, err
 	}
 	sources, err := decodeSources(sourcesText)
 	if err != nil {
-		return err
+		return false, err
 	}
 	before := maps.Clone(sources)
 	newData, newSources := merge(data, sources, k, r.provider)
 	// Compared as sources, not as text: a row in the older form of the column is
 	// not a change.
 	if newData == dataText && maps.Equal(before, sources) {
-		return nil
+		return false, nil
 	}
 	name, _ := data["name"].(string)
 	if waiting != nil {
@@ -447,9 +461,9 @@ func (r *resolver) update(ctx context.Context, entity string, id int64, ext stri
 		}
 	} else if _, err := r.exec(ctx, `UPDATE `+table+` SET data = ?, sources = ?, name = COALESCE(?, name), updated_at = ? WHERE id = ?`,
 		newData, newSources, nullStr(name), r.now, id); err != nil {
-		return err
+		return false, err
 	}
-	return r.changed(ctx, entity, OpUpdate, id, ext)
+	return true, r.changed(ctx, entity, OpUpdate, id, ext)
 }
 
 // merge applies a record's attributes to an entity's: by default the most recently

@@ -160,3 +160,48 @@ func TestCreatedAttributesAreMerge(t *testing.T) {
 		}
 	}
 }
+
+// An account or contact that learns its domain or address is changed, and is on the
+// change feed, even when survivorship changed none of its attributes: stored, or
+// created earlier in the same page and still waiting to be written. Learning nothing
+// is no change.
+func TestLearningAKeyIsAChange(t *testing.T) {
+	f := newEntityFixture(t, "hubspot")
+	changes := func(entity string) []string {
+		rows, err := f.s.DB().Query(`SELECT op || ' ' || external_id FROM changes WHERE entity = ? ORDER BY seq`, entity)
+		require.NoError(t, err)
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var s string
+			require.NoError(t, rows.Scan(&s))
+			out = append(out, s)
+		}
+		return out
+	}
+	// Records whose attributes are the same each time, the hash of the rest not.
+	commit := func(typ string, records ...Record) {
+		t.Helper()
+		_, err := f.s.CommitPage(context.Background(), f.run["hubspot/"+typ], f.obj["hubspot/"+typ], Page{Records: records})
+		require.NoError(t, err)
+	}
+	account := func(hash, domain string) Record {
+		return Record{ExternalID: "a1", Kind: "account", Data: []byte(`{}`), Raw: []byte(`{}`), Hash: hash,
+			Match: &MatchKeys{Entity: EntityAccount, Domain: domain, Name: "Acme", NameKey: "acme", At: at(1), Fields: map[string]any{"name": "Acme"}}}
+	}
+	commit("accounts", account("h1", ""))
+	commit("accounts", account("h2", "acme.com"))
+	commit("accounts", account("h3", "acme.com"))
+	assert.Equal(t, 1, f.count(`SELECT COUNT(*) FROM accounts WHERE domain = 'acme.com'`))
+	assert.Equal(t, []string{"insert a1", "update a1"}, changes("account"))
+
+	// One page: c1 created without an address, then found again by the crosswalk
+	// with one while its row waits.
+	contact := func(hash, email string) Record {
+		return Record{ExternalID: "c1", Kind: "contact", Data: []byte(`{}`), Raw: []byte(`{}`), Hash: hash,
+			Match: &MatchKeys{Entity: EntityContact, Email: email, Name: "Ann", At: at(1), Fields: map[string]any{"name": "Ann"}}}
+	}
+	commit("contacts", contact("h1", ""), contact("h2", "ann@acme.com"))
+	assert.Equal(t, 1, f.count(`SELECT COUNT(*) FROM contacts WHERE email = 'ann@acme.com'`))
+	assert.Equal(t, []string{"insert c1", "update c1"}, changes("contact"))
+}
