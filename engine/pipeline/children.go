@@ -190,6 +190,17 @@ func (r *run) fetchChildren(ctx context.Context, ref store.ParentRef) error {
 	q := retrieve.Query{Vars: map[string]any{"parent": parent}}
 	seen := map[string]bool{}
 	read := 0
+	// The parent's pages wait to commit together (Syncer.CommitRecords), as a type's
+	// own pages do; the parts of one response that commit together are one page.
+	var b batch
+	flush := func() error {
+		if len(b.pages) == 0 {
+			return nil
+		}
+		pages, page := b.pages, b.page
+		b = batch{}
+		return r.commitPages(ctx, pages, page)
+	}
 	err = r.job.Client.Pages(ctx, r.req, q, func(pg retrieve.Page) error {
 		out, err := r.page(ctx, pg, process.Cursor{}, pr, nil)
 		if err != nil {
@@ -199,8 +210,18 @@ func (r *run) fetchChildren(ctx context.Context, ref store.ParentRef) error {
 		for _, ext := range out.seen {
 			seen[ext] = true
 		}
-		return r.commit(ctx, pg, out.page)
+		out.page.Prepare(r.job.Connector.Provider)
+		b.add(pg, out.page, r.s.CommitRecords)
+		if b.full(r.s.CommitRecords, r.s.commitWait()) || (r.s.CommitNow != nil && r.s.CommitNow()) {
+			return flush()
+		}
+		return nil
 	})
+	// The pages that wait were read whole: they commit whatever ended the paging, as
+	// the page before a failure always has.
+	if ferr := flush(); ferr != nil {
+		err = ferr // a failed commit, which came first
+	}
 	if err != nil {
 		return fmt.Errorf("children of %s %s: %w", r.it.Parent.Type, rec.ExternalID, err)
 	}

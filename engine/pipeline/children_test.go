@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/intakehq/intake/engine/process"
+	"github.com/intakehq/intake/engine/retrieve"
 	"github.com/intakehq/intake/engine/store"
 )
 
@@ -265,6 +266,52 @@ func TestChildTypeFetchesEveryParent(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, desk.fetches())
 	assert.Equal(t, store.RunSucceeded, results[1].Run.Status)
+}
+
+// A parent's pages of children commit together, as a type's own pages do
+// (CommitRecords), and the parts of one response count as one page. Each ticket has
+// five comments, served two to a response, read in parts of one record.
+func TestChildPagesCommitTogether(t *testing.T) {
+	desk := newHelpDesk(4, 5, 1)
+	fx := newIncFixture(t, desk, deskSpec(1), t0.Add(time.Hour))
+	client, err := retrieve.NewClient(context.Background(), retrieve.Source{Connector: fx.conn, Config: map[string]any{"url": fx.url}},
+		retrieve.Options{RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond, PartSize: 1})
+	require.NoError(t, err)
+	fx.job.Client = client
+	_, err = (&Syncer{Store: fx.db}).Sync(context.Background(), fx.job) // the tickets
+	require.NoError(t, err)
+	fx.job.Types = []string{"comments"}
+	for _, tc := range []struct {
+		name          string
+		commitRecords int
+		commits       []int
+		pages         int
+	}{
+		{"each part on its own, counted as a page", 0, slices.Repeat([]int{1}, 20), 20},
+		{"a ticket's comments at once: three pages", 1000, []int{5, 5, 5, 5}, 12},
+		// The second response of each ticket is in both commits: two pages.
+		{"three records or more at once", 3, []int{3, 2, 3, 2, 3, 2, 3, 2}, 16},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := fx.db.DB().Exec(`DELETE FROM interactions WHERE integration_object_id IN (SELECT id FROM integration_objects WHERE interaction_type = 'comments')`)
+			require.NoError(t, err)
+			_, err = fx.db.DB().Exec(`UPDATE integration_objects SET cursor = NULL WHERE interaction_type = 'comments'`)
+			require.NoError(t, err)
+			cs := &countingStore{Store: fx.db}
+			var events []PageEvent
+			var mu sync.Mutex
+			s := &Syncer{Store: cs, CommitRecords: tc.commitRecords, CommitWait: time.Hour,
+				OnPage: func(e PageEvent) { mu.Lock(); events = append(events, e); mu.Unlock() }}
+			results, err := s.Sync(context.Background(), fx.job)
+			require.NoError(t, err)
+			require.Len(t, results, 1)
+			require.NoError(t, results[0].Err)
+			assert.Equal(t, tc.commits, cs.commits)
+			assert.Equal(t, 20, fx.count(t, "comments"))
+			assert.Equal(t, tc.pages, results[0].Run.Pages)
+			assert.Len(t, events, tc.pages)
+		})
+	}
 }
 
 // A child sync that fails part-way resumes at the first parent it had not finished:

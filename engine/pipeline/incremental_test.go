@@ -187,6 +187,7 @@ type incFixture struct {
 	job  Job
 	now  time.Time
 	conn *spec.Connector
+	url  string // the mock's
 }
 
 // incSpec is a connector of one interaction type, items, reading /items with the
@@ -221,7 +222,7 @@ func newIncFixture(t *testing.T, h http.Handler, specText string, now time.Time)
 	require.NoError(t, db.CreateIntegration(ctx, store.Integration{ID: "acme-feed", CustomerID: "acme", Provider: "feed"}, nil, nil))
 	conn, err := spec.Load("feed.yaml", []byte(specText))
 	require.NoError(t, err)
-	return &incFixture{db: db, now: now, conn: conn, job: fixtureJob(t, conn, srv.URL, now)}
+	return &incFixture{db: db, now: now, conn: conn, job: fixtureJob(t, conn, srv.URL, now), url: srv.URL}
 }
 
 func fixtureJob(t *testing.T, conn *spec.Connector, url string, now time.Time) Job {

@@ -359,12 +359,14 @@ type pageRead struct{ number, records int }
 func (b *batch) add(pg retrieve.Page, page store.Page, room int) {
 	if len(b.pages) == 0 {
 		b.page, b.since = page, time.Now()
-		// Room at once for the pages that will join it (room records): grown a part
-		// at a time, a batch of parts of 100 allocated three times its records.
-		if room > len(page.Records) {
-			b.page.Records = slices.Grow(b.page.Records, room-len(page.Records))
-		}
 	} else {
+		// When a second page joins, room at once for the pages that will (room
+		// records): grown a part at a time, a batch of parts of 100 allocated three
+		// times its records. Not for pages far smaller than room (a parent's few
+		// children), which may never fill it.
+		if len(b.pages) == 1 && room > cap(b.page.Records) && 10*len(b.page.Records) >= room {
+			b.page.Records = slices.Grow(b.page.Records, room-len(b.page.Records))
+		}
 		b.page.Merge(page)
 	}
 	if n := len(b.pages); n > 0 && b.pages[n-1].number == pg.Number {
