@@ -246,7 +246,8 @@ const (
 )
 
 // CommitPage stores a page's records and advances the cursor in one transaction, so a
-// crash leaves either all of the page or none of it.
+// crash leaves either all of the page or none of it. The records' Data and Raw must
+// not change until it returns: they are bound as they are (textView).
 func (s *Store) CommitPage(ctx context.Context, runID int64, obj *Object, p Page) (PageResult, error) {
 	var res PageResult
 	now := s.ts()
