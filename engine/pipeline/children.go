@@ -194,11 +194,10 @@ func (r *run) fetchChildren(ctx context.Context, ref store.ParentRef) error {
 	// own pages do; the parts of one response that commit together are one page.
 	var b batch
 	flush := func() error {
-		if len(b.pages) == 0 {
+		pages, page, ok := b.take()
+		if !ok {
 			return nil
 		}
-		pages, page := b.pages, b.page
-		b = batch{}
 		return r.commitPages(ctx, pages, page)
 	}
 	err = r.job.Client.Pages(ctx, r.req, q, func(pg retrieve.Page) error {
@@ -212,7 +211,7 @@ func (r *run) fetchChildren(ctx context.Context, ref store.ParentRef) error {
 		}
 		out.page.Prepare(r.job.Connector.Provider)
 		b.add(pg, out.page, r.s.CommitRecords)
-		if b.full(r.s.CommitRecords, r.s.commitWait()) || (r.s.CommitNow != nil && r.s.CommitNow()) {
+		if r.due(&b) {
 			return flush()
 		}
 		return nil

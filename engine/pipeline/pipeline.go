@@ -71,8 +71,9 @@ type Syncer struct {
 	// Pages that commit together (CommitRecords) are reported in order once their
 	// commit is done, the commit's Result with the last of them.
 	OnPage func(PageEvent)
-	// CommitRecords, when above 1, lets the pages of a type's own requests commit
-	// together: a page waits for the pages after it until they have read this many
+	// CommitRecords, when above 1, lets the pages of a type's own requests, and a
+	// child type's pages of one parent, commit together: a page waits for the pages
+	// after it until they have read this many
 	// records, or until it has waited CommitWait (checked as each page arrives), or
 	// the requests end. Each commit rewrites the b-tree pages it touches to the WAL,
 	// so a sync of 100-record pages cost a fifth more CPU per record than one of

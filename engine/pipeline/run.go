@@ -89,11 +89,10 @@ func (r *run) readSpan(ctx context.Context, sp span) error {
 	)
 	// flush starts the commit of the pages that wait, once the one before is done.
 	flush := func() error {
-		if len(b.pages) == 0 {
+		pages, page, ok := b.take()
+		if !ok {
 			return nil
 		}
-		pages, page := b.pages, b.page
-		b = batch{}
 		// The previous commit ran while these pages were fetched and mapped. If it
 		// failed, they never commit: the cursor would pass over its records.
 		if err := ov.wait(); err != nil {
@@ -122,7 +121,7 @@ func (r *run) readSpan(ctx context.Context, sp span) error {
 		}
 		r.markSeen(out.seen)
 		b.add(pg, page, r.s.CommitRecords)
-		if out.stop || b.full(r.s.CommitRecords, r.s.commitWait()) || (r.s.CommitNow != nil && r.s.CommitNow()) {
+		if out.stop || r.due(&b) {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -378,17 +377,24 @@ func (b *batch) add(pg retrieve.Page, page store.Page, room int) {
 	b.records += len(pg.Records)
 }
 
-// full reports whether the batch should commit now: it has read records records, or
-// its first page has waited wait. records of 0 or 1 commits each page.
-func (b *batch) full(records int, wait time.Duration) bool {
-	return records <= 1 || b.records >= records || time.Since(b.since) >= wait
+// take hands over the pages that wait and empties the batch; false when none wait.
+func (b *batch) take() ([]pageRead, store.Page, bool) {
+	pages, page := b.pages, b.page
+	*b = batch{}
+	return pages, page, len(pages) > 0
 }
 
-func (s *Syncer) commitWait() time.Duration {
-	if s.CommitWait > 0 {
-		return s.CommitWait
+// due reports whether the pages that wait should commit now: they have read
+// Syncer.CommitRecords records, or the first has waited CommitWait, or CommitNow says
+// so. A CommitRecords of 0 or 1 commits each page.
+func (r *run) due(b *batch) bool {
+	s := r.s
+	wait := s.CommitWait
+	if wait <= 0 {
+		wait = DefaultCommitWait
 	}
-	return DefaultCommitWait
+	return s.CommitRecords <= 1 || b.records >= s.CommitRecords || time.Since(b.since) >= wait ||
+		(s.CommitNow != nil && s.CommitNow())
 }
 
 // commitPages stores pages read one after another, merged into page, in one
