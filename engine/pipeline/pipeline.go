@@ -74,11 +74,11 @@ type Syncer struct {
 	// CommitRecords, when above 1, lets the pages of a type's own requests, and a
 	// child type's pages of one parent, commit together: a page waits for the pages
 	// after it until they have read this many records, or until it has waited
-	// CommitWait (checked as each page arrives), or the requests end. Each commit rewrites the b-tree pages it touches to the WAL,
-	// so a sync of 100-record pages cost a fifth more CPU per record than one of
-	// 1,000; a crash loses the pages that wait, read again from the stored cursor.
-	// 0 or 1: each page commits on its own. DefaultCommitRecords is what the daemon
-	// and the CLI use.
+	// CommitWait (checked as each page arrives), or the requests end. Each commit
+	// rewrites the b-tree pages it touches to the WAL, so a sync of 100-record pages
+	// cost a fifth more CPU per record than one of 1,000; a crash loses the pages that
+	// wait, read again from the stored cursor. 0 or 1: each page commits on its own.
+	// DefaultCommitRecords is what the daemon and the CLI use.
 	CommitRecords int
 	// CommitWait bounds how long a page waits to commit with later ones; 0 means
 	// DefaultCommitWait.
