@@ -129,8 +129,7 @@ type queryer interface {
 // inChunks runs q (ending in "IN ") with args and then each lookupChunk of keys as its
 // list, calling row for every row.
 func inChunks[K any](ctx context.Context, db queryer, q string, args []any, keys []K, row func(*sql.Rows) error) error {
-	for start := 0; start < len(keys); start += lookupChunk {
-		part := keys[start:min(start+lookupChunk, len(keys))]
+	for part := range slices.Chunk(keys, lookupChunk) {
 		all := slices.Grow(slices.Clip(args), len(part))
 		for _, k := range part {
 			all = append(all, k)
@@ -158,8 +157,7 @@ func inChunks[K any](ctx context.Context, db queryer, q string, args []any, keys
 // execInChunks runs q (ending in "IN ") with args and then each lookupChunk of keys
 // as its list.
 func execInChunks(ctx context.Context, tx *sql.Tx, q string, args []any, keys []any) error {
-	for start := 0; start < len(keys); start += lookupChunk {
-		part := keys[start:min(start+lookupChunk, len(keys))]
+	for part := range slices.Chunk(keys, lookupChunk) {
 		if _, err := tx.ExecContext(ctx, q+placeholders(len(part)), append(slices.Clip(args), part...)...); err != nil {
 			return err
 		}
@@ -182,8 +180,7 @@ func placeholders(n int) string { return "(?" + strings.Repeat(", ?", n-1) + ")"
 // eight. PostgreSQL would type the VALUES' parameters as text there, and keeps the
 // plain form.
 func insertRows(ctx context.Context, tx *sql.Tx, d Dialect, head, tail string, rows [][]any, perStatement int) error {
-	for start := 0; start < len(rows); start += perStatement {
-		part := rows[start:min(start+perStatement, len(rows))]
+	for part := range slices.Chunk(rows, perStatement) {
 		q, args := insertStatement(d, head, tail, part)
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("write %d rows: %w", len(part), err)
