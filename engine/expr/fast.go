@@ -101,10 +101,11 @@ func fastTerm(t *gojq.Term) fastFn {
 	case gojq.TermTypeFalse:
 		return constant(false)
 	case gojq.TermTypeString:
-		if t.Str == nil || len(t.Str.Queries) > 0 || t.Format != "" {
+		s, ok := literalTerm(t)
+		if !ok {
 			return nil
 		}
-		return constant(t.Str.Str)
+		return constant(s)
 	case gojq.TermTypeQuery:
 		return compileFast(t.Query)
 	case gojq.TermTypeArray:
@@ -267,11 +268,17 @@ func asciiCase(lo, hi byte, delta int) fastFn {
 	}
 }
 
+// literalString is the string q is, when q is a literal one ("sep").
 func literalString(q *gojq.Query) (string, bool) {
 	if q == nil || q.Term == nil || q.Left != nil || q.Right != nil || len(q.FuncDefs) > 0 || len(q.Patterns) > 0 {
 		return "", false
 	}
-	t := q.Term
+	return literalTerm(q.Term)
+}
+
+// literalTerm is the string t is, when t is a literal one: no interpolation, format
+// or suffix.
+func literalTerm(t *gojq.Term) (string, bool) {
 	if t.Type != gojq.TermTypeString || t.Str == nil || len(t.Str.Queries) > 0 || t.Format != "" || len(t.SuffixList) > 0 {
 		return "", false
 	}
