@@ -49,14 +49,14 @@ func Compare(ctx context.Context, o CompareOptions) error {
 				return fmt.Errorf("%s run %d: read %d records (%d new), want %d", exe, run, r.Records, r.New, o.Records)
 			}
 			fmt.Fprintf(o.Log, "# run %d %s: %.2fs = %.0f records/s, cpu %.0f µs/record, peak RSS %.1f MB\n",
-				run, exe, r.Seconds, r.RPS(), 1e6*r.CPUSeconds/float64(r.Records), float64(r.PeakRSSKB)/1024)
+				run, exe, r.Seconds, r.RPS(), r.CPUMicros(), float64(r.PeakRSSKB)/1024)
 			results[i] = append(results[i], r)
 		}
 	}
 	var baseRPS, baseCPU float64
 	for i, exe := range o.Builds {
-		rps := median(results[i], func(r Result) float64 { return r.RPS() })
-		cpu := median(results[i], func(r Result) float64 { return 1e6 * r.CPUSeconds / float64(r.Records) })
+		rps := median(results[i], Result.RPS)
+		cpu := median(results[i], Result.CPUMicros)
 		line := fmt.Sprintf("compare: build=%s page=%d records=%d runs=%d median_rps=%.0f median_cpu_us=%.1f", exe, o.Page, o.Records, len(results[i]), rps, cpu)
 		if i == 0 {
 			baseRPS, baseCPU = rps, cpu

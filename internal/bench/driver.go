@@ -65,7 +65,7 @@ func Drive(ctx context.Context, o DriverOptions) error {
 					return fmt.Errorf("%s run %d page %d: read %d records (%d new), want %d", kind, run, page, r.Records, r.New, o.Records)
 				}
 				fmt.Fprintf(o.Log, "# run %d page=%d %s: %d records in %.2fs = %.0f records/s, cpu %.2fs (%.0f µs/record), peak RSS %.1f MB, load %s\n",
-					run, page, kind, r.Records, r.Seconds, r.RPS(), r.CPUSeconds, 1e6*r.CPUSeconds/float64(max(1, r.Records)), float64(r.PeakRSSKB)/1024, loadAvg())
+					run, page, kind, r.Records, r.Seconds, r.RPS(), r.CPUSeconds, r.CPUMicros(), float64(r.PeakRSSKB)/1024, loadAvg())
 				cur := &b.floor
 				if kind == "engine" {
 					cur = &b.engine

@@ -57,6 +57,9 @@ func (r Result) RPS() float64 {
 	return float64(r.Records) / r.Seconds
 }
 
+// CPUMicros is the CPU time a record took, in µs.
+func (r Result) CPUMicros() float64 { return 1e6 * r.CPUSeconds / float64(max(1, r.Records)) }
+
 // Options says what to sync, from where, into which directory.
 type Options struct {
 	URL  string // the mock's base URL
