@@ -143,6 +143,16 @@ func (fx *fixture) storedIDs(t *testing.T) map[string]int {
 	return out
 }
 
+// storedOnce checks that n records are stored, none of them twice.
+func (fx *fixture) storedOnce(t *testing.T, n int) {
+	t.Helper()
+	ids := fx.storedIDs(t)
+	assert.Len(t, ids, n)
+	for id, times := range ids {
+		assert.Equal(t, 1, times, id)
+	}
+}
+
 func (fx *fixture) cursor(t *testing.T) string {
 	t.Helper()
 	obj, err := fx.db.EnsureObject(context.Background(), "acme-tickets", "tickets")
@@ -218,11 +228,7 @@ func TestFailedCommitLosesNothing(t *testing.T) {
 	results, err := (&Syncer{Store: fx.db}).Sync(context.Background(), fx.job)
 	require.NoError(t, err)
 	require.NoError(t, results[0].Err)
-	ids := fx.storedIDs(t)
-	assert.Len(t, ids, 35)
-	for id, n := range ids {
-		assert.Equal(t, 1, n, id)
-	}
+	fx.storedOnce(t, 35)
 }
 
 func TestProviderFailureRecordedRedactedAndCursorHeld(t *testing.T) {
