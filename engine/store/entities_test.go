@@ -168,14 +168,11 @@ func TestCreatedAttributesAreMerge(t *testing.T) {
 func TestLearningAKeyIsAChange(t *testing.T) {
 	f := newEntityFixture(t, "hubspot")
 	changes := func(entity string) []string {
-		rows, err := f.s.DB().Query(`SELECT op || ' ' || external_id FROM changes WHERE entity = ? ORDER BY seq`, entity)
-		require.NoError(t, err)
-		defer rows.Close()
 		var out []string
-		for rows.Next() {
-			var s string
-			require.NoError(t, rows.Scan(&s))
-			out = append(out, s)
+		for _, c := range allChanges(t, f.s, 0) {
+			if c.Entity == entity {
+				out = append(out, c.Op+" "+c.ExternalID)
+			}
 		}
 		return out
 	}
