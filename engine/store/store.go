@@ -125,6 +125,9 @@ func SQLiteDSN(path string) string {
 	// rows inside a transaction writes one) off a temporary file: with it on disk, a
 	// page commit spent a sixth of its time in pwrite. cache_size is 16 MiB a
 	// connection (the default is 2 MiB), so the indexes a page probes stay cached.
+	// The driver runs these sorted by name (busy_timeout first), not in this order:
+	// a pragma that must precede journal_mode(WAL), such as page_size, would take no
+	// effect here (docs/performance.md, "What was left").
 	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)", "synchronous(NORMAL)", "temp_store(MEMORY)", "cache_size(-16384)"} {
 		q.Add("_pragma", p)
 	}
