@@ -417,6 +417,11 @@ func parseYAML(file string, data []byte, kind fileKind) (*yaml.Node, Errors) {
 	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "" {
+		// A document marker with nothing after it ("---"): the parser places the
+		// empty value on the line after the marker, which may be past the file's end.
+		return nil, Errors{{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("empty file: a %s needs at least %s", kind.name, kind.needs)}}
+	}
 	if e := checkAliases(file, n); e != nil {
 		return nil, Errors{e}
 	}

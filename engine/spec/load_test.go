@@ -155,6 +155,8 @@ var badSpecs = []struct {
 		`testdata/specs/bad/yaml_tab.bad.yaml:12:1: invalid YAML: a tab cannot indent YAML; indent with spaces`},
 	{"empty.bad.yaml",
 		`testdata/specs/bad/empty.bad.yaml:1:1: empty file: a connector needs at least provider and interaction_types`},
+	{"empty_document.bad.yaml",
+		`testdata/specs/bad/empty_document.bad.yaml:1:1: empty file: a connector needs at least provider and interaction_types`},
 	{"two_documents.bad.yaml",
 		`testdata/specs/bad/two_documents.bad.yaml:15:1: a connector file holds one YAML document; found a second one`},
 
