@@ -788,12 +788,13 @@ func TestParseOverride(t *testing.T) {
 		name, src string
 		want      string // the full error text
 	}{
-		{"empty", "", "o.yaml:1:1: empty file"},
+		{"empty", "", "o.yaml:1:1: empty file: an override needs at least customer, provider and what it changes"},
+		{"document marker only", "---\n", "o.yaml:1:1: empty file: an override needs at least customer, provider and what it changes"},
 		{"list", "- customer: acme\n", "o.yaml:1:1: an override is a mapping with customer, provider and the keys it changes"},
 		{"no provider", "customer: acme\nsync_every: 1d\n", `o.yaml:1:1: missing required key "provider"`},
 		{"customer not a name", "customer: [acme]\nprovider: crm\n", "o.yaml:1:11: customer: must be a name"},
 		{"provider empty", "customer: acme\nprovider: ''\n", "o.yaml:2:11: provider: must be a name"},
-		{"two documents", "customer: acme\nprovider: crm\n---\nsync_every: 1d\n", "o.yaml:3:1: "},
+		{"two documents", "customer: acme\nprovider: crm\n---\nsync_every: 1d\n", "o.yaml:3:1: an override file holds one YAML document; found a second one"},
 		{"tab", "customer: acme\nprovider: crm\ninteraction_types:\n\taccounts: {}\n", "o.yaml:4:1: invalid YAML: a tab cannot indent YAML; indent with spaces"},
 	}
 	for _, tc := range tests {

@@ -390,13 +390,13 @@ func yamlError(file string, err error) *Error {
 
 // fileKind names a kind of YAML file in parse errors.
 type fileKind struct {
-	name  string // "connector"
+	name  string // "a connector": with its article
 	needs string // what an empty one lacks
 }
 
 var (
-	connectorFile = fileKind{"connector", "provider and interaction_types"}
-	overrideFile  = fileKind{"override", "customer, provider and what it changes"}
+	connectorFile = fileKind{"a connector", "provider and interaction_types"}
+	overrideFile  = fileKind{"an override", "customer, provider and what it changes"}
 )
 
 // parseYAML reads exactly one YAML document and returns its root node.
@@ -405,13 +405,13 @@ func parseYAML(file string, data []byte, kind fileKind) (*yaml.Node, Errors) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
 		if errors.Is(err, errEOF()) {
-			return nil, Errors{{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("empty file: a %s needs at least %s", kind.name, kind.needs)}}
+			return nil, Errors{{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("empty file: %s needs at least %s", kind.name, kind.needs)}}
 		}
 		return nil, Errors{syntaxError(file, data, err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		return nil, Errors{{File: file, Line: extra.Line, Col: extra.Column, Msg: fmt.Sprintf("a %s file holds one YAML document; found a second one", kind.name)}}
+		return nil, Errors{{File: file, Line: extra.Line, Col: extra.Column, Msg: fmt.Sprintf("%s file holds one YAML document; found a second one", kind.name)}}
 	}
 	n := &root
 	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
@@ -420,7 +420,7 @@ func parseYAML(file string, data []byte, kind fileKind) (*yaml.Node, Errors) {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "" {
 		// A document marker with nothing after it ("---"): the parser places the
 		// empty value on the line after the marker, which may be past the file's end.
-		return nil, Errors{{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("empty file: a %s needs at least %s", kind.name, kind.needs)}}
+		return nil, Errors{{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("empty file: %s needs at least %s", kind.name, kind.needs)}}
 	}
 	if e := checkAliases(file, n); e != nil {
 		return nil, Errors{e}
