@@ -401,11 +401,14 @@ var (
 
 // parseYAML reads exactly one YAML document and returns its root node.
 func parseYAML(file string, data []byte, kind fileKind) (*yaml.Node, Errors) {
+	empty := func() Errors {
+		return Errors{{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("empty file: %s needs at least %s", kind.name, kind.needs)}}
+	}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
 		if errors.Is(err, errEOF()) {
-			return nil, Errors{{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("empty file: %s needs at least %s", kind.name, kind.needs)}}
+			return nil, empty()
 		}
 		return nil, Errors{syntaxError(file, data, err)}
 	}
@@ -420,7 +423,7 @@ func parseYAML(file string, data []byte, kind fileKind) (*yaml.Node, Errors) {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "" {
 		// A document marker with nothing after it ("---"): the parser places the
 		// empty value on the line after the marker, which may be past the file's end.
-		return nil, Errors{{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("empty file: %s needs at least %s", kind.name, kind.needs)}}
+		return nil, empty()
 	}
 	if e := checkAliases(file, n); e != nil {
 		return nil, Errors{e}
