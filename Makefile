@@ -22,6 +22,7 @@ FUZZFLAGS        ?=
 FUZZ_TARGETS := \
 	engine/spec:FuzzLoadSpec \
 	engine/spec:FuzzOverrideLayering \
+	engine/config:FuzzLoadConfig \
 	engine/retrieve:FuzzParseLinkHeader \
 	engine/expr:FuzzTemplate \
 	engine/expr:FuzzFastAgreesWithJQ \

@@ -276,3 +276,28 @@ func TestConfigDocs(t *testing.T) {
 	_, err = config.Load(config.Options{File: file, Getenv: func(k string) string { return env[k] }})
 	require.NoError(t, err)
 }
+
+// intake.yaml's syntax errors are placed as the spec loader places a connector's
+// (spec.SyntaxError): inside the line they name, and, past a flow nesting of 100,
+// with yaml.v3's own message instead of a second parse whose time grows with the
+// square of the nesting.
+func TestSyntaxErrorPositions(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		// The input FuzzLoadSpec found for the spec loader: goccy/go-yaml places
+		// the error at column 15 of a 9-character line.
+		{"after a multi-line scalar", "provider: helpdesk\ncredentialope  token:\n    description: AP token.\nbase_urlp httpses:\n  ti://api.helpdesk.ùexample/v2\nauth:\n  type: bearer\ninteracvion_types:\n  ticket:\n    kind: ticket\n    request:\n      path: /tickets\n    records: \".tickets[] | select(.status == \\\"s:\nn\\\"\t | ]\"\n    id: .id/",
+			`intake.yaml:14:10: invalid YAML: value is not allowed in this context. map key-value is pre-defined`},
+		{"deep flow nesting", "workers: " + strings.Repeat("[", 5000),
+			`intake.yaml:1:1: invalid YAML: did not find expected node content`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "intake.yaml")
+			require.NoError(t, os.WriteFile(file, []byte(tc.yaml), 0o600))
+			_, err := config.Load(config.Options{File: file, Getenv: func(string) string { return "" }})
+			require.Error(t, err)
+			assert.Equal(t, tc.want, strings.ReplaceAll(err.Error(), file, "intake.yaml"))
+		})
+	}
+}

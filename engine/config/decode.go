@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	gyaml "github.com/goccy/go-yaml"
-	gyamlparser "github.com/goccy/go-yaml/parser"
 	"gopkg.in/yaml.v3"
 
 	"github.com/intakehq/intake/engine/spec"
@@ -28,7 +26,7 @@ func (c *Config) decodeFile(file string, data []byte, getenv func(string) string
 		if errors.Is(err, io.EOF) {
 			return nil // an empty file: defaults
 		}
-		return spec.Errors{yamlError(file, data, err)}
+		return spec.Errors{spec.SyntaxError(file, data, err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -59,30 +57,6 @@ func (c *Config) decodeFile(file string, data []byte, getenv func(string) string
 		c.Alerts.Webhook.SecretFile = resolve(file, c.Alerts.Webhook.SecretFile)
 	}
 	return nil
-}
-
-var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// yamlError locates a YAML syntax error. yaml.v3 reports the line of the enclosing
-// block rather than of the problem, so the file is parsed again with goccy/go-yaml,
-// whose errors carry the offending token's line and column (as the spec loader does).
-func yamlError(file string, data []byte, err error) *spec.Error {
-	_, gerr := gyamlparser.ParseBytes(data, 0)
-	var se *gyaml.SyntaxError
-	if errors.As(gerr, &se) && se.GetToken() != nil {
-		pos := se.GetToken().Position
-		msg := se.GetMessage()
-		if strings.Contains(msg, "'\t'") {
-			msg = "a tab cannot indent YAML; indent with spaces"
-		}
-		return &spec.Error{File: file, Line: pos.Line, Col: pos.Column, Msg: "invalid YAML: " + msg}
-	}
-	msg := strings.SplitN(err.Error(), "\n", 2)[0]
-	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &spec.Error{File: file, Line: line, Col: 1, Msg: "invalid YAML: " + m[2]}
-	}
-	return &spec.Error{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }
 
 type decoder struct {

@@ -123,7 +123,7 @@ func Apply(base *Connector, overrides ...*Override) (*Layers, error) {
 			all = append(all, &Error{File: ov.File, Line: ov.provLine, Col: ov.provCol, Path: "provider", Msg: fmt.Sprintf("is %q, but this override is applied to provider %q", ov.Provider, base.Provider)})
 			continue
 		}
-		o.lines[ov.File] = yamlLines(ov.data)
+		o.lines[ov.File] = YAMLLines(ov.data)
 		m := &merger{o: o, file: ov.File, allowed: slices.Concat(DefaultCustomizable, SourceCustomizable[base.Source], base.Customizable), base: base, custom: custom}
 		m.mergeMap(root, ov.root, nil)
 		all = append(all, m.errs...)

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -91,12 +92,12 @@ type origins struct {
 }
 
 func newOrigins(file string, data []byte) *origins {
-	return &origins{main: file, file: map[*yaml.Node]string{}, lines: map[string][]string{file: yamlLines(data)}, replaced: map[string]string{}}
+	return &origins{main: file, file: map[*yaml.Node]string{}, lines: map[string][]string{file: YAMLLines(data)}, replaced: map[string]string{}}
 }
 
-// yamlLines splits a file into lines as YAML numbers them: a line ends at LF, CR LF,
-// a lone CR, NEL, LS or PS.
-func yamlLines(data []byte) []string {
+// YAMLLines splits a file into lines as YAML numbers them: a line ends at LF, CR LF,
+// a lone CR, NEL, LS or PS. Error positions count these lines.
+func YAMLLines(data []byte) []string {
 	var lines []string
 	start := 0
 	for i := 0; i < len(data); i++ {
@@ -333,10 +334,12 @@ func (d *document) scalarText(segs []string) string {
 
 var yamlLineRe = regexp.MustCompile(`^yaml: (?:unmarshal errors:\n\s*)?line (\d+): (.*)$`)
 
-// syntaxError locates a YAML syntax error. yaml.v3 reports the line of the enclosing
-// block rather than of the problem, so the file is parsed again with goccy/go-yaml,
-// whose errors carry the offending token's line and column.
-func syntaxError(file string, data []byte, err error) *Error {
+// SyntaxError locates the error yaml.v3 gave for data, the contents of file, as
+// "invalid YAML: ..." at a line and column of the file. yaml.v3 reports the line of
+// the enclosing block rather than of the problem, so the file is parsed again with
+// goccy/go-yaml, whose errors carry the offending token's line and column. intake.yaml
+// (engine/config) is read the same way.
+func SyntaxError(file string, data []byte, err error) *Error {
 	var gerr error
 	if flowDepth(data) <= maxGoccyFlowDepth {
 		_, gerr = gyamlparser.ParseBytes(data, 0)
@@ -349,7 +352,7 @@ func syntaxError(file string, data []byte, err error) *Error {
 			msg = "a tab cannot indent YAML; indent with spaces"
 		}
 		// goccy's column can lie past the line (after a multi-line scalar).
-		line, col := inLine(yamlLines(data), pos.Line, pos.Column)
+		line, col := inLine(YAMLLines(data), pos.Line, pos.Column)
 		return &Error{File: file, Line: line, Col: col, Msg: "invalid YAML: " + msg}
 	}
 	e := yamlError(file, err)
@@ -410,7 +413,7 @@ func parseYAML(file string, data []byte, kind fileKind) (*yaml.Node, Errors) {
 		if errors.Is(err, errEOF()) {
 			return nil, empty()
 		}
-		return nil, Errors{syntaxError(file, data, err)}
+		return nil, Errors{SyntaxError(file, data, err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -578,10 +581,11 @@ func (d *document) convert(n *yaml.Node, segs []string, errs *Errors) any {
 }
 
 var (
-	schemaOnce sync.Once
-	schemaRaw  map[string]any
-	schemaC    *jsonschema.Schema
-	schemaErr  error
+	schemaOnce  sync.Once
+	schemaRaw   map[string]any
+	schemaC     *jsonschema.Schema
+	schemaErr   error
+	schemaNames map[string][][]string // see nameContainers
 )
 
 // connectorSchema compiles the embedded schema once; it is immutable afterwards.
@@ -598,6 +602,7 @@ func connectorSchema() (*jsonschema.Schema, map[string]any, error) {
 			return
 		}
 		schemaRaw, _ = raw.(map[string]any)
+		schemaNames = nameContainers(schemaRaw)
 		c := jsonschema.NewCompiler()
 		const url = "connector.schema.json"
 		if err := c.AddResource(url, raw); err != nil {
@@ -683,9 +688,7 @@ func (d *document) schemaError(e *jsonschema.ValidationError, raw map[string]any
 		}
 		return Errors{d.errAt(segs, false, "%q does not match %s", k.Got, k.Want)}
 	case *kind.PropertyNames:
-		// The library may report the parent's location incorrectly here; the key is
-		// found by name instead.
-		return Errors{d.errAtKeyNamed(segs, k.Property, "name %q must be lower case letters, digits and _ and start with a letter", k.Property)}
+		return d.nameErrors(e.SchemaURL, segs, k.Property)
 	case *kind.MinProperties:
 		return Errors{d.errAt(segs, false, "must have at least %d entry", k.Want)}
 	case *kind.MinLength:
@@ -700,6 +703,118 @@ func (d *document) schemaError(e *jsonschema.ValidationError, raw map[string]any
 	default:
 		return Errors{d.errAt(segs, false, "%s", e.ErrorKind.LocalizedString(printer))}
 	}
+}
+
+// nameErrors places the error of a key called name that a propertyNames schema (at
+// schemaURL) refused. The library's location of it is the mapping's, but that slice
+// is shared with the validation that goes on after it, so it may name a sibling of
+// the mapping instead, depending on the order in which a map's keys were visited: a
+// name refused in interaction_types was reported once in config, where a key of the
+// same name then hid it (found by FuzzLoadSpec). So the key is looked for in every
+// mapping that schema applies to.
+func (d *document) nameErrors(schemaURL string, segs []string, name string) Errors {
+	const msg = "name %q must be lower case letters, digits and _ and start with a letter"
+	_, frag, _ := strings.Cut(schemaURL, "#")
+	var found [][]string
+	for k, p := range d.pos {
+		path := strings.Split(k, "\x1f")
+		if path[len(path)-1] != name || p.keyLine == 0 {
+			continue
+		}
+		for _, c := range schemaNames[frag] {
+			if matchPath(c, path[:len(path)-1]) {
+				found = append(found, path)
+				break
+			}
+		}
+	}
+	if len(found) == 0 {
+		return Errors{d.errAtKeyNamed(segs, name, msg, name)}
+	}
+	var out Errors
+	for _, path := range found {
+		out = append(out, d.errAt(path, true, msg, name))
+	}
+	return out
+}
+
+// matchPath reports whether path is pattern, where "*" in pattern stands for any
+// key or index.
+func matchPath(pattern, path []string) bool {
+	if len(pattern) != len(path) {
+		return false
+	}
+	for i, p := range pattern {
+		if p != "*" && p != path[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// nameContainers maps the location of each propertyNames schema in the connector
+// schema (a fragment such as /$defs/fieldset/propertyNames) to the paths of the
+// mappings it applies to, "*" standing for any key or index: config and credentials
+// for a fieldset's. It follows properties, additionalProperties, patternProperties,
+// items, the combinators and local $refs.
+func nameContainers(raw map[string]any) map[string][][]string {
+	out := map[string][][]string{}
+	seen := map[string]bool{} // schema location and path, against $ref cycles
+	var walk func(n map[string]any, loc string, path []string)
+	walk = func(n map[string]any, loc string, path []string) {
+		key := loc + "\x00" + strings.Join(path, "\x1f")
+		if seen[key] || len(path) > 16 {
+			return
+		}
+		seen[key] = true
+		child := func(v any, loc string, seg ...string) {
+			if m, ok := v.(map[string]any); ok {
+				walk(m, loc, append(slices.Clip(path), seg...))
+			}
+		}
+		if ref, ok := n["$ref"].(string); ok && strings.HasPrefix(ref, "#/") {
+			var cur any = raw
+			for _, s := range strings.Split(ref[2:], "/") {
+				m, _ := cur.(map[string]any)
+				cur = m[strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")]
+			}
+			child(cur, ref[1:])
+		}
+		if _, ok := n["propertyNames"]; ok {
+			out[loc+"/propertyNames"] = append(out[loc+"/propertyNames"], slices.Clone(path))
+		}
+		esc := strings.NewReplacer("~", "~0", "/", "~1")
+		for _, kw := range []string{"properties", "patternProperties"} {
+			props, _ := n[kw].(map[string]any)
+			for k, v := range props {
+				seg := k
+				if kw == "patternProperties" {
+					seg = "*"
+				}
+				child(v, loc+"/"+kw+"/"+esc.Replace(k), seg)
+			}
+		}
+		child(n["additionalProperties"], loc+"/additionalProperties", "*")
+		child(n["items"], loc+"/items", "*")
+		for _, kw := range []string{"not", "if", "then", "else"} {
+			child(n[kw], loc+"/"+kw)
+		}
+		for _, kw := range []string{"allOf", "anyOf", "oneOf", "prefixItems"} {
+			list, _ := n[kw].([]any)
+			for i, v := range list {
+				if kw == "prefixItems" {
+					child(v, loc+"/"+kw+"/"+strconv.Itoa(i), strconv.Itoa(i))
+				} else {
+					child(v, loc+"/"+kw+"/"+strconv.Itoa(i))
+				}
+			}
+		}
+	}
+	walk(raw, "", nil)
+	for _, paths := range out {
+		slices.SortFunc(paths, slices.Compare)
+	}
+	return out
 }
 
 // errAtKeyNamed places an error on the key called name: under segs when that mapping

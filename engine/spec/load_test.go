@@ -769,3 +769,35 @@ interaction_types:
 		t.Error("errors are not in file order")
 	}
 }
+
+// A name refused in two mappings is reported in both, every time. The schema
+// library's location of such an error could name the other mapping, depending on
+// map order, and the two messages then collapsed into one (FuzzLoadSpec's input
+// dac47342ee93620e).
+func TestBadNameInTwoMappings(t *testing.T) {
+	const y = `provider: p
+base_url: https://x
+config:
+  Sub Domain: {}
+interaction_types:
+  Sub Domain:
+    kind: ticket
+    request: {path: /t}
+    records: .[]
+    id: .id
+`
+	for i := range 50 {
+		_, err := spec.Load("x.yaml", []byte(y))
+		if err == nil {
+			t.Fatal("loaded")
+		}
+		for _, want := range []string{
+			`x.yaml:4:3: config.Sub Domain: name "Sub Domain" must be lower case letters, digits and _ and start with a letter`,
+			`x.yaml:6:3: interaction_types.Sub Domain: name "Sub Domain" must be lower case letters, digits and _ and start with a letter`,
+		} {
+			if !strings.Contains(err.Error(), want) {
+				t.Fatalf("load %d: got\n%v\nwant it to contain\n%s", i+1, err, want)
+			}
+		}
+	}
+}

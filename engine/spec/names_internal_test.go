@@ -1,0 +1,24 @@
+package spec
+
+import (
+	"reflect"
+	"testing"
+)
+
+// The mappings whose key names the connector schema constrains, as nameErrors
+// looks for a refused name in them.
+func TestNameContainers(t *testing.T) {
+	_, _, err := connectorSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][][]string{
+		"/properties/interaction_types/propertyNames":          {{"interaction_types"}},
+		"/properties/kinds/propertyNames":                      {{"kinds"}},
+		"/$defs/fieldset/propertyNames":                        {{"config"}, {"credentials"}},
+		"/$defs/rate_limit/properties/endpoints/propertyNames": {{"rate_limit", "endpoints"}},
+	}
+	if !reflect.DeepEqual(schemaNames, want) {
+		t.Errorf("got %v\nwant %v", schemaNames, want)
+	}
+}
