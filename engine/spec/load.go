@@ -773,12 +773,7 @@ func nameContainers(raw map[string]any) map[string][][]string {
 			}
 		}
 		if ref, ok := n["$ref"].(string); ok && strings.HasPrefix(ref, "#/") {
-			var cur any = raw
-			for _, s := range strings.Split(ref[2:], "/") {
-				m, _ := cur.(map[string]any)
-				cur = m[strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")]
-			}
-			child(cur, ref[1:])
+			child(schemaAt(raw, ref[1:]), ref[1:])
 		}
 		if _, ok := n["propertyNames"]; ok {
 			out[loc+"/propertyNames"] = append(out[loc+"/propertyNames"], slices.Clone(path))
@@ -894,9 +889,21 @@ func allowedKeys(raw map[string]any, schemaURL string) []string {
 	if !ok {
 		return nil
 	}
-	frag = strings.TrimSuffix(frag, "/additionalProperties")
+	m, _ := schemaAt(raw, strings.TrimSuffix(frag, "/additionalProperties")).(map[string]any)
+	props, _ := m["properties"].(map[string]any)
+	keys := make([]string, 0, len(props))
+	for k := range props {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// schemaAt is the part of the raw schema at a JSON pointer (a fragment such as
+// /$defs/fieldset), or nil.
+func schemaAt(raw map[string]any, pointer string) any {
 	var cur any = raw
-	for _, s := range strings.Split(strings.TrimPrefix(frag, "/"), "/") {
+	for _, s := range strings.Split(strings.TrimPrefix(pointer, "/"), "/") {
 		if s == "" {
 			continue
 		}
@@ -906,14 +913,7 @@ func allowedKeys(raw map[string]any, schemaURL string) []string {
 		}
 		cur = m[strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")]
 	}
-	m, _ := cur.(map[string]any)
-	props, _ := m["properties"].(map[string]any)
-	keys := make([]string, 0, len(props))
-	for k := range props {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return cur
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
