@@ -713,8 +713,8 @@ func (d *document) schemaError(e *jsonschema.ValidationError, raw map[string]any
 // same name then hid it (found by FuzzLoadSpec). So the key is looked for in every
 // mapping that schema applies to.
 func (d *document) nameErrors(schemaURL string, segs []string, name string) Errors {
-	const msg = "name %q must be lower case letters, digits and _ and start with a letter"
 	_, frag, _ := strings.Cut(schemaURL, "#")
+	msg := "name %q " + nameRule(frag)
 	var found [][]string
 	for k, p := range d.pos {
 		path := strings.Split(k, "\x1f")
@@ -736,6 +736,22 @@ func (d *document) nameErrors(schemaURL string, segs []string, name string) Erro
 		out = append(out, d.errAt(path, true, msg, name))
 	}
 	return out
+}
+
+// nameRules says in words what each propertyNames pattern of the connector schema
+// asks of a key; TestNameRules fails when the schema gains a pattern missing here.
+var nameRules = map[string]string{
+	"^[a-z][a-z0-9_]*$": "must be lower case letters, digits and _ and start with a letter",
+	"^/":                "must be a path pattern starting with /, such as /crm/v3/objects/*/search",
+}
+
+// nameRule is the rule of the propertyNames schema at fragment frag.
+func nameRule(frag string) string {
+	pattern, _ := schemaAt(schemaRaw, frag+"/pattern").(string)
+	if r, ok := nameRules[pattern]; ok {
+		return r
+	}
+	return fmt.Sprintf("must match %s", pattern)
 }
 
 // matchPath reports whether path is pattern, where "*" in pattern stands for any

@@ -322,6 +322,8 @@ var badSpecs = []struct {
 		`testdata/specs/bad/gap_remaining_without_reset.bad.yaml:4:1: rate_limit: remaining_header needs reset_header: at 0 remaining, the engine waits for the reset`},
 	{"gap_endpoint_pattern.bad.yaml",
 		`testdata/specs/bad/gap_endpoint_pattern.bad.yaml:8:5: rate_limit.endpoints./exports/tickets*: "/exports/tickets*" is not a path pattern: segments are names or *, such as /crm/v3/objects/*/search`},
+	{"gap_endpoint_no_slash.bad.yaml",
+		`testdata/specs/bad/gap_endpoint_no_slash.bad.yaml:7:5: rate_limit.endpoints.search: name "search" must be a path pattern starting with /, such as /crm/v3/objects/*/search`},
 	{"gap_reset_format_unknown.bad.yaml",
 		`testdata/specs/bad/gap_reset_format_unknown.bad.yaml:7:17: rate_limit.reset_format: "iso8601" is not one of: unix, unix_ms, seconds, http_date, rfc3339`},
 }

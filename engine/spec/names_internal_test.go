@@ -22,3 +22,21 @@ func TestNameContainers(t *testing.T) {
 		t.Errorf("got %v\nwant %v", schemaNames, want)
 	}
 }
+
+// Every propertyNames pattern of the connector schema has its rule in words, so a
+// refused key is told what its name must be.
+func TestNameRules(t *testing.T) {
+	if _, _, err := connectorSchema(); err != nil {
+		t.Fatal(err)
+	}
+	for frag := range schemaNames {
+		pattern, ok := schemaAt(schemaRaw, frag+"/pattern").(string)
+		if !ok {
+			t.Errorf("%s: no pattern", frag)
+			continue
+		}
+		if _, ok := nameRules[pattern]; !ok {
+			t.Errorf("%s: pattern %q has no entry in nameRules", frag, pattern)
+		}
+	}
+}
