@@ -14,10 +14,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"time"
 
+	"github.com/intakehq/intake/engine/secret"
 	"github.com/intakehq/intake/engine/store"
 )
 
@@ -158,23 +158,14 @@ func ValidateWebhook(rawURL string, secret []byte) error {
 	return nil
 }
 
-// ReadSecretFile reads a webhook secret from a file, or from stdin when name is "-".
-// Surrounding whitespace, such as the final newline, is not part of the secret.
+// ReadSecretFile reads a webhook secret from a file, or from stdin when name is "-"
+// (see secret.ReadFile).
 func ReadSecretFile(name string, stdin io.Reader) ([]byte, error) {
-	var data []byte
-	var err error
-	if name == "-" {
-		if stdin == nil {
-			return nil, errors.New("no standard input to read the secret from")
-		}
-		data, err = io.ReadAll(io.LimitReader(stdin, 64<<10))
-	} else {
-		data, err = os.ReadFile(name)
-	}
+	data, err := secret.ReadFile(name, stdin)
 	if err != nil {
 		return nil, fmt.Errorf("read webhook secret: %w", err)
 	}
-	return bytes.TrimSpace(data), nil
+	return data, nil
 }
 
 // OperatorFromEnv reads the operator's webhook: INTAKE_ALERT_WEBHOOK_URL, signed with

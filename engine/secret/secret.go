@@ -118,7 +118,7 @@ func LoadBox(getenv func(string) string, keyFile string) (*Box, error) {
 	if keyFile == "" {
 		keyFile, explicit = DefaultKeyFile(), false
 	}
-	data, err := os.ReadFile(keyFile)
+	data, err := ReadFile(keyFile, nil)
 	if errors.Is(err, os.ErrNotExist) && !explicit {
 		return nil, ErrNoKey
 	}

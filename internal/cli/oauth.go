@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -124,20 +123,11 @@ with --redirect-url.`,
 // readSecretFile reads a secret from a file or, for "-", from stdin, without the
 // surrounding whitespace an editor or echo adds.
 func readSecretFile(name string, stdin io.Reader) (string, error) {
-	var data []byte
-	var err error
-	if name == "-" {
-		if stdin == nil {
-			return "", errors.New("--client-secret-file -: no standard input")
-		}
-		data, err = io.ReadAll(io.LimitReader(stdin, 64<<10))
-	} else {
-		data, err = os.ReadFile(name)
-	}
+	data, err := secret.ReadFile(name, stdin)
 	if err != nil {
 		return "", fmt.Errorf("--client-secret-file: %w", err)
 	}
-	s := strings.TrimSpace(string(data))
+	s := string(data)
 	if s == "" {
 		return "", fmt.Errorf("--client-secret-file %s: empty", name)
 	}
