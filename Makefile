@@ -22,6 +22,7 @@ FUZZFLAGS        ?=
 FUZZ_TARGETS := \
 	engine/spec:FuzzLoadSpec \
 	engine/spec:FuzzOverrideLayering \
+	engine/spec:FuzzUnixTime \
 	engine/config:FuzzLoadConfig \
 	engine/retrieve:FuzzParseLinkHeader \
 	engine/expr:FuzzTemplate \

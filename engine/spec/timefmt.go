@@ -2,6 +2,7 @@ package spec
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"regexp"
@@ -53,6 +54,10 @@ var (
 	jsonNumberRe = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
 )
 
+// maxExp bounds an exponent: a billion orders of magnitude past both the largest
+// time and the nanosecond, whatever the number of digits before it.
+const maxExp = 1 << 30
+
 // unixTime reads a JSON number (decimal text, optionally with an exponent) as seconds
 // (unix) or milliseconds (unix_ms) since the epoch, exactly to the nanosecond. It does
 // not check the syntax: the caller matches decimalRe or jsonNumberRe first.
@@ -62,10 +67,13 @@ func unixTime(num string, format string) (time.Time, bool) {
 	mant, exp := num, 0
 	if i := strings.IndexAny(num, "eE"); i >= 0 {
 		e, err := strconv.Atoi(num[i+1:])
-		if err != nil {
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return time.Time{}, false
 		}
-		mant, exp = num[:i], e
+		// Saturated far beyond any time (Atoi gives ±MaxInt64 on overflow), so that
+		// adding the digit count below cannot wrap. Unsaturated, 1e9223372036854775807
+		// was read as the epoch and 1e-99999999999999999999 as out of range.
+		mant, exp = num[:i], max(-maxExp, min(e, maxExp))
 	}
 	intPart, frac, _ := strings.Cut(mant, ".")
 	digits := strings.TrimLeft(intPart+frac, "0")
