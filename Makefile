@@ -25,6 +25,7 @@ FUZZ_TARGETS := \
 	engine/spec:FuzzUnixTime \
 	engine/config:FuzzLoadConfig \
 	engine/retrieve:FuzzParseLinkHeader \
+	engine/retrieve:FuzzRateLimitHeaders \
 	engine/expr:FuzzTemplate \
 	engine/expr:FuzzFastAgreesWithJQ \
 	engine/process:FuzzMapRecord \

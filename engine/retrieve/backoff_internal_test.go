@@ -22,6 +22,10 @@ func TestRetryAfter(t *testing.T) {
 		{"0", 0, true},
 		{"-5", 0, true},
 		{"86400", maxRetryAfter, true},
+		// Multiplied out in nanoseconds, these wrapped around to no wait, or failed.
+		{"10000000000", maxRetryAfter, true},
+		{"99999999999999999999999", maxRetryAfter, true},
+		{"-99999999999999999999999", 0, true},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
 		{"Tuesday, 05-Mar-24 06:07:38 GMT", 30 * time.Second, true}, // RFC 850
 		{"Tue Mar  5 06:07:18 2024", 10 * time.Second, true},        // ANSI C asctime

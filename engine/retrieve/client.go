@@ -944,8 +944,10 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if s, err := strconv.Atoi(v); err == nil {
-		return clampDur(time.Duration(s)*time.Second, 0, maxRetryAfter), true
+	if s, err := strconv.Atoi(v); err == nil || errors.Is(err, strconv.ErrRange) {
+		// Compared in seconds: multiplied first, a large delay wrapped around to a
+		// negative one, and a wait of 0.
+		return time.Duration(max(0, min(s, int(maxRetryAfter/time.Second)))) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return clampDur(t.Sub(now), 0, maxRetryAfter), true

@@ -2,7 +2,10 @@ package retrieve
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -84,10 +87,16 @@ func (l *limiter) wait(ctx context.Context, path string) (func(), error) {
 	}
 	for {
 		l.mu.Lock()
-		d := l.pausedUntil.Sub(l.now())
+		until := l.pausedUntil
+		d := until.Sub(l.now())
 		l.mu.Unlock()
 		if d <= 0 {
 			break
+		}
+		if d > maxResetWait {
+			return nil, &ClassError{Class: spec.ClassRateLimited, Err: fmt.Errorf(
+				"%s says the request quota is spent until %s, more than %s away: not waiting that long; the next sync tries again",
+				l.spec.ResetHeader, until.UTC().Format(time.RFC3339), maxResetWait)}
 		}
 		if err := sleep(ctx, d); err != nil {
 			return nil, err
@@ -113,6 +122,12 @@ func (l *limiter) wait(ctx context.Context, path string) (func(), error) {
 	return func() { once.Do(func() { <-l.sem }) }, nil
 }
 
+// maxResetWait is the longest an exhausted quota is waited for within a sync: an
+// hourly window (GitHub's) is waited out; a daily quota fails the sync as
+// rate_limited instead of holding a worker for hours, and the scheduler's backoff
+// tries again later.
+const maxResetWait = time.Hour
+
 // observe adapts to an answer: a 429 pauses and slows down; a success speeds back up;
 // an exhausted remaining-requests header pauses until the window resets.
 func (l *limiter) observe(resp *http.Response) {
@@ -128,8 +143,8 @@ func (l *limiter) observe(resp *http.Response) {
 		return
 	}
 	rem, err := strconv.ParseFloat(strings.TrimSpace(resp.Header.Get(l.spec.RemainingHeader)), 64)
-	if err != nil || rem > 0 {
-		return
+	if err != nil || !(rem <= 0) || math.IsInf(rem, -1) {
+		return // NaN and -Inf are no count
 	}
 	if until, ok := l.resetTime(resp.Header); ok {
 		l.pauseUntil(until)
@@ -181,12 +196,21 @@ func (l *limiter) resetTime(h http.Header) (time.Time, bool) {
 		return parseISOTime(v)
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil {
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange), math.IsNaN(f):
 		return time.Time{}, false
+	case err == nil && math.IsInf(f, 0):
+		return time.Time{}, false // "Inf" written out is no time; 1e700 is a far one
 	}
+	// Converting a float beyond int64 to an integer gives an arbitrary value (on
+	// amd64 the most negative), which read a reset far in the future as one long
+	// past: no pause at all. Clamped, it is merely far.
+	const limit = 1 << 62
+	f = max(-limit, min(f, limit))
 	switch l.spec.ResetFormat {
 	case "seconds":
-		return l.now().Add(time.Duration(f * float64(time.Second))), true
+		const maxSec = float64(math.MaxInt64 / int64(time.Second))
+		return l.now().Add(time.Duration(max(-maxSec, min(f, maxSec)) * float64(time.Second))), true
 	case "unix_ms":
 		return time.UnixMilli(int64(f)), true
 	default:

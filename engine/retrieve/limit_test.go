@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -346,6 +347,19 @@ func TestLimiterPauseSources(t *testing.T) {
 		{"remaining 0 without reset", rl("seconds"), answerWith(200, "X-Remaining", "0"), 0},
 		{"remaining unreadable", rl("seconds"), answerWith(200, "X-Remaining", "lots", "X-Reset", "2.5"), 0},
 		{"500", rl("seconds"), answerWith(500, "X-Reset", "2.5"), 0},
+		// Numbers beyond int64 stay far in the future; converted unclamped they
+		// wrapped into the past, and no pause at all.
+		{"remaining 0 unix beyond int64", rl("unix"), answerWith(200, "X-Remaining", "0", "X-Reset", "1e30"), maxDur(now)},
+		{"remaining 0 unix_ms beyond int64", rl("unix_ms"), answerWith(200, "X-Remaining", "0", "X-Reset", "99999999999999999999999"), maxDur(now)},
+		{"remaining 0 seconds beyond int64 ns", rl("seconds"), answerWith(200, "X-Remaining", "0", "X-Reset", "1e300"), time.Duration(math.MaxInt64 / int64(time.Second) * int64(time.Second))},
+		{"429 reset beyond int64 is capped", rl("unix"), answerWith(429, "X-Reset", "1e30"), maxRetryAfter},
+		{"429 Retry-After beyond int64 is capped", nil, answerWith(429, "Retry-After", "99999999999"), maxRetryAfter},
+		{"429 Retry-After beyond int", nil, answerWith(429, "Retry-After", "99999999999999999999999"), maxRetryAfter},
+		{"remaining 0 unix beyond float64", rl("unix"), answerWith(200, "X-Remaining", "0", "X-Reset", "1e700"), maxDur(now)},
+		{"remaining 0 reset NaN", rl("unix"), answerWith(200, "X-Remaining", "0", "X-Reset", "NaN"), 0},
+		{"remaining 0 reset Inf", rl("seconds"), answerWith(200, "X-Remaining", "0", "X-Reset", "+Inf"), 0},
+		{"remaining NaN", rl("seconds"), answerWith(200, "X-Remaining", "NaN", "X-Reset", "2.5"), 0},
+		{"remaining -1", rl("seconds"), answerWith(200, "X-Remaining", "-1", "X-Reset", "2.5"), 2500 * time.Millisecond},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -360,6 +374,34 @@ func TestLimiterPauseSources(t *testing.T) {
 			assert.Equal(t, tc.want, got)
 		})
 	}
+}
+
+// maxDur is how far from now the latest time a reset header can name lies: Sub
+// saturates at the largest Duration.
+func maxDur(now time.Time) time.Duration { return time.Unix(1<<62, 0).Sub(now) }
+
+// An exhausted quota that resets more than maxResetWait away fails the next request
+// as rate_limited at once, naming the reset; one within it is waited for.
+func TestLimiterLongResetFails(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	rl := &spec.RateLimit{Requests: 100, Per: spec.Duration(time.Second), Burst: 1, RemainingHeader: "X-Remaining", ResetHeader: "X-Reset", ResetFormat: "unix"}
+	clk := &fakeNow{t: now}
+	l := newLimiter(rl, clk.Now)
+	l.observe(answerWith(200, "X-Remaining", "0", "X-Reset", strconv.FormatInt(now.Add(20*time.Hour).Unix(), 10)))
+	// The deadline only keeps a regression from waiting 20 hours.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := l.wait(ctx, "/items")
+	require.Error(t, err)
+	assert.Equal(t, spec.ClassRateLimited, Classify(err))
+	assert.EqualError(t, err, "X-Reset says the request quota is spent until 2026-03-02T08:00:00Z, more than 1h0m0s away: not waiting that long; the next sync tries again")
+
+	// Within the bound: waited for (here until the caller gives up).
+	clk.Add(19*time.Hour + 30*time.Minute)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel2()
+	_, err = l.wait(ctx2, "/items")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
 }
 
 // A paused limiter holds every caller until the pause ends, and lets a caller give up.
