@@ -404,6 +404,28 @@ func TestLimiterLongResetFails(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 }
 
+// Through the client: the answer that spends a daily quota is delivered; the next
+// request is not sent and fails as rate_limited, without retries.
+func TestClientDailyQuotaFails(t *testing.T) {
+	api := newLimitAPI(t, func(w http.ResponseWriter, n int) {
+		w.Header().Set("X-Remaining", "0")
+		w.Header().Set("X-Reset", strconv.FormatInt(time.Now().Add(20*time.Hour).Unix(), 10))
+		ok200(w)
+	})
+	c := limitClient(t, api.URL, "{requests: 10, per: 1s, remaining_header: X-Remaining, reset_header: X-Reset}", 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.Do(ctx, Request{URL: "/items"})
+	require.NoError(t, err)
+	start := time.Now()
+	_, err = c.Do(ctx, Request{URL: "/items"})
+	require.Error(t, err)
+	assert.Equal(t, spec.ClassRateLimited, Classify(err))
+	assert.Contains(t, err.Error(), "X-Reset says the request quota is spent until")
+	assert.Equal(t, int32(1), api.calls.Load(), "the second request is never sent")
+	assert.Less(t, time.Since(start), 5*time.Second, "no retry waits")
+}
+
 // A paused limiter holds every caller until the pause ends, and lets a caller give up.
 func TestLimiterWaitDuringPause(t *testing.T) {
 	l := newLimiter(nil, time.Now)
