@@ -123,7 +123,10 @@ func (s *sessionSource) accept(ctx context.Context, body []byte) (*Token, error)
 			return nil, &Error{Permanent: true, Err: fmt.Errorf("auth.expires_in: %w", err)}
 		}
 		var secs float64
-		if _, err := fmt.Sscan(expr.Text(e), &secs); err == nil && secs > 0 {
+		// Past a century it is as good as never (and past 292 years a Duration
+		// wraps negative: a token expired on arrival, and a login per request).
+		const never = 100 * 365 * 24 * 60 * 60
+		if _, err := fmt.Sscan(expr.Text(e), &secs); err == nil && secs > 0 && secs < never {
 			t.Expiry = s.opts.Now().Add(time.Duration(secs * float64(time.Second)))
 		}
 	case a.TTL > 0:

@@ -151,6 +151,19 @@ func TestSessionLogin(t *testing.T) {
 		assert.Equal(t, 2, api.logins())
 		assert.Equal(t, start.Add(1150*time.Second), tok.Expiry)
 	})
+	t.Run("expires_in beyond a Duration", func(t *testing.T) {
+		for _, v := range []string{"1e12", "1e400", `"Inf"`, "9223372037"} {
+			api := newLoginAPI(t, answer(200, `{"data":{"session":"s","expires":`+v+`}}`))
+			clk := &clock{t: start}
+			src := newSession(t, sessionConnector(t, "expires_in: .data.expires"), api, clk, 0)
+			tok, err := src.Token(ctx)
+			require.NoError(t, err, v)
+			assert.True(t, tok.Expiry.IsZero(), "%s: no expiry, got %v", v, tok.Expiry)
+			_, err = src.Token(ctx)
+			require.NoError(t, err, v)
+			assert.Equal(t, 1, api.logins(), "%s: the session is kept, not logged in again", v)
+		}
+	})
 	t.Run("ttl", func(t *testing.T) {
 		api := newLoginAPI(t, answer(200, `{"data":{"session":"sess-ttl"}}`))
 		clk := &clock{t: start}
