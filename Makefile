@@ -26,6 +26,7 @@ FUZZ_TARGETS := \
 	engine/config:FuzzLoadConfig \
 	engine/retrieve:FuzzParseLinkHeader \
 	engine/retrieve:FuzzRateLimitHeaders \
+	engine/retrieve:FuzzStreamMatchesWhole \
 	engine/expr:FuzzTemplate \
 	engine/expr:FuzzFastAgreesWithJQ \
 	engine/process:FuzzMapRecord \

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/unicode"
 
+	"github.com/intakehq/intake/engine/jsonx"
 	"github.com/intakehq/intake/engine/spec"
 	"github.com/intakehq/intake/engine/store"
 )
@@ -279,8 +280,8 @@ func jsonlRow(name string, n, line int64, text []byte, each func(row) error) err
 	if err := dec.Decode(&v); err != nil {
 		return reject("invalid JSON: " + err.Error())
 	}
-	if dec.More() {
-		return reject("invalid JSON: more than one value on the line")
+	if !jsonx.AtEnd(dec) {
+		return reject("invalid JSON: something follows the value on the line")
 	}
 	rec, ok := v.(map[string]any)
 	if !ok {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"hash/fnv"
-	"io"
 	"io/fs"
 	"path/filepath"
 	"sort"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/intakehq/intake/connectors"
 	"github.com/intakehq/intake/engine/expr"
+	"github.com/intakehq/intake/engine/jsonx"
 	"github.com/intakehq/intake/engine/spec"
 	"github.com/intakehq/intake/internal/fuzzseed"
 )
@@ -222,10 +222,7 @@ func decodeOne(data []byte) (any, bool) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, false
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, false
-	}
-	return v, true
+	return v, jsonx.AtEnd(dec)
 }
 
 // rawRecords are records as the providers' APIs return them (trimmed), for the

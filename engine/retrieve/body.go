@@ -19,6 +19,7 @@ import (
 	"golang.org/x/text/transform"
 
 	"github.com/intakehq/intake/engine/expr"
+	"github.com/intakehq/intake/engine/jsonx"
 	"github.com/intakehq/intake/engine/spec"
 )
 
@@ -290,8 +291,11 @@ func (s *jsonStream) open() error {
 			return nil
 		}
 		v, err := s.finish(tok)
-		s.root, s.whole = v, true
-		return err
+		if err != nil {
+			return err
+		}
+		s.root = v
+		return s.wholeRest(0) // a scalar document must end there too (found by FuzzStreamMatchesWhole: "00")
 	}
 	for depth := 0; depth < len(s.path); depth++ {
 		tok, err := s.token()
@@ -568,7 +572,7 @@ func (s *jsonlSource) next(ctx context.Context) (any, bool, error) {
 		if err := dec.Decode(&v); err != nil {
 			return nil, false, fmt.Errorf("line %d: invalid JSON: %w", s.lineNo, err)
 		}
-		if dec.More() {
+		if !jsonx.AtEnd(dec) {
 			return nil, false, fmt.Errorf("line %d: %w", s.lineNo, errTrailingData)
 		}
 		recs, err := s.it.Records.All(ctx, v)

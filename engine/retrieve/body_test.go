@@ -253,6 +253,14 @@ func TestBodyBadData(t *testing.T) {
 		{"JSON Lines whose records expression fails", "{format: jsonl}", ".items[]", "{\"items\": 5}\n", "records: line 1:", spec.ClassBadData},
 		{"streamed JSON with a broken record", "", "", `{"data": [{"id": "r01"}, {"id": ]}`, "invalid JSON", spec.ClassBadData},
 		{"streamed JSON with trailing data", "", "", `{"data": [{"id": "r01"}]} {}`, "trailing data", spec.ClassBadData},
+		// A stray closing bracket after the document: json.Decoder.More is false
+		// before one, so it passed for the end of the body.
+		{"JSON read whole with a stray brace", "", ".data[] | select(.id)", `{"data": [{"id": "r01"}]}}`, "trailing data", spec.ClassBadData},
+		{"streamed JSON with a stray bracket", "", "", `{"data": [{"id": "r01"}]}]`, "invalid JSON", spec.ClassBadData},
+		{"JSON Lines with a stray brace", "{format: jsonl}", ".", "{\"id\":\"r01\"}}\n", "line 1: invalid JSON: trailing data", spec.ClassBadData},
+		// Records at .[] and a document that is no array: it must still end there
+		// (found by FuzzStreamMatchesWhole).
+		{"streamed .[] on two numbers", "", ".[]", "0 0", "trailing data", spec.ClassBadData},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/intakehq/intake/engine/auth"
 	"github.com/intakehq/intake/engine/expr"
+	"github.com/intakehq/intake/engine/jsonx"
 	"github.com/intakehq/intake/engine/secret"
 	"github.com/intakehq/intake/engine/spec"
 )
@@ -773,7 +774,7 @@ func (c *Client) once(ctx context.Context, req Request, u *url.URL, tok *auth.To
 			}
 		case err != nil:
 			return nil, &BodyError{URL: shown, Err: fmt.Errorf("invalid JSON (%d bytes): %w", len(body), err)}
-		case dec.More():
+		case !jsonx.AtEnd(dec):
 			return nil, &BodyError{URL: shown, Err: errTrailingData}
 		}
 	}

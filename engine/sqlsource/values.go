@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/intakehq/intake/engine/jsonx"
 )
 
 // category groups the database type names that pgx and go-sql-driver/mysql report
@@ -115,7 +117,7 @@ func textValue(cat category, s string, fromBytes bool) any {
 		dec := json.NewDecoder(strings.NewReader(s))
 		dec.UseNumber()
 		var v any
-		if dec.Decode(&v) == nil && !dec.More() {
+		if dec.Decode(&v) == nil && jsonx.AtEnd(dec) {
 			return v
 		}
 	case catBool:

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/intakehq/intake/engine/jsonx"
 )
 
 const (
@@ -423,7 +425,7 @@ func decodeCursor(tok, resource string) (*cursor, error) {
 	if err := dec.Decode(&c); err != nil {
 		return nil, err
 	}
-	if dec.More() {
+	if !jsonx.AtEnd(dec) {
 		return nil, errors.New("trailing data")
 	}
 	if c.Resource != resource || c.ID == "" {
