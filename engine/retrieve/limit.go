@@ -124,8 +124,8 @@ func (l *limiter) wait(ctx context.Context, path string) (func(), error) {
 
 // maxResetWait is the longest an exhausted quota is waited for within a sync: an
 // hourly window (GitHub's) is waited out; a daily quota fails the sync as
-// rate_limited instead of holding a worker for hours, and the scheduler's backoff
-// tries again later.
+// rate_limited instead of holding a worker for hours, and the next scheduled run
+// tries again. Only a reset header pauses that long (a 429 at most maxRetryAfter).
 const maxResetWait = time.Hour
 
 // observe adapts to an answer: a 429 pauses and slows down; a success speeds back up;
