@@ -94,3 +94,39 @@ func TestRedactQuery(t *testing.T) {
 		assert.Equal(t, tc.want, redactQuery(u))
 	}
 }
+
+// Two URLs are on one host when their origins are equal: case and a written-out
+// default port do not matter; another port, scheme or host does.
+func TestOrigin(t *testing.T) {
+	same := [][2]string{
+		{"https://api.example.com/v2", "https://API.Example.com:443/v2/items?page=2"},
+		{"http://api.example.com", "HTTP://api.example.com:80/x"},
+		{"https://[::1]:443/x", "https://[::1]/y"},
+		{"https://[2001:DB8::1]:8443/", "https://[2001:db8::1]:8443/z"},
+	}
+	differ := [][2]string{
+		{"https://api.example.com", "https://api.example.com:8443"},
+		{"https://api.example.com", "http://api.example.com"},
+		{"https://api.example.com:80", "http://api.example.com"},
+		{"https://api.example.com", "https://api.example.com.evil.test"},
+		{"https://api.example.com", "https://evil.test/api.example.com"},
+		{"https://[::1]/", "https://[::2]/"},
+	}
+	for _, pair := range same {
+		a, b := mustURL(t, pair[0]), mustURL(t, pair[1])
+		assert.Equal(t, origin(a), origin(b), "%s and %s", pair[0], pair[1])
+	}
+	for _, pair := range differ {
+		a, b := mustURL(t, pair[0]), mustURL(t, pair[1])
+		assert.NotEqual(t, origin(a), origin(b), "%s and %s", pair[0], pair[1])
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}

@@ -876,7 +876,22 @@ func redactQuery(u *url.URL) string {
 	return c.String()
 }
 
-func origin(u *url.URL) string { return strings.ToLower(u.Scheme + "://" + u.Host) }
+// origin is u's scheme, host and port, compared case-insensitively and with the
+// scheme's default port left out: a next link to https://api.example.com:443/ is on
+// the host of base_url https://api.example.com.
+func origin(u *url.URL) string {
+	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]" // IPv6
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host
+}
 
 func unwrapURLError(err error) error {
 	var ue *url.Error
