@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"testing/iotest"
 
 	"github.com/intakehq/intake/engine/jsonx"
 	"github.com/intakehq/intake/engine/spec"
@@ -55,7 +56,8 @@ func FuzzStreamMatchesWhole(f *testing.F) {
 		}
 
 		c := &Client{opts: Options{MaxBodyBytes: 1 << 20}}
-		src, root, js, err := c.openStream(&bodyPlan{format: spec.FormatJSON, path: path}, bytes.NewReader(body), http.Header{})
+		// A byte at a time, as a slow connection might deliver it.
+		src, root, js, err := c.openStream(&bodyPlan{format: spec.FormatJSON, path: path}, iotest.OneByteReader(bytes.NewReader(body)), http.Header{})
 		var recs []any
 		if err == nil && js != nil {
 			for {
