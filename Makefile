@@ -31,6 +31,7 @@ FUZZ_TARGETS := \
 	engine/expr:FuzzFastAgreesWithJQ \
 	engine/process:FuzzMapRecord \
 	engine/store:FuzzTokenize \
+	engine/secret:FuzzRedactor \
 	engine/jsonx:FuzzMatchesEncodingJSON
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)

@@ -9,8 +9,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -184,25 +186,73 @@ func (r *Redactor) Add(values ...string) {
 		if len(v) < 4 { // too short to redact without mangling ordinary text
 			continue
 		}
-		r.secrets = append(r.secrets, v)
-		if q := queryEscape(v); q != v {
-			r.secrets = append(r.secrets, q)
+		for _, f := range encodings(v) {
+			if !slices.Contains(r.secrets, f) {
+				r.secrets = append(r.secrets, f)
+			}
 		}
-		r.secrets = append(r.secrets, base64.StdEncoding.EncodeToString([]byte(v)))
 	}
 }
 
-// String redacts s.
+// encodings are the forms in which a secret value can reach printed text: as is; in
+// a URL (every byte escaped but the unreserved ones, as url.QueryEscape writes it with
+// + for a space, as url.PathEscape writes it); inside a JSON string; and in base64
+// (a Basic header, say).
+func encodings(v string) []string {
+	forms := []string{v, queryEscape(v), url.QueryEscape(v), url.PathEscape(v)}
+	if j, err := json.Marshal(v); err == nil {
+		forms = append(forms, string(j[1:len(j)-1]))
+	}
+	b := []byte(v)
+	forms = append(forms, base64.StdEncoding.EncodeToString(b), base64.URLEncoding.EncodeToString(b),
+		base64.RawStdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b))
+	var out []string
+	for _, f := range forms {
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// String redacts s. Every occurrence of every form is found in s as given, and each
+// stretch they cover is masked once: replaced one secret after the other, a secret
+// inside or overlapping another (a four-character PIN within a token) cut the longer
+// one's match, and the rest of it showed around the mask.
 func (r *Redactor) String(s string) string {
 	if r == nil {
 		return s
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
+	var spans [][2]int
 	for _, v := range r.secrets {
-		s = strings.ReplaceAll(s, v, Mask)
+		for i := 0; i+len(v) <= len(s); {
+			j := strings.Index(s[i:], v)
+			if j < 0 {
+				break
+			}
+			spans = append(spans, [2]int{i + j, i + j + len(v)})
+			i += j + 1
+		}
 	}
-	return s
+	if len(spans) == 0 {
+		return s
+	}
+	slices.SortFunc(spans, func(a, b [2]int) int { return a[0] - b[0] })
+	var b strings.Builder
+	at := 0
+	for k := 0; k < len(spans); {
+		start, end := spans[k][0], spans[k][1]
+		for k++; k < len(spans) && spans[k][0] <= end; k++ {
+			end = max(end, spans[k][1])
+		}
+		b.WriteString(s[at:start])
+		b.WriteString(Mask)
+		at = end
+	}
+	b.WriteString(s[at:])
+	return b.String()
 }
 
 // Error wraps err so its text is redacted while errors.Is/As still reach the cause.

@@ -141,6 +141,18 @@ func TestRedactor(t *testing.T) {
 	var nilR *Redactor
 	assert.Equal(t, "x s3cr3t", nilR.String("x s3cr3t"))
 
+	// A short secret inside a longer one (a PIN and a token) no longer cuts the
+	// longer one's match: the token is masked whole, whichever was added first.
+	for _, order := range [][]string{{"1234", "tok-1234-abcd"}, {"tok-1234-abcd", "1234"}} {
+		assert.Equal(t, "t=[REDACTED]&pin=[REDACTED]", NewRedactor(order...).String("t=tok-1234-abcd&pin=1234"), order)
+	}
+	// Overlapping occurrences are masked as one stretch.
+	assert.Equal(t, "<[REDACTED]>", NewRedactor("abcdef", "defg").String("<abcdefg>"))
+	// A space written as + in a query string (url.Values), and a secret inside JSON.
+	pw := NewRedactor(`pass word "q"`)
+	assert.Equal(t, "p=[REDACTED]&x=1", pw.String("p=pass+word+%22q%22&x=1"))
+	assert.Equal(t, `{"password":"[REDACTED]"}`, pw.String(`{"password":"pass word \"q\""}`))
+
 	cause := errors.New("dial: s3cr3t/value+1 refused")
 	err := r.Error(fmt.Errorf("fetch: %w", cause))
 	assert.Equal(t, "fetch: dial: [REDACTED] refused", err.Error())
