@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/intakehq/intake/engine/jsonx"
 	"github.com/intakehq/intake/engine/secret"
 	"github.com/intakehq/intake/engine/store"
 )
@@ -282,7 +283,14 @@ type createRequest struct {
 }
 
 func decodeBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return fmt.Errorf("read the body: %v", err)
+	}
+	if len(body) > maxBody {
+		return fmt.Errorf("the body is larger than %d KiB", maxBody>>10)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
@@ -290,6 +298,9 @@ func decodeBody(r *http.Request, v any) error {
 			return errors.New("the body is empty: send a JSON object")
 		}
 		return fmt.Errorf("the body is not the JSON expected: %v", err)
+	}
+	if !jsonx.AtEnd(dec) {
+		return errors.New("the body is not the JSON expected: something follows the object")
 	}
 	return nil
 }

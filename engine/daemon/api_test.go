@@ -69,6 +69,33 @@ func TestAdminAPIAuthentication(t *testing.T) {
 	assert.Contains(t, rec.Body.String(), "the body is empty")
 }
 
+// A request body is one JSON object of at most 1 MiB: trailing data and an
+// oversized body are refused with the reason, before anything is created.
+func TestAdminAPIBodies(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config(filepath.Join(e.dir, "intake.db"), "")
+	d, _ := e.start(cfg, daemon.Options{})
+	h := d.Handler()
+	for _, tc := range []struct{ name, body, want string }{
+		{"a second value", `{"customer":"acme","provider":"demo-crm"} {}`, "something follows the object"},
+		{"a stray brace", `{"customer":"acme","provider":"demo-crm"}}`, "something follows the object"},
+		{"too large", `{"customer":"acme","provider":"demo-crm","config":{"x":"` + strings.Repeat("a", 1<<20) + `"}}`, "the body is larger than 1024 KiB"},
+		{"an unknown key", `{"customer":"acme","provider":"demo-crm","colour":"red"}`, `unknown field "colour"`},
+	} {
+		req := httptest.NewRequest("POST", "/v1/integrations", strings.NewReader(tc.body))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		assert.Equal(t, http.StatusBadRequest, rec.Code, tc.name)
+		var answer map[string]string
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &answer), tc.name)
+		assert.Contains(t, answer["error"], tc.want, tc.name)
+	}
+	status, body := api(t, d, "GET", "/v1/integrations", nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Empty(t, body["integrations"], "nothing was created")
+}
+
 func TestChangesRefusesUnknownEntity(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config(filepath.Join(e.dir, "intake.db"), "")
