@@ -84,7 +84,12 @@ func TestBackoff(t *testing.T) {
 func TestRedactQuery(t *testing.T) {
 	cases := []struct{ in, want string }{
 		{"https://x.test/v1/items?api_key=abc&page=2", "https://x.test/v1/items?api_key=[REDACTED]&page=2"},
-		{"https://x.test/v1/items?page=2&access_token=abc&X-Amz-Signature=f00", "https://x.test/v1/items?X-Amz-Signature=[REDACTED]&access_token=[REDACTED]&page=2"},
+		{"https://x.test/v1/items?page=2&access_token=abc&X-Amz-Signature=f00", "https://x.test/v1/items?page=2&access_token=[REDACTED]&X-Amz-Signature=[REDACTED]"},
+		// Pairs url.ParseQuery refuses are judged by their names all the same.
+		{"https://x.test/v1/items?page=2&token=abc%zz123", "https://x.test/v1/items?page=2&token=[REDACTED]"},
+		{"https://x.test/v1/items?a=1;sig=s3cr3t&b=2", "https://x.test/v1/items?a=1;sig=[REDACTED]&b=2"},
+		{"https://x.test/v1/items?api%5Fkey=abc&token", "https://x.test/v1/items?api%5Fkey=[REDACTED]&token"},
+		{"https://x.test/v1/items?page=2#access_token=abc", "https://x.test/v1/items?page=2"},
 		{"https://user:pw@x.test/v1/items?page=2", "https://x.test/v1/items?page=2"},
 		{"https://x.test/v1/items?q=a+b&page=2", "https://x.test/v1/items?q=a+b&page=2"},
 	}

@@ -860,19 +860,35 @@ func sensitiveParam(name string) bool {
 
 func redactQuery(u *url.URL) string {
 	c := *u
-	q := c.Query()
-	changed := false
-	for k := range q {
-		if sensitiveParam(k) {
-			q[k] = []string{secret.Mask}
-			changed = true
-		}
-	}
-	if changed {
-		// Keep the mask readable rather than %5BREDACTED%5D.
-		c.RawQuery = strings.ReplaceAll(q.Encode(), url.QueryEscape(secret.Mask), secret.Mask)
-	}
 	c.User = nil
+	c.Fragment, c.RawFragment = "", "" // never sent; an implicit grant's token lives there
+	if c.RawQuery == "" {
+		return c.String()
+	}
+	// Pair by pair on the query as written, so that a pair url.ParseQuery refuses (a
+	// bad escape, a ';') is still judged by its name rather than printed as is, and
+	// the rest keeps its order and spelling.
+	var b strings.Builder
+	rest := c.RawQuery
+	for rest != "" {
+		i := strings.IndexAny(rest, "&;")
+		pair, sep := rest, ""
+		if i >= 0 {
+			pair, sep, rest = rest[:i], rest[i:i+1], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		name, _, hasValue := strings.Cut(pair, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if hasValue && sensitiveParam(name) {
+			pair = pair[:strings.IndexByte(pair, '=')+1] + secret.Mask
+		}
+		b.WriteString(pair)
+		b.WriteString(sep)
+	}
+	c.RawQuery = b.String()
 	return c.String()
 }
 
