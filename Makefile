@@ -27,6 +27,7 @@ FUZZ_TARGETS := \
 	engine/retrieve:FuzzParseLinkHeader \
 	engine/retrieve:FuzzRateLimitHeaders \
 	engine/retrieve:FuzzStreamMatchesWhole \
+	engine/retrieve:FuzzRedactQuery \
 	engine/expr:FuzzTemplate \
 	engine/expr:FuzzFastAgreesWithJQ \
 	engine/process:FuzzMapRecord \
