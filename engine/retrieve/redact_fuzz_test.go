@@ -19,13 +19,15 @@ func FuzzRedactQuery(f *testing.F) {
 		"https://x.test/v1/items?page=2&token=abc%zz123",
 		"https://x.test/v1/items?a=1;sig=s3cr3t&b=2&&=x&token",
 		"https://x.test/v1/items?api%5Fkey=abc&q=a+b%20c",
-		"/relative?Password=x",
+		"https://x.test/relative?Password=x",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		u, err := url.Parse(raw)
-		if err != nil {
+		if err != nil || u.Host == "" {
+			// Printed URLs are requests' (a host always), and url.URL.String does
+			// not round-trip a path of "//" without one.
 			return
 		}
 		out := redactQuery(u)
